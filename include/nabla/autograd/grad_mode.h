@@ -1,0 +1,22 @@
+#pragma once
+// Whether ops record a graph for backward.
+
+namespace nabla {
+
+/// True when ops record autograd history (the default; per thread).
+bool grad_enabled();
+void set_grad_enabled(bool on);
+
+/// Turns graph recording off for its scope (evaluation, optimizer steps).
+class NoGradGuard {
+ public:
+  NoGradGuard();
+  ~NoGradGuard();
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool prev_;
+};
+
+}  // namespace nabla

@@ -1,0 +1,16 @@
+#pragma once
+// The one header a nabla user includes.
+#include "nabla/autograd/grad_mode.h"
+#include "nabla/autograd/node.h"
+#include "nabla/ops/activation.h"
+#include "nabla/ops/elementwise.h"
+#include "nabla/ops/index.h"
+#include "nabla/ops/loss.h"
+#include "nabla/ops/matmul.h"
+#include "nabla/ops/reduce.h"
+#include "nabla/ops/shape.h"
+#include "nabla/runtime.h"
+#include "nabla/tensor/allocator.h"
+#include "nabla/tensor/factory.h"
+#include "nabla/tensor/generator.h"
+#include "nabla/tensor/tensor.h"

@@ -1,0 +1,23 @@
+#pragma once
+// Activation functions and (log-)softmax.
+#include <string>
+
+#include "nabla/tensor/tensor.h"
+
+namespace nabla {
+
+Tensor relu(const Tensor& x);
+Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);
+Tensor elu(const Tensor& x, double alpha = 1.0);
+/// approximate: "none" (exact, erf) or "tanh".
+Tensor gelu(const Tensor& x, const std::string& approximate = "none");
+Tensor silu(const Tensor& x);
+Tensor sigmoid(const Tensor& x);
+Tensor tanh(const Tensor& x);
+/// log(1 + exp(beta x)) / beta, linear above `threshold` (as PyTorch).
+Tensor softplus(const Tensor& x, double beta = 1.0, double threshold = 20.0);
+Tensor softmax(const Tensor& x, int64_t dim);
+/// log(softmax(x)) computed stably (max subtracted first).
+Tensor log_softmax(const Tensor& x, int64_t dim);
+
+}  // namespace nabla

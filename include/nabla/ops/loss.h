@@ -1,0 +1,40 @@
+#pragma once
+// Loss functions, with PyTorch's semantics and defaults.
+#include <string>
+
+#include "nabla/tensor/tensor.h"
+
+namespace nabla {
+
+/// How per-element losses are combined.
+enum class Reduction { None, Mean, Sum };
+
+/// Parses "none" | "mean" | "sum" (Error otherwise).
+Reduction parse_reduction(const std::string& s);
+
+struct CrossEntropyOptions {
+  Tensor weight;               ///< per-class weights [C], optional
+  int64_t ignore_index = -100; ///< targets equal to this contribute nothing (index targets only)
+  Reduction reduction = Reduction::Mean;
+  double label_smoothing = 0.0;
+};
+
+/// Cross entropy between logits [N, C] (or [N, C, d1, ...], or [C]) and either
+/// class indices (i64, [N, d1, ...]) or class probabilities (input's shape).
+Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyOptions& opts = {});
+
+/// Negative log-likelihood of log-probabilities [N, C, ...] at i64 targets.
+Tensor nll_loss(const Tensor& log_probs, const Tensor& target, const Tensor& weight = Tensor(),
+                int64_t ignore_index = -100, Reduction reduction = Reduction::Mean);
+
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
+Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
+/// Huber-like: 0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta.
+Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean,
+                      double beta = 1.0);
+/// Sigmoid + binary cross entropy in one stable formula; optional per-element
+/// `weight` and per-class `pos_weight` (broadcast over the last dim).
+Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target, const Tensor& weight = Tensor(),
+                                        const Tensor& pos_weight = Tensor(), Reduction reduction = Reduction::Mean);
+
+}  // namespace nabla

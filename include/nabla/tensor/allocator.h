@@ -1,0 +1,31 @@
+#pragma once
+// The caching allocator behind every tensor's storage.
+#include <cstddef>
+#include <cstdint>
+
+namespace nabla::alloc {
+
+/// Counters of the caching allocator. `system_allocs` counts blocks taken from
+/// the system; in a steady training loop it stops growing.
+struct Stats {
+  uint64_t system_allocs = 0;  ///< blocks obtained from the system
+  uint64_t system_frees = 0;   ///< blocks given back (empty_cache)
+  uint64_t cache_hits = 0;     ///< requests served from the cache
+  uint64_t bytes_in_use = 0;   ///< bytes handed out and not yet returned
+  uint64_t bytes_cached = 0;   ///< bytes held in the cache, free for reuse
+};
+
+/// Returns a 64-byte aligned block of at least `bytes`; `*block_bytes` receives
+/// the size class the block belongs to, to be passed back to deallocate.
+void* allocate(size_t bytes, size_t* block_bytes);
+
+/// Returns a block to the cache (it is not given back to the system).
+void deallocate(void* p, size_t block_bytes);
+
+/// A snapshot of the counters.
+Stats stats();
+
+/// Gives every cached block back to the system.
+void empty_cache();
+
+}  // namespace nabla::alloc

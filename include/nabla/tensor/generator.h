@@ -1,0 +1,43 @@
+#pragma once
+// Seedable random number generation, so runs are reproducible.
+#include <cstdint>
+#include <random>
+#include <string>
+
+namespace nabla {
+
+/// A random engine (64-bit Mersenne Twister). Factories take one, or use the
+/// global default that manual_seed() resets.
+class Generator {
+ public:
+  explicit Generator(uint64_t seed = 0) : engine_(seed), seed_(seed) {}
+  void manual_seed(uint64_t seed) {
+    engine_.seed(seed);
+    seed_ = seed;
+  }
+  uint64_t initial_seed() const { return seed_; }
+  /// Uniform in [0, 1) with 53 random bits.
+  double uniform() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
+  /// Standard normal (Box-Muller; the spare value is kept for the next call).
+  double normal();
+  /// Uniform integer in [low, high).
+  int64_t randint(int64_t low, int64_t high);
+  std::mt19937_64& engine() { return engine_; }
+  /// The full engine state as text, for checkpoints.
+  std::string state() const;
+  void set_state(const std::string& s);
+
+ private:
+  std::mt19937_64 engine_;
+  uint64_t seed_;
+  bool has_spare_ = false;
+  double spare_ = 0.0;
+};
+
+/// The process-wide generator used when none is passed.
+Generator& default_generator();
+
+/// Seeds the default generator (like torch::manual_seed).
+void manual_seed(uint64_t seed);
+
+}  // namespace nabla

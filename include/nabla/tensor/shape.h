@@ -1,0 +1,27 @@
+#pragma once
+// Shapes, strides and the helpers that reason about them.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace nabla {
+
+/// Sizes or strides of a tensor, outermost dimension first.
+using Shape = std::vector<int64_t>;
+
+/// "[2, 3, 4]", the form every error message uses.
+std::string shape_str(const Shape& s);
+
+/// Product of sizes (1 for a scalar).
+int64_t shape_numel(const Shape& s);
+
+/// Row-major (C-contiguous) strides for `sizes`.
+Shape contiguous_strides(const Shape& sizes);
+
+/// Wraps a possibly negative dim into [0, ndim); `op` names the caller in the error.
+int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op);
+
+/// NumPy broadcast of two shapes; throws naming `op` and both shapes when incompatible.
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
+
+}  // namespace nabla

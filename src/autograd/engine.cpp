@@ -1,0 +1,151 @@
+// The backward engine: topological order over the recorded graph, gradient
+// buffers per node, accumulation into leaves.
+#include <algorithm>
+#include <unordered_map>
+
+#include "nabla/autograd/grad_mode.h"
+#include "nabla/autograd/node.h"
+#include "nabla/ops/elementwise.h"
+#include "nabla/tensor/factory.h"
+
+namespace nabla::autograd {
+
+bool needs_grad(std::initializer_list<Tensor> inputs) {
+  if (!grad_enabled()) return false;
+  for (const Tensor& t : inputs)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
+}
+
+bool needs_grad(const std::vector<Tensor>& inputs) {
+  if (!grad_enabled()) return false;
+  for (const Tensor& t : inputs)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
+}
+
+void record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn,
+            const std::vector<Tensor>& saved) {
+  if (!needs_grad(inputs)) return;
+  auto node = std::make_shared<Node>();
+  node->name = name;
+  node->next.reserve(inputs.size());
+  for (const Tensor& t : inputs) {
+    Edge e;
+    if (t.defined()) {
+      e.shape = t.sizes();
+      e.dtype = t.dtype();
+      if (t.requires_grad()) {
+        if (t.grad_fn())
+          e.fn = t.grad_fn();
+        else
+          e.leaf = t.impl_ptr();
+      }
+    }
+    node->next.push_back(std::move(e));
+  }
+  node->backward = std::move(fn);
+  for (const Tensor& t : saved)
+    if (t.defined()) node->saved.emplace_back(t.storage(), t.storage()->version());
+  out.impl().requires_grad = true;
+  out.impl().grad_fn = std::move(node);
+}
+
+namespace {
+
+void accumulate_leaf(TensorImpl& leaf, const Tensor& g) {
+  if (!leaf.grad) {
+    // A fresh buffer: g may alias another tensor's storage (views, identity backward).
+    leaf.grad = g.clone().impl_ptr();
+  } else {
+    Tensor(leaf.grad).add_(g);
+  }
+}
+
+void check_grad(const Node& node, size_t i, const Tensor& g) {
+  const Edge& e = node.next[i];
+  NABLA_CHECK(g.sizes() == e.shape, "internal: {} backward produced a gradient of shape {} for input {} of shape {}",
+              node.name, shape_str(g.sizes()), i, shape_str(e.shape));
+  NABLA_CHECK(g.dtype() == e.dtype, "internal: {} backward produced a {} gradient for a {} input", node.name,
+              dtype_name(g.dtype()), dtype_name(e.dtype));
+}
+
+}  // namespace
+
+void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) {
+  NABLA_CHECK(root.defined(), "backward: undefined tensor");
+  NABLA_CHECK(root.requires_grad(),
+              "backward: tensor does not require grad and has no grad_fn (did you forget requires_grad_()?)");
+  Tensor grad = grad_in;
+  if (!grad.defined()) {
+    NABLA_CHECK(root.numel() == 1,
+                "backward: grad can be implicitly created only for scalar outputs, got shape {}; pass a gradient",
+                shape_str(root.sizes()));
+    grad = ones_like(root);
+  }
+  NABLA_CHECK(grad.sizes() == root.sizes(), "backward: gradient shape {} does not match tensor shape {}",
+              shape_str(grad.sizes()), shape_str(root.sizes()));
+  NABLA_CHECK(grad.dtype() == root.dtype(), "backward: gradient dtype {} does not match tensor dtype {}",
+              dtype_name(grad.dtype()), dtype_name(root.dtype()));
+
+  NoGradGuard no_grad;
+  if (!root.grad_fn()) {
+    accumulate_leaf(root.impl(), grad);
+    return;
+  }
+
+  // Count, for each node, how many edges inside the graph point to it.
+  std::unordered_map<Node*, int> deps;
+  std::vector<Node*> stack{root.grad_fn().get()};
+  deps[root.grad_fn().get()] = 0;
+  while (!stack.empty()) {
+    Node* n = stack.back();
+    stack.pop_back();
+    for (const Edge& e : n->next) {
+      if (!e.fn) continue;
+      auto [it, inserted] = deps.try_emplace(e.fn.get(), 0);
+      it->second++;
+      if (inserted) stack.push_back(e.fn.get());
+    }
+  }
+
+  std::unordered_map<Node*, Tensor> buffers;
+  buffers[root.grad_fn().get()] = grad;
+  std::vector<Node*> ready{root.grad_fn().get()};
+  while (!ready.empty()) {
+    Node* n = ready.back();
+    ready.pop_back();
+    Tensor g = std::move(buffers[n]);
+    buffers.erase(n);
+    std::vector<Tensor> grads;
+    if (g.defined()) {
+      NABLA_CHECK(n->backward, "backward: the graph through {} was already freed; call backward(grad, true) "
+                  "(retain_graph) the first time to backward through it twice", n->name);
+      for (const auto& [storage, version] : n->saved)
+        NABLA_CHECK(storage->version() == version,
+                    "backward: a tensor saved by {} was modified by an in-place operation after it was used "
+                    "(version {} now, {} when saved)", n->name, storage->version(), version);
+      grads = n->backward(g);
+      NABLA_CHECK(grads.size() == n->next.size(), "internal: {} backward returned {} gradients for {} inputs",
+                  n->name, grads.size(), n->next.size());
+      if (!retain_graph) {
+        n->backward = nullptr;
+        n->saved.clear();
+      }
+    }
+    for (size_t i = 0; i < n->next.size(); ++i) {
+      const Edge& e = n->next[i];
+      bool has = i < grads.size() && grads[i].defined() && e.active();
+      if (has) check_grad(*n, i, grads[i]);
+      if (e.fn) {
+        Tensor& buf = buffers[e.fn.get()];
+        if (has) buf = buf.defined() ? add(buf, grads[i]) : grads[i];
+        if (--deps[e.fn.get()] == 0) ready.push_back(e.fn.get());
+      } else if (e.leaf && has) {
+        accumulate_leaf(*e.leaf, grads[i]);
+      }
+    }
+  }
+}
+
+}  // namespace nabla::autograd

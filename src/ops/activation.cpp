@@ -1,0 +1,211 @@
+// Activations: one fused forward kernel and one fused derivative kernel each.
+#include "nabla/ops/activation.h"
+
+#include <cmath>
+
+#include "nabla/ops/elementwise.h"
+#include "nabla/ops/reduce.h"
+#include "ops/elementwise_impl.h"
+
+namespace nabla {
+
+using autograd::record;
+using detail::grad_map;
+using detail::unary_float_map;
+using Grads = std::vector<Tensor>;
+
+Tensor relu(const Tensor& x) {
+  Tensor out = unary_float_map("relu", x, [](auto v) { return v > 0 ? v : decltype(v)(0); });
+  Tensor y = out.detach();
+  record(
+      out, "relu", {x},
+      [y](const Tensor& g) {
+        return Grads{grad_map("relu", y, g, [](auto v, auto gv) { return v > 0 ? gv : decltype(gv)(0); })};
+      },
+      {out});
+  return out;
+}
+
+Tensor leaky_relu(const Tensor& x, double slope) {
+  Tensor out = unary_float_map("leaky_relu", x, [slope](auto v) { return v > 0 ? v : v * decltype(v)(slope); });
+  record(
+      out, "leaky_relu", {x},
+      [x, slope](const Tensor& g) {
+        return Grads{grad_map("leaky_relu", x, g, [slope](auto v, auto gv) { return v > 0 ? gv : gv * decltype(gv)(slope); })};
+      },
+      {x});
+  return out;
+}
+
+Tensor elu(const Tensor& x, double alpha) {
+  Tensor out = unary_float_map("elu", x, [alpha](auto v) {
+    using T = decltype(v);
+    return v > 0 ? v : T(alpha) * std::expm1(v);
+  });
+  record(
+      out, "elu", {x},
+      [x, alpha](const Tensor& g) {
+        return Grads{grad_map("elu", x, g, [alpha](auto v, auto gv) {
+          using T = decltype(v);
+          return v > 0 ? gv : gv * T(alpha) * std::exp(v);
+        })};
+      },
+      {x});
+  return out;
+}
+
+namespace {
+constexpr double kSqrt2 = 1.4142135623730951, kInvSqrt2Pi = 0.3989422804014327;
+constexpr double kTanhScale = 0.7978845608028654, kCube = 0.044715;  // sqrt(2/pi), GELU's tanh fit
+}  // namespace
+
+Tensor gelu(const Tensor& x, const std::string& approximate) {
+  NABLA_CHECK(approximate == "none" || approximate == "tanh",
+              "gelu: approximate must be \"none\" or \"tanh\", got \"{}\"", approximate);
+  bool tanh_form = approximate == "tanh";
+  Tensor out = unary_float_map("gelu", x, [tanh_form](auto v) {
+    using T = decltype(v);
+    if (tanh_form) return T(0.5) * v * (T(1) + std::tanh(T(kTanhScale) * (v + T(kCube) * v * v * v)));
+    return T(0.5) * v * (T(1) + std::erf(v / T(kSqrt2)));
+  });
+  record(
+      out, "gelu", {x},
+      [x, tanh_form](const Tensor& g) {
+        return Grads{grad_map("gelu", x, g, [tanh_form](auto v, auto gv) {
+          using T = decltype(v);
+          if (tanh_form) {
+            T inner = T(kTanhScale) * (v + T(kCube) * v * v * v);
+            T t = std::tanh(inner);
+            T dinner = T(kTanhScale) * (T(1) + T(3 * kCube) * v * v);
+            return gv * (T(0.5) * (T(1) + t) + T(0.5) * v * (T(1) - t * t) * dinner);
+          }
+          T cdf = T(0.5) * (T(1) + std::erf(v / T(kSqrt2)));
+          T pdf = T(kInvSqrt2Pi) * std::exp(T(-0.5) * v * v);
+          return gv * (cdf + v * pdf);
+        })};
+      },
+      {x});
+  return out;
+}
+
+namespace {
+template <class T> T sigmoid_of(T v) { return T(1) / (T(1) + std::exp(-v)); }
+}  // namespace
+
+Tensor silu(const Tensor& x) {
+  Tensor out = unary_float_map("silu", x, [](auto v) { return v * sigmoid_of(v); });
+  record(
+      out, "silu", {x},
+      [x](const Tensor& g) {
+        return Grads{grad_map("silu", x, g, [](auto v, auto gv) {
+          auto s = sigmoid_of(v);
+          return gv * s * (1 + v * (1 - s));
+        })};
+      },
+      {x});
+  return out;
+}
+
+Tensor sigmoid(const Tensor& x) {
+  Tensor out = unary_float_map("sigmoid", x, [](auto v) { return sigmoid_of(v); });
+  Tensor y = out.detach();
+  record(
+      out, "sigmoid", {x},
+      [y](const Tensor& g) { return Grads{grad_map("sigmoid", y, g, [](auto s, auto gv) { return gv * s * (1 - s); })}; },
+      {out});
+  return out;
+}
+
+Tensor tanh(const Tensor& x) {
+  Tensor out = unary_float_map("tanh", x, [](auto v) { return std::tanh(v); });
+  Tensor y = out.detach();
+  record(
+      out, "tanh", {x},
+      [y](const Tensor& g) { return Grads{grad_map("tanh", y, g, [](auto t, auto gv) { return gv * (1 - t * t); })}; },
+      {out});
+  return out;
+}
+
+Tensor softplus(const Tensor& x, double beta, double threshold) {
+  Tensor out = unary_float_map("softplus", x, [beta, threshold](auto v) {
+    using T = decltype(v);
+    return v * T(beta) > T(threshold) ? v : std::log1p(std::exp(v * T(beta))) / T(beta);
+  });
+  record(
+      out, "softplus", {x},
+      [x, beta, threshold](const Tensor& g) {
+        return Grads{grad_map("softplus", x, g, [beta, threshold](auto v, auto gv) {
+          using T = decltype(v);
+          return v * T(beta) > T(threshold) ? gv : gv * sigmoid_of(v * T(beta));
+        })};
+      },
+      {x});
+  return out;
+}
+
+Tensor Tensor::relu() const { return nabla::relu(*this); }
+Tensor Tensor::sigmoid() const { return nabla::sigmoid(*this); }
+Tensor Tensor::tanh() const { return nabla::tanh(*this); }
+
+namespace {
+
+// Softmax over `dim` of contiguous x seen as [outer, n, inner]; log-space when `log`.
+Tensor softmax_forward(const Tensor& xin, int64_t dim, bool log, const char* op) {
+  Tensor x = xin.contiguous();
+  Tensor out = Tensor::empty(x.sizes(), x.dtype());
+  int64_t outer = 1, n = 1, inner = 1;
+  for (int64_t d = 0; d < x.dim(); ++d) {
+    if (d < dim) outer *= x.sizes()[d];
+    else if (d == dim) n = x.sizes()[d];
+    else inner *= x.sizes()[d];
+  }
+  dispatch_floating(x.dtype(), op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* in = x.data<T>();
+    T* o = out.data<T>();
+    int64_t lanes = outer * inner;
+#pragma omp parallel for schedule(static) if (lanes * n >= kernels::kParallelGrain)
+    for (int64_t lane = 0; lane < lanes; ++lane) {
+      int64_t b = lane / inner, k = lane % inner;
+      const T* p = in + b * n * inner + k;
+      T* q = o + b * n * inner + k;
+      T mx = -INFINITY;
+      for (int64_t i = 0; i < n; ++i) mx = std::max(mx, p[i * inner]);
+      if (std::isinf(mx) && mx < 0) mx = 0;  // a row of -inf: avoid inf - inf
+      double s = 0;
+      for (int64_t i = 0; i < n; ++i) s += std::exp(static_cast<double>(p[i * inner] - mx));
+      if (log) {
+        T lse = static_cast<T>(std::log(s));
+        for (int64_t i = 0; i < n; ++i) q[i * inner] = p[i * inner] - mx - lse;
+      } else {
+        T inv = static_cast<T>(1.0 / s);
+        for (int64_t i = 0; i < n; ++i) q[i * inner] = std::exp(p[i * inner] - mx) * inv;
+      }
+    }
+  });
+  return out;
+}
+
+}  // namespace
+
+Tensor softmax(const Tensor& x, int64_t dim) {
+  dim = wrap_dim(dim, x.dim(), "softmax");
+  Tensor out = softmax_forward(x, dim, false, "softmax");
+  Tensor y = out.detach();
+  record(
+      out, "softmax", {x},
+      [y, dim](const Tensor& g) { return Grads{mul(y, sub(g, sum(mul(g, y), {dim}, true)))}; }, {out});
+  return out;
+}
+
+Tensor log_softmax(const Tensor& x, int64_t dim) {
+  dim = wrap_dim(dim, x.dim(), "log_softmax");
+  Tensor out = softmax_forward(x, dim, true, "log_softmax");
+  Tensor y = out.detach();
+  record(
+      out, "log_softmax", {x},
+      [y, dim](const Tensor& g) { return Grads{sub(g, mul(exp(y), sum(g, {dim}, true)))}; }, {out});
+  return out;
+}
+
+}  // namespace nabla

@@ -1,0 +1,481 @@
+// Elementwise arithmetic, math and comparisons: forward kernels through
+// detail::map, backward formulas beside each.
+#include "nabla/ops/elementwise.h"
+
+#include <cmath>
+
+#include "ops/elementwise_impl.h"
+
+namespace nabla {
+
+using autograd::record;
+using detail::binary_map;
+using detail::grad_map;
+using detail::scalar_like;
+using detail::unary_float_map;
+using Grads = std::vector<Tensor>;
+
+namespace detail {
+
+Tensor& apply_inplace(Tensor& self, const char* op, const std::vector<Tensor>& others,
+                      const std::function<Tensor(const Tensor&)>& out_of_place, const std::function<void()>& direct) {
+  std::vector<Tensor> all = others;
+  all.push_back(self);
+  if (autograd::needs_grad(all)) {
+    NABLA_CHECK(!(self.is_leaf() && self.requires_grad()),
+                "{}: a leaf tensor that requires grad is used in an in-place operation; do it under NoGradGuard "
+                "or on a clone()",
+                op);
+    NABLA_CHECK(!self.impl().is_view,
+                "{}: in-place operation on a view while recording gradients is not supported; clone() the view "
+                "first",
+                op);
+    Tensor r = out_of_place(self.clone());
+    NABLA_CHECK(r.sizes() == self.sizes(), "{}: result of shape {} cannot be written in place into shape {}", op,
+                shape_str(r.sizes()), shape_str(self.sizes()));
+    copy_raw(self, r);
+    self.storage()->bump_version();
+    self.impl().grad_fn = r.grad_fn();
+    self.impl().requires_grad = r.requires_grad();
+    return self;
+  }
+  if (direct) {
+    direct();
+  } else {
+    Tensor r = out_of_place(self);
+    NABLA_CHECK(r.sizes() == self.sizes(), "{}: result of shape {} cannot be written in place into shape {}", op,
+                shape_str(r.sizes()), shape_str(self.sizes()));
+    copy_raw(self, r);
+  }
+  self.storage()->bump_version();
+  return self;
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------- arithmetic
+
+Tensor add(const Tensor& a, const Tensor& b, double alpha) {
+  Tensor out = alpha == 1.0 ? binary_map("add", a, b, [](auto x, auto y) { return x + y; })
+                            : dispatch_all(a.dtype(), [&](auto tag) {
+                                using T = typename decltype(tag)::type;
+                                T al = static_cast<T>(alpha);
+                                return binary_map("add", a, b, [al](auto x, auto y) { return x + al * y; });
+                              });
+  Shape sa = a.sizes(), sb = b.sizes();
+  record(out, "add", {a, b}, [sa, sb, alpha](const Tensor& g) {
+    return Grads{sum_to(g, sa), sum_to(alpha == 1.0 ? g : mul(g, alpha), sb)};
+  });
+  return out;
+}
+
+Tensor sub(const Tensor& a, const Tensor& b, double alpha) {
+  Tensor out = alpha == 1.0 ? binary_map("sub", a, b, [](auto x, auto y) { return x - y; })
+                            : dispatch_all(a.dtype(), [&](auto tag) {
+                                using T = typename decltype(tag)::type;
+                                T al = static_cast<T>(alpha);
+                                return binary_map("sub", a, b, [al](auto x, auto y) { return x - al * y; });
+                              });
+  Shape sa = a.sizes(), sb = b.sizes();
+  record(out, "sub", {a, b},
+         [sa, sb, alpha](const Tensor& g) { return Grads{sum_to(g, sa), sum_to(mul(g, -alpha), sb)}; });
+  return out;
+}
+
+Tensor mul(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_map("mul", a, b, [](auto x, auto y) { return x * y; });
+  bool ga = a.requires_grad(), gb = b.requires_grad();
+  record(
+      out, "mul", {a, b},
+      [a, b, ga, gb](const Tensor& g) {
+        return Grads{ga ? sum_to(mul(g, b), a.sizes()) : Tensor(), gb ? sum_to(mul(g, a), b.sizes()) : Tensor()};
+      },
+      {ga ? b : Tensor(), gb ? a : Tensor()});
+  return out;
+}
+
+Tensor div(const Tensor& a, const Tensor& b) {
+  NABLA_CHECK(is_floating(a.dtype()), "div: expected floating tensors, got {} (convert with to(DType::f32))",
+              dtype_name(a.dtype()));
+  Tensor out = binary_map("div", a, b, [](auto x, auto y) { return x / y; });
+  bool gb = b.requires_grad();
+  record(
+      out, "div", {a, b},
+      [a, b, gb](const Tensor& g) {
+        Tensor gb_out;
+        if (gb) gb_out = sum_to(neg(div(mul(g, a), mul(b, b))), b.sizes());
+        return Grads{sum_to(div(g, b), a.sizes()), gb_out};
+      },
+      {a, b});
+  return out;
+}
+
+Tensor add(const Tensor& a, double b) { return add(a, scalar_like(b, a)); }
+Tensor mul(const Tensor& a, double b) { return mul(a, scalar_like(b, a)); }
+
+Tensor neg(const Tensor& x) {
+  Tensor out = dispatch_numeric(x.dtype(), "neg", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    return detail::map_new<T, T>(x.sizes(), [](T v) { return static_cast<T>(-v); }, x);
+  });
+  record(out, "neg", {x}, [](const Tensor& g) { return Grads{neg(g)}; });
+  return out;
+}
+
+Tensor pow(const Tensor& x, double e) {
+  Tensor out = unary_float_map("pow", x, [e](auto v) { return std::pow(v, static_cast<decltype(v)>(e)); });
+  record(
+      out, "pow", {x},
+      [x, e](const Tensor& g) {
+        if (e == 0.0) return Grads{zeros_like(x)};
+        return Grads{grad_map("pow", x, g, [e](auto v, auto gv) {
+          using T = decltype(v);
+          return gv * static_cast<T>(e) * std::pow(v, static_cast<T>(e - 1.0));
+        })};
+      },
+      {x});
+  return out;
+}
+
+Tensor pow(const Tensor& x, const Tensor& y) {
+  NABLA_CHECK(is_floating(x.dtype()), "pow: expected floating tensors, got {}", dtype_name(x.dtype()));
+  Tensor out = binary_map("pow", x, y, [](auto a, auto b) { return std::pow(a, b); });
+  Tensor yo = out.detach();
+  record(
+      out, "pow", {x, y},
+      [x, y, yo](const Tensor& g) {
+        // d/dx = y x^(y-1); d/dy = x^y log x, taken as 0 where x == 0 and y >= 0 (PyTorch's convention).
+        Tensor gx = sum_to(mul(g, mul(y, pow(x, sub(y, scalar_like(1.0, y))))), x.sizes());
+        Tensor zero_base = logical_and(eq(x, scalar_like(0.0, x)), ge(y, scalar_like(0.0, y)));
+        Tensor gy = sum_to(masked_fill(mul(g, mul(yo, log(x))), zero_base, 0.0), y.sizes());
+        return Grads{gx, gy};
+      },
+      {x, y, out});
+  return out;
+}
+
+Tensor exp(const Tensor& x) {
+  Tensor out = unary_float_map("exp", x, [](auto v) { return std::exp(v); });
+  Tensor y = out.detach();
+  record(out, "exp", {x}, [y](const Tensor& g) { return Grads{mul(g, y)}; }, {out});
+  return out;
+}
+
+Tensor log(const Tensor& x) {
+  Tensor out = unary_float_map("log", x, [](auto v) { return std::log(v); });
+  record(out, "log", {x}, [x](const Tensor& g) { return Grads{div(g, x)}; }, {x});
+  return out;
+}
+
+Tensor log1p(const Tensor& x) {
+  Tensor out = unary_float_map("log1p", x, [](auto v) { return std::log1p(v); });
+  record(
+      out, "log1p", {x},
+      [x](const Tensor& g) { return Grads{grad_map("log1p", x, g, [](auto v, auto gv) { return gv / (1 + v); })}; },
+      {x});
+  return out;
+}
+
+Tensor sqrt(const Tensor& x) {
+  Tensor out = unary_float_map("sqrt", x, [](auto v) { return std::sqrt(v); });
+  Tensor y = out.detach();
+  record(
+      out, "sqrt", {x},
+      [y](const Tensor& g) { return Grads{grad_map("sqrt", y, g, [](auto v, auto gv) { return gv / (2 * v); })}; },
+      {out});
+  return out;
+}
+
+Tensor rsqrt(const Tensor& x) {
+  Tensor out = unary_float_map("rsqrt", x, [](auto v) { return 1 / std::sqrt(v); });
+  Tensor y = out.detach();
+  record(
+      out, "rsqrt", {x},
+      [y](const Tensor& g) {
+        return Grads{grad_map("rsqrt", y, g, [](auto v, auto gv) { return gv * (-0.5f) * v * v * v; })};
+      },
+      {out});
+  return out;
+}
+
+Tensor abs(const Tensor& x) {
+  Tensor out = dispatch_numeric(x.dtype(), "abs", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    return detail::map_new<T, T>(x.sizes(), [](T v) { return v < 0 ? static_cast<T>(-v) : v; }, x);
+  });
+  record(out, "abs", {x}, [x](const Tensor& g) { return Grads{mul(g, sign(x))}; }, {x});
+  return out;
+}
+
+Tensor sign(const Tensor& x) {
+  Tensor out = dispatch_numeric(x.dtype(), "sign", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    return detail::map_new<T, T>(x.sizes(), [](T v) { return static_cast<T>((v > 0) - (v < 0)); }, x);
+  });
+  record(out, "sign", {x}, [x](const Tensor&) { return Grads{zeros_like(x)}; });
+  return out;
+}
+
+Tensor square(const Tensor& x) { return mul(x, x); }
+
+Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
+  Tensor out = dispatch_numeric(x.dtype(), "clamp", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    bool has_lo = lo.has_value(), has_hi = hi.has_value();
+    T l = static_cast<T>(lo.value_or(0)), h = static_cast<T>(hi.value_or(0));
+    return detail::map_new<T, T>(
+        x.sizes(),
+        [=](T v) {
+          if (has_lo && v < l) v = l;
+          if (has_hi && v > h) v = h;
+          return v;
+        },
+        x);
+  });
+  record(
+      out, "clamp", {x},
+      [x, lo, hi](const Tensor& g) {
+        double l = lo.value_or(-INFINITY), h = hi.value_or(INFINITY);
+        return Grads{grad_map("clamp", x, g, [l, h](auto v, auto gv) {
+          return (v >= l && v <= h) ? gv : static_cast<decltype(gv)>(0);
+        })};
+      },
+      {x});
+  return out;
+}
+
+namespace {
+
+// Gradient of minimum/maximum for one side: g where that side wins, g/2 on ties.
+Tensor minmax_grad(const Tensor& g, const Tensor& self, const Tensor& other, bool is_max) {
+  return dispatch_floating(g.dtype(), "minimum/maximum", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    Shape s = g.sizes();
+    Tensor full_g = detail::map_new<T, T, T, T>(
+        s,
+        [is_max](T gv, T a, T b) {
+          if (a == b) return gv / 2;
+          return (is_max ? a > b : a < b) ? gv : T(0);
+        },
+        g, self, other);
+    return sum_to(full_g, self.sizes());
+  });
+}
+
+}  // namespace
+
+Tensor minimum(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_map("minimum", a, b, [](auto x, auto y) { return x < y ? x : y; });
+  record(
+      out, "minimum", {a, b},
+      [a, b](const Tensor& g) { return Grads{minmax_grad(g, a, b, false), minmax_grad(g, b, a, false)}; }, {a, b});
+  return out;
+}
+
+Tensor maximum(const Tensor& a, const Tensor& b) {
+  Tensor out = binary_map("maximum", a, b, [](auto x, auto y) { return x > y ? x : y; });
+  record(
+      out, "maximum", {a, b},
+      [a, b](const Tensor& g) { return Grads{minmax_grad(g, a, b, true), minmax_grad(g, b, a, true)}; }, {a, b});
+  return out;
+}
+
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+  NABLA_CHECK(cond.dtype() == DType::u8, "where: condition must be u8 (a comparison result), got {}",
+              dtype_name(cond.dtype()));
+  Shape s = broadcast_shapes(cond.sizes(), detail::binary_shape(a, b, "where"), "where");
+  Tensor out = dispatch_all(a.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    return detail::map_new<T, uint8_t, T, T>(s, [](uint8_t c, T x, T y) { return c ? x : y; }, cond, a, b);
+  });
+  record(
+      out, "where", {a, b},
+      [cond, sa = a.sizes(), sb = b.sizes()](const Tensor& g) {
+        return Grads{sum_to(masked_fill(g, logical_not(cond), 0.0), sa), sum_to(masked_fill(g, cond, 0.0), sb)};
+      },
+      {cond});
+  return out;
+}
+
+Tensor where(const Tensor& cond, const Tensor& a, double b) { return where(cond, a, scalar_like(b, a)); }
+
+Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
+  NABLA_CHECK(mask.dtype() == DType::u8, "masked_fill: mask must be u8, got {}", dtype_name(mask.dtype()));
+  Shape s = broadcast_shapes(x.sizes(), mask.sizes(), "masked_fill");
+  NABLA_CHECK(s == x.sizes(), "masked_fill: mask of shape {} does not broadcast to input shape {}",
+              shape_str(mask.sizes()), shape_str(x.sizes()));
+  Tensor out = dispatch_all(x.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T v = static_cast<T>(value);
+    return detail::map_new<T, T, uint8_t>(s, [v](T a, uint8_t m) { return m ? v : a; }, x, mask);
+  });
+  record(out, "masked_fill", {x}, [mask](const Tensor& g) { return Grads{masked_fill(g, mask, 0.0)}; }, {mask});
+  return out;
+}
+
+// ---------------------------------------------------------------- comparisons
+
+namespace {
+
+template <class F> Tensor compare(const char* op, const Tensor& a, const Tensor& b, F f) {
+  Shape s = detail::binary_shape(a, b, op);
+  return dispatch_all(a.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    return detail::map_new<uint8_t, T, T>(s, [f](T x, T y) { return static_cast<uint8_t>(f(x, y)); }, a, b);
+  });
+}
+
+}  // namespace
+
+Tensor eq(const Tensor& a, const Tensor& b) { return compare("eq", a, b, [](auto x, auto y) { return x == y; }); }
+Tensor ne(const Tensor& a, const Tensor& b) { return compare("ne", a, b, [](auto x, auto y) { return x != y; }); }
+Tensor lt(const Tensor& a, const Tensor& b) { return compare("lt", a, b, [](auto x, auto y) { return x < y; }); }
+Tensor le(const Tensor& a, const Tensor& b) { return compare("le", a, b, [](auto x, auto y) { return x <= y; }); }
+Tensor gt(const Tensor& a, const Tensor& b) { return compare("gt", a, b, [](auto x, auto y) { return x > y; }); }
+Tensor ge(const Tensor& a, const Tensor& b) { return compare("ge", a, b, [](auto x, auto y) { return x >= y; }); }
+
+Tensor logical_and(const Tensor& a, const Tensor& b) {
+  return compare("logical_and", a.to(DType::u8), b.to(DType::u8), [](auto x, auto y) { return x && y; });
+}
+Tensor logical_or(const Tensor& a, const Tensor& b) {
+  return compare("logical_or", a.to(DType::u8), b.to(DType::u8), [](auto x, auto y) { return x || y; });
+}
+Tensor logical_not(const Tensor& a) {
+  return dispatch_all(a.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    return detail::map_new<uint8_t, T>(a.sizes(), [](T v) { return static_cast<uint8_t>(v == T(0)); }, a);
+  });
+}
+
+bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol) {
+  Shape s = broadcast_shapes(a.sizes(), b.sizes(), "allclose");
+  Tensor bad = detail::map_new<uint8_t, double, double>(
+      s,
+      [rtol, atol](double x, double y) {
+        if (std::isnan(x) || std::isnan(y)) return uint8_t{1};
+        if (x == y) return uint8_t{0};
+        return static_cast<uint8_t>(std::abs(x - y) > atol + rtol * std::abs(y));
+      },
+      a.to(DType::f64), b.to(DType::f64));
+  const uint8_t* p = bad.data<uint8_t>();
+  for (int64_t i = 0; i < bad.numel(); ++i)
+    if (p[i]) return false;
+  return true;
+}
+
+// ---------------------------------------------------------------- operators
+
+Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+Tensor operator+(const Tensor& a, double b) { return add(a, scalar_like(b, a)); }
+Tensor operator-(const Tensor& a, double b) { return sub(a, scalar_like(b, a)); }
+Tensor operator*(const Tensor& a, double b) { return mul(a, scalar_like(b, a)); }
+Tensor operator/(const Tensor& a, double b) { return div(a, scalar_like(b, a)); }
+Tensor operator+(double a, const Tensor& b) { return add(scalar_like(a, b), b); }
+Tensor operator-(double a, const Tensor& b) { return sub(scalar_like(a, b), b); }
+Tensor operator*(double a, const Tensor& b) { return mul(scalar_like(a, b), b); }
+Tensor operator/(double a, const Tensor& b) { return div(scalar_like(a, b), b); }
+Tensor operator-(const Tensor& a) { return neg(a); }
+Tensor operator<(const Tensor& a, const Tensor& b) { return lt(a, b); }
+Tensor operator<=(const Tensor& a, const Tensor& b) { return le(a, b); }
+Tensor operator>(const Tensor& a, const Tensor& b) { return gt(a, b); }
+Tensor operator>=(const Tensor& a, const Tensor& b) { return ge(a, b); }
+Tensor operator==(const Tensor& a, const Tensor& b) { return eq(a, b); }
+Tensor operator!=(const Tensor& a, const Tensor& b) { return ne(a, b); }
+Tensor operator<(const Tensor& a, double b) { return lt(a, scalar_like(b, a)); }
+Tensor operator<=(const Tensor& a, double b) { return le(a, scalar_like(b, a)); }
+Tensor operator>(const Tensor& a, double b) { return gt(a, scalar_like(b, a)); }
+Tensor operator>=(const Tensor& a, double b) { return ge(a, scalar_like(b, a)); }
+Tensor operator==(const Tensor& a, double b) { return eq(a, scalar_like(b, a)); }
+Tensor operator!=(const Tensor& a, double b) { return ne(a, scalar_like(b, a)); }
+
+// ---------------------------------------------------------------- methods and in-place
+
+Tensor Tensor::exp() const { return nabla::exp(*this); }
+Tensor Tensor::log() const { return nabla::log(*this); }
+Tensor Tensor::abs() const { return nabla::abs(*this); }
+Tensor Tensor::sqrt() const { return nabla::sqrt(*this); }
+Tensor Tensor::pow(double e) const { return nabla::pow(*this, e); }
+Tensor Tensor::neg() const { return nabla::neg(*this); }
+
+namespace {
+
+// In-place a = f(a, b) with b broadcast to a's shape.
+template <class F> Tensor& binary_inplace(Tensor& self, const Tensor& other, const char* op, F f,
+                                          const std::function<Tensor(const Tensor&)>& oop) {
+  Shape s = detail::binary_shape(self, other, op);
+  NABLA_CHECK(s == self.sizes(), "{}: operand of shape {} does not broadcast to the in-place shape {}", op,
+              shape_str(other.sizes()), shape_str(self.sizes()));
+  return detail::apply_inplace(self, op, {other}, oop, [&] {
+    dispatch_all(self.dtype(), [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      detail::map_into<T, T, T>(self, [f](T x, T y) { return static_cast<T>(f(x, y)); }, self, other);
+    });
+  });
+}
+
+}  // namespace
+
+Tensor& Tensor::add_(const Tensor& other, double alpha) {
+  if (alpha == 1.0)
+    return binary_inplace(*this, other, "add_", [](auto x, auto y) { return x + y; },
+                          [&](const Tensor& s) { return add(s, other); });
+  return binary_inplace(*this, other, "add_", [alpha](auto x, auto y) { return x + static_cast<decltype(y)>(alpha) * y; },
+                        [&](const Tensor& s) { return add(s, other, alpha); });
+}
+Tensor& Tensor::add_(double v) { return add_(scalar_like(v, *this)); }
+Tensor& Tensor::sub_(const Tensor& other) {
+  return binary_inplace(*this, other, "sub_", [](auto x, auto y) { return x - y; },
+                        [&](const Tensor& s) { return sub(s, other); });
+}
+Tensor& Tensor::sub_(double v) { return sub_(scalar_like(v, *this)); }
+Tensor& Tensor::mul_(const Tensor& other) {
+  return binary_inplace(*this, other, "mul_", [](auto x, auto y) { return x * y; },
+                        [&](const Tensor& s) { return mul(s, other); });
+}
+Tensor& Tensor::mul_(double v) { return mul_(scalar_like(v, *this)); }
+Tensor& Tensor::div_(const Tensor& other) {
+  NABLA_CHECK(is_floating(dtype()), "div_: expected a floating tensor, got {}", dtype_name(dtype()));
+  return binary_inplace(*this, other, "div_", [](auto x, auto y) { return x / y; },
+                        [&](const Tensor& s) { return div(s, other); });
+}
+Tensor& Tensor::div_(double v) { return div_(scalar_like(v, *this)); }
+
+Tensor& Tensor::clamp_(std::optional<double> lo, std::optional<double> hi) {
+  return detail::apply_inplace(*this, "clamp_", {}, [lo, hi](const Tensor& s) { return clamp(s, lo, hi); });
+}
+
+Tensor& Tensor::fill_(double v) {
+  return detail::apply_inplace(
+      *this, "fill_", {}, [v](const Tensor& s) { return full_like(s, v).detach(); },
+      [&] {
+        dispatch_all(dtype(), [&](auto tag) {
+          using T = typename decltype(tag)::type;
+          T tv = static_cast<T>(v);
+          detail::map_into<T>(*this, [tv]() { return tv; });
+        });
+      });
+}
+
+Tensor& Tensor::zero_() { return fill_(0.0); }
+
+Tensor& Tensor::copy_(const Tensor& src) {
+  broadcast_shapes(sizes(), src.sizes(), "copy_");
+  NABLA_CHECK(broadcast_shapes(sizes(), src.sizes(), "copy_") == sizes(),
+              "copy_: source of shape {} does not broadcast to destination shape {}", shape_str(src.sizes()),
+              shape_str(sizes()));
+  DType dt = dtype();
+  Shape s = sizes();
+  return detail::apply_inplace(
+      *this, "copy_", {src}, [src, dt, s](const Tensor&) { return src.to(dt).expand(s).contiguous(); },
+      [&] { detail::copy_raw(*this, src); });
+}
+
+Tensor& Tensor::masked_fill_(const Tensor& mask, double value) {
+  return detail::apply_inplace(*this, "masked_fill_", {},
+                               [&](const Tensor& s) { return masked_fill(s, mask, value); });
+}
+
+}  // namespace nabla

@@ -1,0 +1,188 @@
+// Losses, written with differentiable ops: their gradients come from the ops'.
+#include "nabla/ops/loss.h"
+
+#include "nabla/autograd/grad_mode.h"
+#include "nabla/ops/activation.h"
+#include "nabla/ops/elementwise.h"
+#include "nabla/ops/index.h"
+#include "nabla/ops/reduce.h"
+#include "nabla/tensor/factory.h"
+
+namespace nabla {
+
+Reduction parse_reduction(const std::string& s) {
+  if (s == "none") return Reduction::None;
+  if (s == "mean") return Reduction::Mean;
+  if (s == "sum") return Reduction::Sum;
+  throw Error(fmt::format("reduction must be \"none\", \"mean\" or \"sum\", got \"{}\"", s));
+}
+
+namespace {
+
+Tensor reduce(const Tensor& loss, Reduction r) {
+  switch (r) {
+    case Reduction::None: return loss;
+    case Reduction::Sum: return sum(loss);
+    case Reduction::Mean: return mean(loss);
+  }
+  return loss;
+}
+
+void check_same_shape(const Tensor& input, const Tensor& target, const char* op) {
+  NABLA_CHECK(input.sizes() == target.sizes(), "{}: input {} and target {} must have the same shape", op,
+              shape_str(input.sizes()), shape_str(target.sizes()));
+  NABLA_CHECK(input.dtype() == target.dtype(), "{}: input dtype {} and target dtype {} differ", op,
+              dtype_name(input.dtype()), dtype_name(target.dtype()));
+  NABLA_CHECK(is_floating(input.dtype()), "{}: expected floating tensors, got {}", op, dtype_name(input.dtype()));
+}
+
+// Index targets: checks shapes and values; returns (mask of counted targets, targets with ignored set to 0).
+std::pair<Tensor, Tensor> checked_targets(const Tensor& input, const Tensor& target, int64_t ignore_index,
+                                          const char* op) {
+  NABLA_CHECK(target.dtype() == DType::i64, "{}: class-index target must be i64, got {} {}", op,
+              dtype_name(target.dtype()), shape_str(target.sizes()));
+  Shape expect = input.sizes();
+  expect.erase(expect.begin() + 1);
+  NABLA_CHECK(target.sizes() == expect, "{}: target {} does not match input {} (expected target {})", op,
+              shape_str(target.sizes()), shape_str(input.sizes()), shape_str(expect));
+  Tensor mask = ne(target, full({}, static_cast<double>(ignore_index), DType::i64));
+  Tensor safe = where(mask, target, 0.0);
+  int64_t C = input.sizes()[1];
+  for (int64_t v : safe.to_vector<int64_t>())
+    NABLA_CHECK(v >= 0 && v < C, "{}: target {} out of range for {} classes (input {})", op, v, C,
+                shape_str(input.sizes()));
+  return {mask, safe};
+}
+
+// Per-element class weights w[target], zero where ignored.
+Tensor target_weights(const Tensor& weight, const Tensor& mask, const Tensor& safe, DType dt) {
+  Tensor m = mask.to(dt);
+  if (!weight.defined()) return m;
+  return mul(index_select(weight, 0, safe.reshape({-1})).reshape(safe.sizes()), m);
+}
+
+void check_weight(const Tensor& weight, int64_t C, DType dt, const char* op) {
+  if (!weight.defined()) return;
+  NABLA_CHECK(weight.dim() == 1 && weight.sizes()[0] == C, "{}: weight {} must be [{}] (one per class)", op,
+              shape_str(weight.sizes()), C);
+  NABLA_CHECK(weight.dtype() == dt, "{}: weight dtype {} does not match input dtype {}", op,
+              dtype_name(weight.dtype()), dtype_name(dt));
+}
+
+// Moves a [C] or [N, C, ...] input to [N, C, ...] form; 1-D inputs get N = 1.
+bool batchify(Tensor& input, Tensor& target, bool index_target) {
+  if (input.dim() != 1) return false;
+  input = input.unsqueeze(0);
+  target = index_target ? target.unsqueeze(0) : target.unsqueeze(0);
+  return true;
+}
+
+}  // namespace
+
+Tensor nll_loss(const Tensor& log_probs_in, const Tensor& target_in, const Tensor& weight, int64_t ignore_index,
+                Reduction reduction) {
+  Tensor lp = log_probs_in, target = target_in;
+  NABLA_CHECK(lp.dim() >= 1, "nll_loss: input must have at least 1 dim, got {}", shape_str(lp.sizes()));
+  bool unbatched = batchify(lp, target, true);
+  check_weight(weight, lp.sizes()[1], lp.dtype(), "nll_loss");
+  auto [mask, safe] = checked_targets(lp, target, ignore_index, "nll_loss");
+  Tensor picked = gather(lp, 1, safe.unsqueeze(1)).squeeze(1);
+  Tensor w = target_weights(weight, mask, safe, lp.dtype());
+  Tensor loss = neg(mul(picked, w));
+  if (reduction == Reduction::Mean) return div(sum(loss), sum(w));
+  if (reduction == Reduction::None && unbatched) return loss.squeeze(0);
+  return reduce(loss, reduction);
+}
+
+Tensor cross_entropy(const Tensor& input_in, const Tensor& target_in, const CrossEntropyOptions& o) {
+  Tensor input = input_in, target = target_in;
+  NABLA_CHECK(input.dim() >= 1, "cross_entropy: input must have at least 1 dim, got {}", shape_str(input.sizes()));
+  NABLA_CHECK(o.label_smoothing >= 0.0 && o.label_smoothing <= 1.0,
+              "cross_entropy: label_smoothing must be in [0, 1], got {}", o.label_smoothing);
+  bool index_target = target.dtype() == DType::i64;
+  bool unbatched = batchify(input, target, index_target);
+  int64_t C = input.sizes()[1];
+  check_weight(o.weight, C, input.dtype(), "cross_entropy");
+  Tensor logp = log_softmax(input, 1);
+  double eps = o.label_smoothing;
+  // Broadcasts a [C] class weight over [N, C, d1, ...].
+  Tensor wb;
+  if (o.weight.defined()) {
+    Shape ws(input.dim(), 1);
+    ws[1] = C;
+    wb = o.weight.reshape(ws);
+  }
+  Tensor out;
+  if (index_target) {
+    Tensor nll = nll_loss(logp, target, o.weight, o.ignore_index, o.reduction);
+    if (eps == 0.0) {
+      out = nll;
+    } else {
+      auto [mask, safe] = checked_targets(input, target, o.ignore_index, "cross_entropy");
+      Tensor smooth = neg(sum(wb.defined() ? mul(logp, wb) : logp, {1}));
+      smooth = masked_fill(smooth, logical_not(mask), 0.0);
+      Tensor s;
+      if (o.reduction == Reduction::Mean)
+        s = div(sum(smooth), sum(target_weights(o.weight, mask, safe, input.dtype())));
+      else
+        s = reduce(smooth, o.reduction);
+      out = add(mul(nll, 1.0 - eps), mul(s, eps / static_cast<double>(C)));
+    }
+  } else {
+    NABLA_CHECK(target.sizes() == input.sizes(),
+                "cross_entropy: probability target {} must have the input's shape {} (or pass i64 class indices)",
+                shape_str(target.sizes()), shape_str(input.sizes()));
+    NABLA_CHECK(target.dtype() == input.dtype(), "cross_entropy: target dtype {} does not match input dtype {}",
+                dtype_name(target.dtype()), dtype_name(input.dtype()));
+    Tensor p = eps > 0 ? add(mul(target, 1.0 - eps), eps / static_cast<double>(C)) : target;
+    Tensor prod = mul(logp, p);
+    if (wb.defined()) prod = mul(prod, wb);
+    Tensor loss = neg(sum(prod, {1}));
+    if (o.reduction == Reduction::Mean)
+      out = div(sum(loss), full({}, static_cast<double>(loss.numel()), input.dtype()));
+    else
+      out = reduce(loss, o.reduction);
+  }
+  if (unbatched && o.reduction == Reduction::None) return out.squeeze(0);
+  return out;
+}
+
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction r) {
+  check_same_shape(input, target, "mse_loss");
+  Tensor d = sub(input, target);
+  return reduce(mul(d, d), r);
+}
+
+Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction r) {
+  check_same_shape(input, target, "l1_loss");
+  return reduce(abs(sub(input, target)), r);
+}
+
+Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction r, double beta) {
+  check_same_shape(input, target, "smooth_l1_loss");
+  NABLA_CHECK(beta >= 0, "smooth_l1_loss: beta must be non-negative, got {}", beta);
+  if (beta == 0.0) return l1_loss(input, target, r);
+  Tensor d = sub(input, target);
+  Tensor ad = abs(d);
+  Tensor quad = mul(mul(d, d), 0.5 / beta);
+  Tensor lin = add(ad, -0.5 * beta);
+  return reduce(where(lt(ad, full({}, beta, ad.dtype())), quad, lin), r);
+}
+
+Tensor binary_cross_entropy_with_logits(const Tensor& x, const Tensor& y, const Tensor& weight,
+                                        const Tensor& pos_weight, Reduction r) {
+  check_same_shape(x, y, "binary_cross_entropy_with_logits");
+  // (1 - y) x + lw (log(1 + exp(-|x|)) + max(-x, 0)), lw = 1 + (pos_weight - 1) y: no overflow for any x.
+  Tensor soft = add(log1p(exp(neg(abs(x)))), clamp(neg(x), 0.0, std::nullopt));
+  Tensor loss;
+  if (pos_weight.defined()) {
+    Tensor lw = add(mul(add(pos_weight, -1.0), y), 1.0);
+    loss = add(mul(sub(ones_like(y), y), x), mul(lw, soft));
+  } else {
+    loss = add(mul(sub(ones_like(y), y), x), soft);
+  }
+  if (weight.defined()) loss = mul(loss, weight);
+  return reduce(loss, r);
+}
+
+}  // namespace nabla

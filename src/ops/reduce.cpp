@@ -1,0 +1,388 @@
+// Reductions. Every reduction is laid out as M rows of R contiguous elements
+// (reduced dims moved last) and a per-row kernel; sums over leading dims (bias
+// gradients) take a column-accumulating fast path instead of a transposing copy.
+#include "nabla/ops/reduce.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "kernels/cpu/strided_loop.h"
+#include "nabla/autograd/grad_mode.h"
+#include "nabla/autograd/node.h"
+#include "nabla/ops/elementwise.h"
+#include "nabla/ops/index.h"
+#include "nabla/tensor/factory.h"
+#include "ops/restride.h"
+#include "tensor/copy.h"
+
+namespace nabla {
+
+using autograd::record;
+using Grads = std::vector<Tensor>;
+
+namespace {
+
+struct ReducePlan {
+  std::vector<bool> reduced;  // per input dim
+  Shape dims;                 // the reduced dims, ascending
+  Shape keep_shape;           // output shape with keepdim=true
+  Shape out_shape;            // output shape as requested
+  int64_t M = 1, R = 1;       // rows kept, elements per row
+  bool leading = false;       // the reduced dims are exactly dims 0..k-1
+  bool trailing = false;      // the reduced dims are exactly dims k..n-1
+};
+
+ReducePlan make_plan(const Tensor& x, const Shape& dims, bool keepdim, const char* op) {
+  ReducePlan p;
+  int64_t nd = x.dim();
+  p.reduced.assign(nd, dims.empty());
+  for (int64_t d : dims) {
+    int64_t w = wrap_dim(d, nd, op);
+    NABLA_CHECK(nd == 0 || !p.reduced[w], "{}: dim {} appears twice in {}", op, w, shape_str(dims));
+    if (nd > 0) p.reduced[w] = true;
+  }
+  for (int64_t d = 0; d < nd; ++d) {
+    int64_t s = x.sizes()[d];
+    if (p.reduced[d]) {
+      p.dims.push_back(d);
+      p.R *= s;
+      p.keep_shape.push_back(1);
+      if (keepdim) p.out_shape.push_back(1);
+    } else {
+      p.M *= s;
+      p.keep_shape.push_back(s);
+      p.out_shape.push_back(s);
+    }
+  }
+  int64_t k = 0;
+  while (k < nd && p.reduced[k]) ++k;
+  p.leading = true;
+  for (int64_t d = k; d < nd; ++d) p.leading &= !p.reduced[d];
+  int64_t t = nd;
+  while (t > 0 && p.reduced[t - 1]) --t;
+  p.trailing = true;
+  for (int64_t d = 0; d < t; ++d) p.trailing &= !p.reduced[d];
+  return p;
+}
+
+// x as a contiguous [M, R] buffer (kept dims first, reduced dims last).
+Tensor as_rows(const Tensor& x, const ReducePlan& p) {
+  if (p.trailing && x.is_contiguous()) return x;
+  Shape perm_sizes, perm_strides;
+  for (int pass = 0; pass < 2; ++pass)
+    for (int64_t d = 0; d < x.dim(); ++d)
+      if (p.reduced[d] == (pass == 1)) {
+        perm_sizes.push_back(x.sizes()[d]);
+        perm_strides.push_back(x.strides()[d]);
+      }
+  Tensor v = detail::restride(x, perm_sizes, perm_strides, x.offset());
+  Tensor c = Tensor::empty(perm_sizes, x.dtype());
+  detail::copy_raw(c, v);
+  return c;
+}
+
+// Runs f(m) for m in [0, M), in parallel when the total work is large.
+template <class F> void for_rows(int64_t M, int64_t R, F f) {
+  if (M > 1 && M * R >= kernels::kParallelGrain && omp_get_max_threads() > 1) {
+#pragma omp parallel for schedule(static)
+    for (int64_t m = 0; m < M; ++m) f(m);
+  } else {
+    for (int64_t m = 0; m < M; ++m) f(m);
+  }
+}
+
+// The gradient of a reduction output, broadcast back over the input's shape.
+Tensor expand_grad(const Tensor& g, const ReducePlan& p, const Shape& in_shape) {
+  return g.reshape(p.keep_shape).expand(in_shape);
+}
+
+Tensor sum_impl(const Tensor& x, const ReducePlan& p) {
+  Tensor out = Tensor::empty(p.out_shape, x.dtype());
+  dispatch_numeric(x.dtype(), "sum", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    using Acc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
+    T* o = out.data<T>();
+    if (p.leading && !p.trailing && x.is_contiguous()) {
+      const T* in = x.data<T>();
+      std::vector<Acc> acc(p.M, 0);
+      for (int64_t r = 0; r < p.R; ++r) {
+        const T* row = in + r * p.M;
+        for (int64_t m = 0; m < p.M; ++m) acc[m] += row[m];
+      }
+      for (int64_t m = 0; m < p.M; ++m) o[m] = static_cast<T>(acc[m]);
+      return;
+    }
+    Tensor rows = as_rows(x, p);
+    const T* in = rows.data<T>();
+    for_rows(p.M, p.R, [&](int64_t m) {
+      const T* row = in + m * p.R;
+      Acc s = 0;
+      for (int64_t r = 0; r < p.R; ++r) s += row[r];
+      o[m] = static_cast<T>(s);
+    });
+  });
+  return out;
+}
+
+}  // namespace
+
+Tensor sum(const Tensor& x, const Shape& dims, bool keepdim) {
+  ReducePlan p = make_plan(x, dims, keepdim, "sum");
+  Tensor out = sum_impl(x, p);
+  record(out, "sum", {x},
+         [p, in = x.sizes()](const Tensor& g) { return Grads{expand_grad(g, p, in)}; });
+  return out;
+}
+Tensor sum(const Tensor& x) { return sum(x, {}, false); }
+
+Tensor mean(const Tensor& x, const Shape& dims, bool keepdim) {
+  NABLA_CHECK(is_floating(x.dtype()), "mean: expected a floating tensor, got {}", dtype_name(x.dtype()));
+  ReducePlan p = make_plan(x, dims, keepdim, "mean");
+  Tensor out;
+  {
+    NoGradGuard ng;
+    out = sum_impl(x, p);
+    out.div_(static_cast<double>(p.R));
+  }
+  double R = static_cast<double>(p.R);
+  record(out, "mean", {x},
+         [p, R, in = x.sizes()](const Tensor& g) { return Grads{expand_grad(div(g, full({}, R, g.dtype())), p, in)}; });
+  return out;
+}
+Tensor mean(const Tensor& x) { return mean(x, {}, false); }
+
+
+namespace {
+
+// Per-row kernel over floating x: f(row, R, m) writes output m.
+template <class F> Tensor reduce_rows(const char* op, const Tensor& x, const ReducePlan& p, F f) {
+  Tensor out = Tensor::empty(p.out_shape, x.dtype());
+  dispatch_floating(x.dtype(), op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    Tensor rows = as_rows(x, p);
+    const T* in = rows.data<T>();
+    T* o = out.data<T>();
+    for_rows(p.M, p.R, [&](int64_t m) { o[m] = static_cast<T>(f(in + m * p.R, p.R)); });
+  });
+  return out;
+}
+
+template <class T> double row_mean(const T* row, int64_t R) {
+  double mu = 0;
+  for (int64_t r = 0; r < R; ++r) mu += row[r];
+  return mu / static_cast<double>(R);
+}
+
+template <class T> double row_var(const T* row, int64_t R, double ddof) {
+  double mu = row_mean(row, R), ss = 0;
+  for (int64_t r = 0; r < R; ++r) ss += (row[r] - mu) * (row[r] - mu);
+  double denom = static_cast<double>(R) - ddof;
+  return denom > 0 ? ss / denom : NAN;
+}
+
+}  // namespace
+
+Tensor var(const Tensor& x, const Shape& dims, bool unbiased, bool keepdim) {
+  ReducePlan p = make_plan(x, dims, keepdim, "var");
+  double ddof = unbiased ? 1.0 : 0.0;
+  Tensor out = reduce_rows("var", x, p, [ddof](const auto* row, int64_t R) { return row_var(row, R, ddof); });
+  record(
+      out, "var", {x},
+      [x, p, ddof](const Tensor& g) {
+        Tensor centered = sub(x, mean(x, p.dims, true));
+        return Grads{mul(expand_grad(g, p, x.sizes()), mul(centered, 2.0 / (static_cast<double>(p.R) - ddof)))};
+      },
+      {x});
+  return out;
+}
+
+Tensor std(const Tensor& x, const Shape& dims, bool unbiased, bool keepdim) {
+  ReducePlan p = make_plan(x, dims, keepdim, "std");
+  double ddof = unbiased ? 1.0 : 0.0;
+  Tensor out =
+      reduce_rows("std", x, p, [ddof](const auto* row, int64_t R) { return std::sqrt(row_var(row, R, ddof)); });
+  Tensor y = out.detach();
+  record(
+      out, "std", {x},
+      [x, y, p, ddof](const Tensor& g) {
+        Tensor centered = sub(x, mean(x, p.dims, true));
+        Tensor scale = div(g, mul(y, static_cast<double>(p.R) - ddof));
+        return Grads{mul(expand_grad(scale, p, x.sizes()), centered)};
+      },
+      {x, out});
+  return out;
+}
+
+namespace {
+
+// Max (or min) over the plan's dims; optionally the index within each row.
+std::pair<Tensor, Tensor> extreme(const char* op, const Tensor& x, const ReducePlan& p, bool is_max,
+                                  bool want_index) {
+  NABLA_CHECK(p.R > 0, "{}: cannot reduce over an empty dim (input shape {})", op, shape_str(x.sizes()));
+  Tensor values = Tensor::empty(p.out_shape, x.dtype());
+  Tensor index = want_index ? Tensor::empty(p.out_shape, DType::i64) : Tensor();
+  dispatch_all(x.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    Tensor rows = as_rows(x, p);
+    const T* in = rows.data<T>();
+    T* v = values.data<T>();
+    int64_t* ix = want_index ? index.data<int64_t>() : nullptr;
+    for_rows(p.M, p.R, [&](int64_t m) {
+      const T* row = in + m * p.R;
+      int64_t best = 0;
+      for (int64_t r = 1; r < p.R; ++r) {
+        T a = row[r], b = row[best];
+        if constexpr (std::is_floating_point_v<T>) {
+          if (std::isnan(b)) break;  // NaN wins, as in PyTorch
+          if (std::isnan(a)) {
+            best = r;
+            break;
+          }
+        }
+        if (is_max ? a > b : a < b) best = r;
+      }
+      v[m] = row[best];
+      if (ix) ix[m] = best;
+    });
+  });
+  return {values, index};
+}
+
+// amax/amin: the gradient is split evenly among the elements equal to the extreme.
+Tensor extreme_values(const char* op, const Tensor& x, const Shape& dims, bool keepdim, bool is_max) {
+  ReducePlan p = make_plan(x, dims, keepdim, op);
+  Tensor out = extreme(op, x, p, is_max, false).first;
+  Tensor y = out.detach();
+  record(
+      out, op, {x},
+      [x, y, p](const Tensor& g) {
+        Tensor hit = eq(x, y.reshape(p.keep_shape)).to(x.dtype());
+        Tensor count = sum(hit, p.dims, true);
+        return Grads{mul(div(g.reshape(p.keep_shape), count), hit)};
+      },
+      {x, out});
+  return out;
+}
+
+std::pair<Tensor, Tensor> extreme_dim(const char* op, const Tensor& x, int64_t dim, bool keepdim, bool is_max) {
+  dim = wrap_dim(dim, x.dim(), op);
+  ReducePlan p = make_plan(x, x.dim() == 0 ? Shape{} : Shape{dim}, keepdim, op);
+  auto [values, index] = extreme(op, x, p, is_max, true);
+  record(
+      values, op, {x},
+      [index, p, dim, in = x.sizes(), dt = x.dtype()](const Tensor& g) {
+        if (in.empty()) return Grads{g};
+        return Grads{scatter_add(zeros(in, dt), dim, index.reshape(p.keep_shape), g.reshape(p.keep_shape))};
+      });
+  return {values, index};
+}
+
+}  // namespace
+
+Tensor max(const Tensor& x) { return extreme_values("max", x, {}, false, true); }
+Tensor min(const Tensor& x) { return extreme_values("min", x, {}, false, false); }
+Tensor amax(const Tensor& x, const Shape& dims, bool keepdim) { return extreme_values("amax", x, dims, keepdim, true); }
+Tensor amin(const Tensor& x, const Shape& dims, bool keepdim) {
+  return extreme_values("amin", x, dims, keepdim, false);
+}
+std::pair<Tensor, Tensor> max(const Tensor& x, int64_t dim, bool keepdim) {
+  return extreme_dim("max", x, dim, keepdim, true);
+}
+std::pair<Tensor, Tensor> min(const Tensor& x, int64_t dim, bool keepdim) {
+  return extreme_dim("min", x, dim, keepdim, false);
+}
+Tensor argmax(const Tensor& x, int64_t dim, bool keepdim) {
+  NoGradGuard ng;
+  return extreme_dim("argmax", x, dim, keepdim, true).second;
+}
+Tensor argmin(const Tensor& x, int64_t dim, bool keepdim) {
+  NoGradGuard ng;
+  return extreme_dim("argmin", x, dim, keepdim, false).second;
+}
+
+Tensor logsumexp(const Tensor& x, const Shape& dims, bool keepdim) {
+  ReducePlan p = make_plan(x, dims, keepdim, "logsumexp");
+  Tensor out = reduce_rows("logsumexp", x, p, [](const auto* row, int64_t R) {
+    double mx = -INFINITY;
+    for (int64_t r = 0; r < R; ++r) mx = std::max<double>(mx, row[r]);
+    if (std::isinf(mx)) return mx;
+    double s = 0;
+    for (int64_t r = 0; r < R; ++r) s += std::exp(row[r] - mx);
+    return mx + std::log(s);
+  });
+  Tensor y = out.detach();
+  record(
+      out, "logsumexp", {x},
+      [x, y, p](const Tensor& g) {
+        return Grads{mul(expand_grad(g, p, x.sizes()), exp(sub(x, y.reshape(p.keep_shape))))};
+      },
+      {x, out});
+  return out;
+}
+
+Tensor norm(const Tensor& x, double pw, const Shape& dims, bool keepdim) {
+  NABLA_CHECK(pw > 0, "norm: p must be positive, got {}", pw);
+  ReducePlan p = make_plan(x, dims, keepdim, "norm");
+  Tensor out = reduce_rows("norm", x, p, [pw](const auto* row, int64_t R) {
+    double acc = 0;
+    for (int64_t r = 0; r < R; ++r) {
+      double a = std::abs(static_cast<double>(row[r]));
+      if (std::isinf(pw))
+        acc = std::max(acc, a);
+      else if (pw == 2.0)
+        acc += a * a;
+      else if (pw == 1.0)
+        acc += a;
+      else
+        acc += std::pow(a, pw);
+    }
+    if (std::isinf(pw) || pw == 1.0) return acc;
+    return pw == 2.0 ? std::sqrt(acc) : std::pow(acc, 1.0 / pw);
+  });
+  Tensor y = out.detach();
+  record(
+      out, "norm", {x},
+      [x, y, p, pw](const Tensor& g) {
+        Tensor yk = y.reshape(p.keep_shape);
+        Tensor gk = g.reshape(p.keep_shape);
+        Tensor gx;
+        if (std::isinf(pw)) {
+          Tensor hit = eq(abs(x), yk).to(x.dtype());
+          gx = mul(mul(sign(x), hit), div(gk, sum(hit, p.dims, true)));
+        } else if (pw == 1.0) {
+          gx = mul(sign(x), gk);
+        } else {
+          // d||x||_p / dx = sign(x) |x|^(p-1) / ||x||_p^(p-1); zero where the norm is zero.
+          Tensor num = mul(sign(x), pow(abs(x), pw - 1.0));
+          Tensor den = pow(yk, pw - 1.0);
+          gx = masked_fill(mul(div(num, den), gk), eq(yk, zeros({}, x.dtype())), 0.0);
+        }
+        return Grads{gx};
+      },
+      {x, out});
+  return out;
+}
+
+Tensor sum_to(const Tensor& g, const Shape& shape) {
+  if (g.sizes() == shape) return g;
+  size_t lead = g.sizes().size() - shape.size();
+  NABLA_CHECK(g.sizes().size() >= shape.size(), "sum_to: cannot reduce shape {} to {}", shape_str(g.sizes()),
+              shape_str(shape));
+  Shape dims;
+  for (size_t i = 0; i < g.sizes().size(); ++i) {
+    if (i < lead || (shape[i - lead] == 1 && g.sizes()[i] != 1)) dims.push_back(static_cast<int64_t>(i));
+  }
+  if (dims.empty()) return g.reshape(shape);
+  return sum(g, dims, true).reshape(shape);
+}
+
+Tensor Tensor::sum() const { return nabla::sum(*this); }
+Tensor Tensor::sum(const Shape& dims, bool keepdim) const { return nabla::sum(*this, dims, keepdim); }
+Tensor Tensor::mean() const { return nabla::mean(*this); }
+Tensor Tensor::mean(const Shape& dims, bool keepdim) const { return nabla::mean(*this, dims, keepdim); }
+Tensor Tensor::argmax(int64_t dim, bool keepdim) const { return nabla::argmax(*this, dim, keepdim); }
+
+}  // namespace nabla

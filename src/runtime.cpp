@@ -1,0 +1,18 @@
+#include "nabla/runtime.h"
+
+#include <omp.h>
+
+#include "nabla/tensor/error.h"
+
+namespace nabla {
+
+void set_num_threads(int n) {
+  NABLA_CHECK(n >= 1, "set_num_threads: expected at least 1 thread, got {}", n);
+  omp_set_num_threads(n);
+}
+
+int get_num_threads() { return omp_get_max_threads(); }
+
+const char* version() { return "0.1.0"; }
+
+}  // namespace nabla

@@ -1,0 +1,18 @@
+#include <gtest/gtest.h>
+
+#include "nabla/nabla.h"
+
+using namespace nabla;
+
+TEST(Tensor, FactoriesHaveShapesAndValues) {
+  Tensor z = zeros({2, 3});
+  EXPECT_EQ(z.sizes(), (Shape{2, 3}));
+  EXPECT_EQ(z.dtype(), DType::f32);
+  EXPECT_EQ(z.sum().item(), 0.0);
+  EXPECT_EQ(ones({4}, DType::i64).sum().item(), 4.0);
+  EXPECT_EQ(full({2, 2}, 2.5).sum().item(), 10.0);
+  EXPECT_EQ(arange(5.0).to_vector<float>(), (std::vector<float>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(arange(1, 2, 0.25, DType::f64).to_vector<double>(), (std::vector<double>{1, 1.25, 1.5, 1.75}));
+  EXPECT_EQ(linspace(0, 1, 5).to_vector<float>(), (std::vector<float>{0, 0.25, 0.5, 0.75, 1}));
+  EXPECT_EQ(eye(2, 3).to_vector<float>(), (std::vector<float>{1, 0, 0, 0, 1, 0}));
+}
