@@ -1,2 +1,236 @@
+// Peer tests: every op against PyTorch 1.13 on the same random inputs.
+// tests/peer/make_fixtures.py writes one safetensors file per case (inputs,
+// output, upstream gradient, input gradients); here nabla runs the same op by
+// case name and must match the output and every gradient.
+//
+// Tolerance: f32 within rtol 1e-5 (atol 1e-6 for values near zero), as the
+// issue asks, except the cases listed in kLooser, whose reason is given there.
 #include <gtest/gtest.h>
-TEST(Peer, Placeholder) { EXPECT_TRUE(true); }
+
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <map>
+
+#include "nabla/io/safetensors.h"
+#include "nabla/nabla.h"
+#include "support/gradcheck.h"
+
+using namespace nabla;
+using Ins = std::vector<Tensor>;
+using OpFn = std::function<Tensor(const Ins&)>;
+
+namespace {
+
+template <class F> CrossEntropyOptions ce_opts(F set) {
+  CrossEntropyOptions o;
+  set(o);
+  return o;
+}
+
+const std::map<std::string, OpFn>& cases() {
+  static const std::map<std::string, OpFn> m = {
+      // elementwise
+      {"add", [](const Ins& i) { return i[0] + i[1]; }},
+      {"add_alpha", [](const Ins& i) { return add(i[0], i[1], 2.5); }},
+      {"sub", [](const Ins& i) { return i[0] - i[1]; }},
+      {"mul", [](const Ins& i) { return i[0] * i[1]; }},
+      {"div", [](const Ins& i) { return i[0] / i[1]; }},
+      {"neg", [](const Ins& i) { return -i[0]; }},
+      {"exp", [](const Ins& i) { return exp(i[0]); }},
+      {"log", [](const Ins& i) { return log(i[0]); }},
+      {"log1p", [](const Ins& i) { return log1p(i[0]); }},
+      {"sqrt", [](const Ins& i) { return sqrt(i[0]); }},
+      {"rsqrt", [](const Ins& i) { return rsqrt(i[0]); }},
+      {"abs", [](const Ins& i) { return abs(i[0]); }},
+      {"sign", [](const Ins& i) { return sign(i[0]); }},
+      {"pow_scalar", [](const Ins& i) { return pow(i[0], 3.0); }},
+      {"pow_frac", [](const Ins& i) { return pow(i[0], 2.5); }},
+      {"pow_tensor", [](const Ins& i) { return pow(i[0], i[1]); }},
+      {"clamp", [](const Ins& i) { return clamp(i[0], -0.5, 0.5); }},
+      {"clamp_min", [](const Ins& i) { return clamp(i[0], 0.1, std::nullopt); }},
+      {"minimum", [](const Ins& i) { return minimum(i[0], i[1]); }},
+      {"maximum", [](const Ins& i) { return maximum(i[0], i[1]); }},
+      {"where", [](const Ins& i) { return where(i[0], i[1], i[2]); }},
+      {"masked_fill", [](const Ins& i) { return masked_fill(i[0], i[1], -2.0); }},
+      {"eq", [](const Ins& i) { return eq(i[0], i[1]); }},
+      {"lt", [](const Ins& i) { return lt(i[0], i[1]); }},
+      {"ge", [](const Ins& i) { return ge(i[0], i[1]); }},
+      // reductions
+      {"sum_all", [](const Ins& i) { return sum(i[0]); }},
+      {"sum_dims", [](const Ins& i) { return sum(i[0], {0, 2}, true); }},
+      {"sum_dim0", [](const Ins& i) { return sum(i[0], {0}); }},
+      {"mean_dim", [](const Ins& i) { return mean(i[0], {1}); }},
+      {"var_dim", [](const Ins& i) { return var(i[0], {1}); }},
+      {"var_biased", [](const Ins& i) { return var(i[0], {0, 1}, false, true); }},
+      {"std_dim", [](const Ins& i) { return nabla::std(i[0], {0}); }},
+      {"max_all", [](const Ins& i) { return max(i[0]); }},
+      {"max_dim", [](const Ins& i) { return max(i[0], 1).first; }},
+      {"max_dim_indices", [](const Ins& i) { return max(i[0], 1).second; }},
+      {"min_dim_keep", [](const Ins& i) { return min(i[0], 0, true).first; }},
+      {"amax", [](const Ins& i) { return amax(i[0], {0, 2}); }},
+      {"argmax", [](const Ins& i) { return argmax(i[0], -1); }},
+      {"logsumexp", [](const Ins& i) { return logsumexp(i[0] * 10.0, {1}); }},
+      {"norm2", [](const Ins& i) { return norm(i[0]); }},
+      {"norm1_dim", [](const Ins& i) { return norm(i[0], 1.0, {1}); }},
+      {"norm_inf", [](const Ins& i) { return norm(i[0], INFINITY, {0}); }},
+      {"norm3", [](const Ins& i) { return norm(i[0], 3.0, {1}, true); }},
+      // matmul
+      {"matmul_2d", [](const Ins& i) { return matmul(i[0], i[1]); }},
+      {"matmul_1d_2d", [](const Ins& i) { return matmul(i[0], i[1]); }},
+      {"matmul_2d_1d", [](const Ins& i) { return matmul(i[0], i[1]); }},
+      {"matmul_dot", [](const Ins& i) { return matmul(i[0], i[1]); }},
+      {"matmul_3d_2d", [](const Ins& i) { return matmul(i[0], i[1]); }},
+      {"matmul_batched", [](const Ins& i) { return matmul(i[0], i[1]); }},
+      {"matmul_t", [](const Ins& i) { return matmul(i[0].t(), i[1]); }},
+      {"linear", [](const Ins& i) { return linear(i[0], i[1], i[2]); }},
+      {"linear_3d_nobias", [](const Ins& i) { return linear(i[0], i[1]); }},
+      // activations
+      {"relu", [](const Ins& i) { return relu(i[0]); }},
+      {"leaky_relu", [](const Ins& i) { return leaky_relu(i[0], 0.1); }},
+      {"elu", [](const Ins& i) { return elu(i[0], 1.5); }},
+      {"gelu", [](const Ins& i) { return gelu(i[0]); }},
+      {"gelu_tanh", [](const Ins& i) { return gelu(i[0], "tanh"); }},
+      {"silu", [](const Ins& i) { return silu(i[0]); }},
+      {"sigmoid", [](const Ins& i) { return sigmoid(i[0]); }},
+      {"tanh", [](const Ins& i) { return tanh(i[0]); }},
+      {"softplus", [](const Ins& i) { return softplus(i[0]); }},
+      {"softplus_beta", [](const Ins& i) { return softplus(i[0] * 10.0, 2.0, 5.0); }},
+      {"softmax", [](const Ins& i) { return softmax(i[0], 1); }},
+      {"softmax_dim0_3d", [](const Ins& i) { return softmax(i[0], 0); }},
+      {"log_softmax", [](const Ins& i) { return log_softmax(i[0] * 5.0, -1); }},
+      // losses
+      {"cross_entropy", [](const Ins& i) { return cross_entropy(i[0], i[1]); }},
+      {"cross_entropy_weight", [](const Ins& i) { return cross_entropy(i[0], i[1], ce_opts([&](CrossEntropyOptions& o) { o.weight = i[2]; })); }},
+      {"cross_entropy_smooth", [](const Ins& i) { return cross_entropy(i[0], i[1], ce_opts([&](CrossEntropyOptions& o) { o.label_smoothing = 0.1; })); }},
+      {"cross_entropy_ignore", [](const Ins& i) { return cross_entropy(i[0], i[1], ce_opts([&](CrossEntropyOptions& o) { o.ignore_index = 2; })); }},
+      {"cross_entropy_all",
+       [](const Ins& i) {
+         return cross_entropy(i[0], i[1], ce_opts([&](CrossEntropyOptions& o) { o.weight = i[2]; o.ignore_index = 1; o.label_smoothing = 0.2; }));
+       }},
+      {"cross_entropy_sum", [](const Ins& i) { return cross_entropy(i[0], i[1], ce_opts([&](CrossEntropyOptions& o) { o.reduction = Reduction::Sum; })); }},
+      {"cross_entropy_none", [](const Ins& i) { return cross_entropy(i[0], i[1], ce_opts([&](CrossEntropyOptions& o) { o.reduction = Reduction::None; })); }},
+      {"cross_entropy_4d", [](const Ins& i) { return cross_entropy(i[0], i[1]); }},
+      {"cross_entropy_prob", [](const Ins& i) { return cross_entropy(i[0], i[1]); }},
+      {"cross_entropy_prob_smooth",
+       [](const Ins& i) { return cross_entropy(i[0], i[1], ce_opts([&](CrossEntropyOptions& o) { o.weight = i[2]; o.label_smoothing = 0.3; })); }},
+      {"nll_loss", [](const Ins& i) { return nll_loss(log_softmax(i[0], 1), i[1]); }},
+      {"mse_loss", [](const Ins& i) { return mse_loss(i[0], i[1]); }},
+      {"l1_loss", [](const Ins& i) { return l1_loss(i[0], i[1], Reduction::Sum); }},
+      {"smooth_l1_loss", [](const Ins& i) { return smooth_l1_loss(i[0], i[1], Reduction::Mean, 0.5); }},
+      {"bce_logits", [](const Ins& i) { return binary_cross_entropy_with_logits(i[0], i[1]); }},
+      {"bce_logits_weighted",
+       [](const Ins& i) { return binary_cross_entropy_with_logits(i[0] * 8.0, i[1], i[2], i[3]); }},
+      // indexing and shape
+      {"index_select", [](const Ins& i) { return index_select(i[0], 1, i[1]); }},
+      {"gather", [](const Ins& i) { return gather(i[0], 1, i[1]); }},
+      {"scatter_add", [](const Ins& i) { return scatter_add(i[0], 0, i[1], i[2]); }},
+      {"embedding", [](const Ins& i) { return embedding(i[1], i[0]); }},
+      {"one_hot", [](const Ins& i) { return one_hot(i[0], 6); }},
+      {"cat", [](const Ins& i) { return cat({i[0], i[1]}, 1); }},
+      {"stack", [](const Ins& i) { return stack({i[0], i[1]}, -1); }},
+      {"split", [](const Ins& i) { return split(i[0], 2, 1)[1] * 3.0; }},
+      {"chunk", [](const Ins& i) { return chunk(i[0], 3, 0)[2] * 2.0; }},
+      {"pad", [](const Ins& i) { return pad(i[0], {1, 2, -1, 1}, 0.5); }},
+      {"views",
+       [](const Ins& i) {
+         return i[0].transpose(0, 2).reshape({6, 4}).slice(0, 1, 6, 2).unsqueeze(0).expand({2, 3, 4}) * 1.5;
+       }},
+      {"permute_contiguous", [](const Ins& i) { return i[0].permute({2, 0, 1}).contiguous().view({-1}); }},
+      {"select_narrow", [](const Ins& i) { return i[0].select(1, 2).narrow(0, 1, 2); }},
+  };
+  return m;
+}
+
+// Cases whose reference differs from nabla by more than rounding of the last
+// bit: nabla accumulates sums in f64, PyTorch in f32, and logsumexp of 10x
+// inputs / log_softmax of 5x inputs amplify that difference.
+const std::map<std::string, double> kLooser = {{"logsumexp", 1e-4}, {"log_softmax", 1e-4}};
+
+std::string fixture_dir() {
+  const char* d = std::getenv("NABLA_PEER_DIR");
+  return d ? d : "";
+}
+
+std::vector<std::string> case_names() {
+  std::vector<std::string> v;
+  for (const auto& [k, _] : cases()) v.push_back(k);
+  return v;
+}
+
+::testing::AssertionResult close(const Tensor& got, const Tensor& want, double rtol, double atol,
+                                 const std::string& what) {
+  if (got.sizes() != want.sizes())
+    return ::testing::AssertionFailure() << what << ": shape " << shape_str(got.sizes()) << " vs PyTorch "
+                                         << shape_str(want.sizes());
+  if (got.dtype() != want.dtype())
+    return ::testing::AssertionFailure() << what << ": dtype " << dtype_name(got.dtype()) << " vs PyTorch "
+                                         << dtype_name(want.dtype());
+  auto g = got.to_vector<double>(), w = want.to_vector<double>();
+  for (size_t k = 0; k < g.size(); ++k) {
+    if (std::isnan(g[k]) && std::isnan(w[k])) continue;
+    if (!(std::abs(g[k] - w[k]) <= atol + rtol * std::abs(w[k])))
+      return ::testing::AssertionFailure() << what << ": element " << k << " is " << g[k] << ", PyTorch " << w[k]
+                                           << "\n nabla: " << got << "\n torch: " << want;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+class PeerOp : public ::testing::TestWithParam<std::string> {};
+
+// Runs one case; with `strided`, every input is first copied into a
+// non-contiguous layout, so the strided kernels are compared too.
+void run_case(const std::string& name, bool strided) {
+  std::string dir = fixture_dir();
+  ASSERT_FALSE(dir.empty()) << "NABLA_PEER_DIR is not set (run through ctest)";
+  std::map<std::string, std::string> meta;
+  auto fx = io::load_safetensors(dir + "/" + name + ".safetensors", &meta);
+  std::vector<std::string> flags;
+  for (size_t p = 0, q; p <= meta["grad"].size(); p = q + 1) {
+    q = meta["grad"].find(',', p);
+    if (q == std::string::npos) q = meta["grad"].size();
+    flags.push_back(meta["grad"].substr(p, q - p));
+  }
+  Ins ins;
+  for (size_t k = 0; fx.count("in" + std::to_string(k)); ++k) {
+    Tensor t = fx.at("in" + std::to_string(k));
+    if (strided) t = nabla::testing::noncontiguous(t);
+    if (k < flags.size() && flags[k] == "1") t.requires_grad_();
+    ins.push_back(t);
+  }
+  double rtol = kLooser.count(name) ? kLooser.at(name) : 1e-5, atol = 1e-6;
+  Tensor out = cases().at(name)(ins);
+  const Tensor& want = fx.at("out");
+  // PyTorch's bool results arrive as u8 and its index results as i64, as nabla's.
+  EXPECT_TRUE(close(out, want, rtol, atol, "output"));
+  if (!fx.count("gout")) return;
+  out.backward(fx.at("gout"));
+  for (size_t k = 0; k < ins.size(); ++k) {
+    std::string key = "grad" + std::to_string(k);
+    if (!fx.count(key)) continue;
+    Tensor g = ins[k].grad();
+    if (!g.defined()) g = zeros_like(ins[k]);
+    EXPECT_TRUE(close(g, fx.at(key), rtol, atol, key));
+  }
+}
+
+TEST_P(PeerOp, MatchesPyTorch) { run_case(GetParam(), false); }
+TEST_P(PeerOp, MatchesPyTorchStrided) { run_case(GetParam(), true); }
+
+INSTANTIATE_TEST_SUITE_P(Ops, PeerOp, ::testing::ValuesIn(case_names()),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
+// Every fixture PyTorch wrote has a nabla case, so no op silently drops out.
+TEST(PeerFixtures, EveryFixtureHasACase) {
+  std::string dir = fixture_dir();
+  ASSERT_FALSE(dir.empty());
+  size_t n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().extension() != ".safetensors") continue;
+    ++n;
+    EXPECT_TRUE(cases().count(e.path().stem().string())) << "no nabla case for fixture " << e.path();
+  }
+  EXPECT_EQ(n, cases().size());
+}
+
+}  // namespace
