@@ -402,44 +402,48 @@ Tensor Tensor::neg() const { return nabla::neg(*this); }
 
 namespace {
 
-// In-place a = f(a, b) with b broadcast to a's shape.
-template <class F> Tensor& binary_inplace(Tensor& self, const Tensor& other, const char* op, F f,
-                                          const std::function<Tensor(const Tensor&)>& oop) {
+// In-place a = f(a, b) with b broadcast to a's shape; `oop` is the out-of-place op.
+using BinaryOp = Tensor (*)(const Tensor&, const Tensor&);
+template <class F> Tensor& binary_inplace(Tensor& self, const Tensor& other, const char* op, F f, BinaryOp oop) {
+  if (other.impl_ptr() == self.impl_ptr() && autograd::needs_grad({self})) {
+    // x.op_(x): the recorded node must not hold x itself, whose history it becomes.
+    Tensor copy = other.clone();
+    return binary_inplace(self, copy, op, f, oop);
+  }
   Shape s = detail::binary_shape(self, other, op);
   NABLA_CHECK(s == self.sizes(), "{}: operand of shape {} does not broadcast to the in-place shape {}", op,
               shape_str(other.sizes()), shape_str(self.sizes()));
-  return detail::apply_inplace(self, op, {other}, oop, [&] {
-    dispatch_all(self.dtype(), [&](auto tag) {
-      using T = typename decltype(tag)::type;
-      detail::map_into<T, T, T>(self, [f](T x, T y) { return static_cast<T>(f(x, y)); }, self, other);
-    });
-  });
+  return detail::apply_inplace(
+      self, op, {other}, [&](const Tensor& a) { return oop(a, other); },
+      [&] {
+        dispatch_all(self.dtype(), [&](auto tag) {
+          using T = typename decltype(tag)::type;
+          detail::map_into<T, T, T>(self, [f](T x, T y) { return static_cast<T>(f(x, y)); }, self, other);
+        });
+      });
 }
+
+Tensor add1(const Tensor& a, const Tensor& b) { return add(a, b); }
+Tensor sub1(const Tensor& a, const Tensor& b) { return sub(a, b); }
 
 }  // namespace
 
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
-  if (alpha == 1.0)
-    return binary_inplace(*this, other, "add_", [](auto x, auto y) { return x + y; },
-                          [&](const Tensor& s) { return add(s, other); });
-  return binary_inplace(*this, other, "add_", [alpha](auto x, auto y) { return x + static_cast<decltype(y)>(alpha) * y; },
-                        [&](const Tensor& s) { return add(s, other, alpha); });
+  if (alpha == 1.0) return binary_inplace(*this, other, "add_", [](auto x, auto y) { return x + y; }, add1);
+  return add_(mul(other, alpha));
 }
 Tensor& Tensor::add_(double v) { return add_(scalar_like(v, *this)); }
 Tensor& Tensor::sub_(const Tensor& other) {
-  return binary_inplace(*this, other, "sub_", [](auto x, auto y) { return x - y; },
-                        [&](const Tensor& s) { return sub(s, other); });
+  return binary_inplace(*this, other, "sub_", [](auto x, auto y) { return x - y; }, sub1);
 }
 Tensor& Tensor::sub_(double v) { return sub_(scalar_like(v, *this)); }
 Tensor& Tensor::mul_(const Tensor& other) {
-  return binary_inplace(*this, other, "mul_", [](auto x, auto y) { return x * y; },
-                        [&](const Tensor& s) { return mul(s, other); });
+  return binary_inplace(*this, other, "mul_", [](auto x, auto y) { return x * y; }, mul);
 }
 Tensor& Tensor::mul_(double v) { return mul_(scalar_like(v, *this)); }
 Tensor& Tensor::div_(const Tensor& other) {
   NABLA_CHECK(is_floating(dtype()), "div_: expected a floating tensor, got {}", dtype_name(dtype()));
-  return binary_inplace(*this, other, "div_", [](auto x, auto y) { return x / y; },
-                        [&](const Tensor& s) { return div(s, other); });
+  return binary_inplace(*this, other, "div_", [](auto x, auto y) { return x / y; }, div);
 }
 Tensor& Tensor::div_(double v) { return div_(scalar_like(v, *this)); }
 
