@@ -209,3 +209,11 @@ Tensor log_softmax(const Tensor& x, int64_t dim) {
 }
 
 }  // namespace nabla
+
+namespace nabla {
+
+Tensor& Tensor::relu_() {
+  return detail::apply_inplace(*this, "relu_", {}, [](const Tensor& s) { return nabla::relu(s); });
+}
+
+}  // namespace nabla

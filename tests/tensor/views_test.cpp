@@ -113,7 +113,10 @@ TEST(Tensor, InPlaceArithmetic) {
   EXPECT_TRUE(allclose(x, from_vector<float>({3, 5, 6, 2, 2, 7.0f / 3}, {2, 3})));
   x.copy_(from_vector<int64_t>({4, 5, 6}));
   EXPECT_TRUE(allclose(x, from_vector<float>({4, 5, 6, 4, 5, 6}, {2, 3})));
-  x.masked_fill_(x > 4.5, 0.0);
-  EXPECT_EQ(sum(x).item(), 8.0);
+  x.sub_(5.0).relu_();
+  EXPECT_TRUE(allclose(x, from_vector<float>({0, 0, 1, 0, 0, 1}, {2, 3})));
+  x.add_(5.0);
+  x.masked_fill_(x > 5.5, 0.0);
+  EXPECT_EQ(sum(x).item(), 20.0);
   EXPECT_THROW(x.add_(ones({3, 3})), Error);
 }
