@@ -15,6 +15,8 @@ import os
 import struct
 import sys
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 
@@ -177,6 +179,35 @@ CASES = {
               [("n", [2, 3, 4])]),
     "permute_contiguous": (lambda a: a.permute(2, 0, 1).contiguous().view(-1), [("n", [2, 3, 4])]),
     "select_narrow": (lambda a: a.select(1, 2).narrow(0, 1, 2), [("n", [4, 3, 2])]),
+    # convolution, pooling, normalization
+    "conv2d": (lambda x, w, b: F.conv2d(x, w, b, stride=1, padding=1), [("n", [2, 3, 6, 5]), ("n", [4, 3, 3, 3]), ("n", [4])]),
+    "conv2d_stride_dil": (lambda x, w: F.conv2d(x, w, None, stride=2, padding=2, dilation=2),
+                          [("n", [2, 2, 9, 8]), ("n", [3, 2, 3, 2])]),
+    "conv2d_groups": (lambda x, w, b: F.conv2d(x, w, b, padding=1, groups=2), [("n", [2, 4, 5, 5]), ("n", [6, 2, 3, 3]), ("n", [6])]),
+    "conv2d_depthwise": (lambda x, w: F.conv2d(x, w, None, stride=2, padding=1, groups=3), [("n", [2, 3, 7, 7]), ("n", [3, 1, 3, 3])]),
+    "conv2d_pointwise": (lambda x, w: F.conv2d(x, w), [("n", [3, 4, 5, 5]), ("n", [6, 4, 1, 1])]),
+    "conv2d_same": (lambda x, w: F.conv2d(x, w, padding="same"), [("n", [2, 2, 6, 6]), ("n", [3, 2, 4, 4])]),
+    "conv1d": (lambda x, w, b: F.conv1d(x, w, b, stride=2, padding=1, dilation=2), [("n", [2, 3, 11]), ("n", [4, 3, 3]), ("n", [4])]),
+    "conv_transpose2d": (lambda x, w, b: F.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1),
+                         [("n", [2, 3, 4, 4]), ("n", [3, 2, 3, 3]), ("n", [2])]),
+    "conv_transpose2d_groups": (lambda x, w: F.conv_transpose2d(x, w, None, stride=1, padding=0, groups=2, dilation=2),
+                                [("n", [2, 4, 3, 3]), ("n", [4, 3, 2, 2])]),
+    "max_pool2d": (lambda x: F.max_pool2d(x, 2), [("n", [2, 3, 6, 6])]),
+    "max_pool2d_pad": (lambda x: F.max_pool2d(x, 3, stride=2, padding=1), [("n", [2, 2, 7, 7])]),
+    "max_pool2d_ceil": (lambda x: F.max_pool2d(x, 2, ceil_mode=True), [("n", [1, 2, 5, 5])]),
+    "avg_pool2d": (lambda x: F.avg_pool2d(x, 2), [("n", [2, 3, 6, 6])]),
+    "avg_pool2d_pad": (lambda x: F.avg_pool2d(x, 3, stride=2, padding=1), [("n", [2, 2, 7, 7])]),
+    "avg_pool2d_nopadcount": (lambda x: F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False, ceil_mode=True),
+                              [("n", [2, 2, 6, 6])]),
+    "adaptive_avg_pool2d": (lambda x: F.adaptive_avg_pool2d(x, (3, 2)), [("n", [2, 3, 7, 5])]),
+    "global_avg_pool": (lambda x: F.adaptive_avg_pool2d(x, 1), [("n", [2, 3, 4, 4])]),
+    "batch_norm_train": (lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True), [("n", [4, 3, 5, 5]), ("n", [3]), ("n", [3])]),
+    "batch_norm_1d": (lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True), [("n", [6, 4]), ("n", [4]), ("n", [4])]),
+    "batch_norm_eval": (lambda x, rm, rv, w, b: F.batch_norm(x, rm, rv, w, b, training=False),
+                        [("n", [4, 3, 2, 2]), C(("n", [3])), C(("u", [3], 0.5, 2.0)), ("n", [3]), ("n", [3])]),
+    "layer_norm": (lambda x, w, b: F.layer_norm(x, [4, 5], w, b), [("n", [3, 4, 5]), ("n", [4, 5]), ("n", [4, 5])]),
+    "layer_norm_noaffine": (lambda x: F.layer_norm(x, [6]), [("n", [2, 3, 6])]),
+    "group_norm": (lambda x, w, b: F.group_norm(x, 2, w, b), [("n", [3, 4, 3, 3]), ("n", [4]), ("n", [4])]),
 }
 
 
@@ -184,6 +215,7 @@ def main():
     out_dir = sys.argv[1]
     os.makedirs(out_dir, exist_ok=True)
     torch.set_num_threads(1)
+    warnings.simplefilter("ignore")
     for k, (name, (fn, specs)) in enumerate(CASES.items()):
         g = torch.Generator().manual_seed(1000 + k)
         ins, grad_flags = [], []

@@ -1,0 +1,28 @@
+#pragma once
+// Normalization layers' functional forms, and dropout.
+#include "nabla/tensor/generator.h"
+#include "nabla/tensor/tensor.h"
+
+namespace nabla {
+
+/// Batch normalization over [N, C, *]: batch statistics per channel when
+/// training (and, if running_mean/var are given, updates them in place with
+/// `momentum`, using the unbiased variance as PyTorch does), the running
+/// statistics otherwise. weight/bias [C] are optional.
+Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum = 0.1, double eps = 1e-5);
+
+/// Normalizes over the trailing dims given by `normalized_shape`.
+Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = Tensor(),
+                  const Tensor& bias = Tensor(), double eps = 1e-5);
+
+/// Normalizes [N, C, *] over each of `groups` groups of C/groups channels.
+Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight = Tensor(), const Tensor& bias = Tensor(),
+                  double eps = 1e-5);
+
+/// Zeroes each element with probability p and scales the rest by 1/(1-p) when training.
+Tensor dropout(const Tensor& x, double p = 0.5, bool training = true, Generator* gen = nullptr);
+/// Zeroes whole channels of [N, C, *] with probability p when training.
+Tensor dropout2d(const Tensor& x, double p = 0.5, bool training = true, Generator* gen = nullptr);
+
+}  // namespace nabla

@@ -1,0 +1,286 @@
+// Convolutions as im2col + GEMM. Work is split over the batch when it has at
+// least as many images as threads (each thread then runs single-threaded BLAS
+// on its own images); otherwise images go one by one through multi-threaded BLAS.
+#include "nabla/ops/conv.h"
+
+#include <omp.h>
+
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/im2col.h"
+#include "nabla/autograd/node.h"
+#include "nabla/ops/reduce.h"
+#include "nabla/tensor/factory.h"
+
+namespace nabla {
+
+using autograd::record;
+using Grads = std::vector<Tensor>;
+using kernels::ConvGeom;
+
+namespace {
+
+// Runs body(n, thread) for every image; threads > 1 only when the batch can feed them.
+template <class F> void for_images(int64_t N, F body) {
+  int nt = omp_get_max_threads();
+  if (N >= nt && nt > 1) {
+#pragma omp parallel for schedule(static)
+    for (int64_t n = 0; n < N; ++n) body(n, omp_get_thread_num());
+  } else {
+    for (int64_t n = 0; n < N; ++n) body(n, 0);
+  }
+}
+
+int scratch_slots(int64_t N) {
+  int nt = omp_get_max_threads();
+  return (N >= nt && nt > 1) ? nt : 1;
+}
+
+struct ConvShape {
+  int64_t N, C, H, W, O, kh, kw, Ho, Wo, groups;
+  int64_t Cg() const { return C / groups; }
+  int64_t Og() const { return O / groups; }
+  int64_t K() const { return Cg() * kh * kw; }
+  int64_t L() const { return Ho * Wo; }
+};
+
+ConvGeom geom_of(const ConvShape& s, const Conv2dParams& p) {
+  return {s.Cg(), s.H, s.W, s.kh, s.kw, s.Ho, s.Wo, p.stride[0], p.stride[1], p.padding[0], p.padding[2],
+          p.dilation[0], p.dilation[1]};
+}
+
+// A 1x1 kernel with stride 1 and no padding reads the image as its own im2col matrix.
+bool is_pointwise(const ConvShape& s, const Conv2dParams& p) {
+  return s.kh == 1 && s.kw == 1 && p.stride[0] == 1 && p.stride[1] == 1 && p.padding == std::array<int64_t, 4>{};
+}
+
+template <class T>
+void conv_forward(const ConvShape& s, const Conv2dParams& p, const T* x, const T* w, const T* b, T* out) {
+  ConvGeom g = geom_of(s, p);
+  const int64_t K = s.K(), L = s.L(), Og = s.Og(), Cg = s.Cg();
+  bool pointwise = is_pointwise(s, p);
+  std::vector<std::vector<T>> scratch(scratch_slots(s.N), std::vector<T>(pointwise ? 0 : K * L));
+  for_images(s.N, [&](int64_t n, int t) {
+    for (int64_t gi = 0; gi < s.groups; ++gi) {
+      const T* img = x + (n * s.C + gi * Cg) * s.H * s.W;
+      const T* cols = img;
+      if (!pointwise) {
+        kernels::im2col(img, g, scratch[t].data());
+        cols = scratch[t].data();
+      }
+      T* o = out + (n * s.O + gi * Og) * L;
+      kernels::gemm(false, false, Og, L, K, T(1), w + gi * Og * K, K, cols, L, T(0), o, L);
+      if (b)
+        for (int64_t oc = 0; oc < Og; ++oc) {
+          T bv = b[gi * Og + oc];
+          for (int64_t l = 0; l < L; ++l) o[oc * L + l] += bv;
+        }
+    }
+  });
+}
+
+template <class T>
+void conv_backward(const ConvShape& s, const Conv2dParams& p, const T* x, const T* w, const T* gout, T* gx, T* gw) {
+  ConvGeom g = geom_of(s, p);
+  const int64_t K = s.K(), L = s.L(), Og = s.Og(), Cg = s.Cg();
+  bool pointwise = is_pointwise(s, p);
+  int slots = scratch_slots(s.N);
+  std::vector<std::vector<T>> cols_buf(slots, std::vector<T>(K * L));
+  std::vector<std::vector<T>> gw_part(gw ? slots : 0, std::vector<T>(s.O * K, T(0)));
+  for_images(s.N, [&](int64_t n, int t) {
+    for (int64_t gi = 0; gi < s.groups; ++gi) {
+      const T* img = x + (n * s.C + gi * Cg) * s.H * s.W;
+      const T* go = gout + (n * s.O + gi * Og) * L;
+      if (gw) {
+        const T* cols = img;
+        if (!pointwise) {
+          kernels::im2col(img, g, cols_buf[t].data());
+          cols = cols_buf[t].data();
+        }
+        kernels::gemm(false, true, Og, K, L, T(1), go, L, cols, L, T(1), gw_part[t].data() + gi * Og * K, K);
+      }
+      if (gx) {
+        T* gimg = gx + (n * s.C + gi * Cg) * s.H * s.W;
+        if (pointwise) {
+          kernels::gemm(true, false, K, L, Og, T(1), w + gi * Og * K, K, go, L, T(0), gimg, L);
+        } else {
+          kernels::gemm(true, false, K, L, Og, T(1), w + gi * Og * K, K, go, L, T(0), cols_buf[t].data(), L);
+          kernels::col2im(cols_buf[t].data(), g, gimg);
+        }
+      }
+    }
+  });
+  if (gw)
+    for (int sl = 0; sl < static_cast<int>(gw_part.size()); ++sl)
+      for (int64_t i = 0; i < s.O * K; ++i) gw[i] = (sl == 0 ? T(0) : gw[i]) + gw_part[sl][i];
+}
+
+void check_conv_inputs(const Tensor& x, const Tensor& w, const Tensor& b, int64_t groups, const char* op,
+                       bool transposed) {
+  NABLA_CHECK(x.dim() == 4, "{}: expected input [N, C, H, W], got {}", op, shape_str(x.sizes()));
+  NABLA_CHECK(w.dim() == 4, "{}: expected weight of 4 dims, got {}", op, shape_str(w.sizes()));
+  NABLA_CHECK(groups >= 1, "{}: groups must be positive, got {}", op, groups);
+  NABLA_CHECK(x.dtype() == w.dtype(), "{}: input dtype {} and weight dtype {} differ", op, dtype_name(x.dtype()),
+              dtype_name(w.dtype()));
+  int64_t C = x.sizes()[1];
+  if (!transposed) {
+    NABLA_CHECK(w.sizes()[1] * groups == C,
+                "{}: expected input [N, C, H, W] with C={}, got {} (weight {}, groups {})", op, w.sizes()[1] * groups,
+                shape_str(x.sizes()), shape_str(w.sizes()), groups);
+    NABLA_CHECK(w.sizes()[0] % groups == 0, "{}: out channels {} not divisible by groups {}", op, w.sizes()[0],
+                groups);
+  } else {
+    NABLA_CHECK(w.sizes()[0] == C, "{}: expected input [N, C, H, W] with C={}, got {} (weight {})", op,
+                w.sizes()[0], shape_str(x.sizes()), shape_str(w.sizes()));
+    NABLA_CHECK(C % groups == 0, "{}: in channels {} not divisible by groups {}", op, C, groups);
+  }
+  if (b.defined()) {
+    int64_t O = transposed ? w.sizes()[1] * groups : w.sizes()[0];
+    NABLA_CHECK(b.dim() == 1 && b.sizes()[0] == O, "{}: bias {} must be [{}]", op, shape_str(b.sizes()), O);
+    NABLA_CHECK(b.dtype() == x.dtype(), "{}: bias dtype {} differs from input dtype {}", op, dtype_name(b.dtype()),
+                dtype_name(x.dtype()));
+  }
+}
+
+}  // namespace
+
+std::array<int64_t, 2> same_padding(int64_t kernel, int64_t dilation) {
+  int64_t total = dilation * (kernel - 1);
+  return {total / 2, total - total / 2};
+}
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p) {
+  check_conv_inputs(x, w, b, p.groups, "conv2d", false);
+  for (int64_t v : p.stride) NABLA_CHECK(v >= 1, "conv2d: stride must be positive");
+  for (int64_t v : p.dilation) NABLA_CHECK(v >= 1, "conv2d: dilation must be positive");
+  for (int64_t v : p.padding) NABLA_CHECK(v >= 0, "conv2d: padding must be non-negative");
+  ConvShape s{x.sizes()[0], x.sizes()[1], x.sizes()[2], x.sizes()[3], w.sizes()[0], w.sizes()[2], w.sizes()[3],
+              0, 0, p.groups};
+  int64_t eh = p.dilation[0] * (s.kh - 1) + 1, ew = p.dilation[1] * (s.kw - 1) + 1;
+  int64_t ph = s.H + p.padding[0] + p.padding[1], pw = s.W + p.padding[2] + p.padding[3];
+  NABLA_CHECK(ph >= eh && pw >= ew, "conv2d: input {} (padded {}x{}) is smaller than the kernel {}x{} (weight {})",
+              shape_str(x.sizes()), ph, pw, eh, ew, shape_str(w.sizes()));
+  s.Ho = (ph - eh) / p.stride[0] + 1;
+  s.Wo = (pw - ew) / p.stride[1] + 1;
+  Tensor xc = x.detach().contiguous(), wc = w.detach().contiguous();
+  Tensor bc = b.defined() ? b.detach().contiguous() : Tensor();
+  Tensor out = Tensor::empty({s.N, s.O, s.Ho, s.Wo}, x.dtype());
+  dispatch_floating(x.dtype(), "conv2d", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    conv_forward<T>(s, p, xc.data<T>(), wc.data<T>(), bc.defined() ? bc.data<T>() : nullptr, out.data<T>());
+  });
+  bool gx = x.requires_grad(), gw = w.requires_grad(), gb = b.defined() && b.requires_grad();
+  record(
+      out, "conv2d", {x, w, b},
+      [s, p, xc, wc, gx, gw, gb](const Tensor& g) {
+        Tensor go = g.contiguous();
+        Tensor gxt = gx ? zeros({s.N, s.C, s.H, s.W}, go.dtype()) : Tensor();
+        Tensor gwt = gw ? Tensor::empty({s.O, s.Cg(), s.kh, s.kw}, go.dtype()) : Tensor();
+        dispatch_floating(go.dtype(), "conv2d", [&](auto tag) {
+          using T = typename decltype(tag)::type;
+          conv_backward<T>(s, p, xc.data<T>(), wc.data<T>(), go.data<T>(), gx ? gxt.data<T>() : nullptr,
+                           gw ? gwt.data<T>() : nullptr);
+        });
+        return Grads{gxt, gwt, gb ? sum(go, {0, 2, 3}) : Tensor()};
+      },
+      {x, w});
+  return out;
+}
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int64_t stride, int64_t padding, int64_t dilation,
+              int64_t groups) {
+  Conv2dParams p;
+  p.stride = {stride, stride};
+  p.padding = {padding, padding, padding, padding};
+  p.dilation = {dilation, dilation};
+  p.groups = groups;
+  return conv2d(x, w, b, p);
+}
+
+Tensor conv1d(const Tensor& x, const Tensor& w, const Tensor& b, int64_t stride, std::array<int64_t, 2> padding,
+              int64_t dilation, int64_t groups) {
+  NABLA_CHECK(x.dim() == 3, "conv1d: expected input [N, C, L], got {}", shape_str(x.sizes()));
+  NABLA_CHECK(w.dim() == 3, "conv1d: expected weight [O, C/groups, k], got {}", shape_str(w.sizes()));
+  Conv2dParams p;
+  p.stride = {1, stride};
+  p.padding = {0, 0, padding[0], padding[1]};
+  p.dilation = {1, dilation};
+  p.groups = groups;
+  return conv2d(x.unsqueeze(2), w.unsqueeze(2), b, p).squeeze(2);
+}
+
+Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, std::array<int64_t, 2> stride,
+                        std::array<int64_t, 2> padding, std::array<int64_t, 2> output_padding, int64_t groups,
+                        std::array<int64_t, 2> dilation) {
+  check_conv_inputs(x, w, b, groups, "conv_transpose2d", true);
+  for (int d = 0; d < 2; ++d)
+    NABLA_CHECK(output_padding[d] < std::max(stride[d], dilation[d]) && output_padding[d] >= 0,
+                "conv_transpose2d: output_padding {} must be smaller than stride or dilation", output_padding[d]);
+  // Seen from the output: a conv2d with these parameters maps out -> x.
+  int64_t N = x.sizes()[0], Cin = x.sizes()[1], H = x.sizes()[2], W = x.sizes()[3];
+  int64_t Coutg = w.sizes()[1], kh = w.sizes()[2], kw = w.sizes()[3], Cing = Cin / groups;
+  int64_t Ho = (H - 1) * stride[0] - 2 * padding[0] + dilation[0] * (kh - 1) + output_padding[0] + 1;
+  int64_t Wo = (W - 1) * stride[1] - 2 * padding[1] + dilation[1] * (kw - 1) + output_padding[1] + 1;
+  NABLA_CHECK(Ho > 0 && Wo > 0, "conv_transpose2d: output size {}x{} is not positive for input {}", Ho, Wo,
+              shape_str(x.sizes()));
+  int64_t Cout = Coutg * groups;
+  ConvGeom g{Coutg, Ho, Wo, kh, kw, H, W, stride[0], stride[1], padding[0], padding[1], dilation[0], dilation[1]};
+  const int64_t K = Coutg * kh * kw, L = H * W;
+  Tensor xc = x.detach().contiguous(), wc = w.detach().contiguous();
+  Tensor out = zeros({N, Cout, Ho, Wo}, x.dtype());
+  dispatch_floating(x.dtype(), "conv_transpose2d", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T *xp = xc.data<T>(), *wp = wc.data<T>();
+    T* op = out.data<T>();
+    std::vector<std::vector<T>> cols(scratch_slots(N), std::vector<T>(K * L));
+    for_images(N, [&](int64_t n, int t) {
+      for (int64_t gi = 0; gi < groups; ++gi) {
+        kernels::gemm(true, false, K, L, Cing, T(1), wp + gi * Cing * K, K, xp + (n * Cin + gi * Cing) * L, L, T(0),
+                      cols[t].data(), L);
+        kernels::col2im(cols[t].data(), g, op + (n * Cout + gi * Coutg) * Ho * Wo);
+      }
+    });
+    if (b.defined()) {
+      Tensor bc = b.detach().contiguous();
+      const T* bp = bc.data<T>();
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t c = 0; c < Cout; ++c)
+          for (int64_t i = 0; i < Ho * Wo; ++i) op[(n * Cout + c) * Ho * Wo + i] += bp[c];
+    }
+  });
+  bool gx = x.requires_grad(), gw = w.requires_grad(), gb = b.defined() && b.requires_grad();
+  record(
+      out, "conv_transpose2d", {x, w, b},
+      [=](const Tensor& gr) {
+        Tensor go = gr.contiguous();
+        Tensor gxt = gx ? Tensor::empty(xc.sizes(), go.dtype()) : Tensor();
+        Tensor gwt = gw ? zeros(wc.sizes(), go.dtype()) : Tensor();
+        dispatch_floating(go.dtype(), "conv_transpose2d", [&](auto tag) {
+          using T = typename decltype(tag)::type;
+          const T *xp = xc.data<T>(), *wp = wc.data<T>(), *gp = go.data<T>();
+          int slots = scratch_slots(N);
+          std::vector<std::vector<T>> cols(slots, std::vector<T>(K * L));
+          std::vector<std::vector<T>> gw_part(gw ? slots : 0, std::vector<T>(wc.numel(), T(0)));
+          for_images(N, [&](int64_t n, int t) {
+            for (int64_t gi = 0; gi < groups; ++gi) {
+              kernels::im2col(gp + (n * Cout + gi * Coutg) * Ho * Wo, g, cols[t].data());
+              if (gx)
+                kernels::gemm(false, false, Cing, L, K, T(1), wp + gi * Cing * K, K, cols[t].data(), L, T(0),
+                              gxt.data<T>() + (n * Cin + gi * Cing) * L, L);
+              if (gw)
+                kernels::gemm(false, true, Cing, K, L, T(1), xp + (n * Cin + gi * Cing) * L, L, cols[t].data(), L,
+                              T(1), gw_part[t].data() + gi * Cing * K, K);
+            }
+          });
+          if (gw) {
+            T* gwp = gwt.data<T>();
+            for (auto& part : gw_part)
+              for (int64_t i = 0; i < wc.numel(); ++i) gwp[i] += part[i];
+          }
+        });
+        return Grads{gxt, gwt, gb ? sum(go, {0, 2, 3}) : Tensor()};
+      },
+      {x, w});
+  return out;
+}
+
+}  // namespace nabla

@@ -1,0 +1,200 @@
+// Normalizations share one primitive: normalize the rows of an [M, R] matrix
+// to zero mean and unit variance, with a fused backward. The per-channel affine
+// transform is done with broadcasting ops on top.
+#include "nabla/ops/norm.h"
+
+#include <omp.h>
+
+#include <cmath>
+
+#include "kernels/cpu/strided_loop.h"
+#include "nabla/autograd/grad_mode.h"
+#include "nabla/autograd/node.h"
+#include "nabla/ops/elementwise.h"
+#include "nabla/ops/reduce.h"
+#include "nabla/tensor/factory.h"
+
+namespace nabla {
+
+using autograd::record;
+using Grads = std::vector<Tensor>;
+
+namespace {
+
+template <class F> void for_rows(int64_t M, int64_t R, F f) {
+  if (M > 1 && M * R >= kernels::kParallelGrain && omp_get_max_threads() > 1) {
+#pragma omp parallel for schedule(static)
+    for (int64_t m = 0; m < M; ++m) f(m);
+  } else {
+    for (int64_t m = 0; m < M; ++m) f(m);
+  }
+}
+
+struct Normalized {
+  Tensor xhat;  // [M, R]
+  Tensor mean;  // [M]
+  Tensor var;   // [M], biased
+};
+
+// xhat = (x - mean) / sqrt(var + eps) per row of x [M, R].
+Normalized normalize_rows(const Tensor& x, double eps, const char* op) {
+  NABLA_CHECK(x.dim() == 2, "internal: normalize_rows expects [M, R]");
+  int64_t M = x.sizes()[0], R = x.sizes()[1];
+  NABLA_CHECK(R > 0, "{}: nothing to normalize over (input {})", op, shape_str(x.sizes()));
+  Tensor xc = x.detach().contiguous();
+  Normalized n{Tensor::empty({M, R}, x.dtype()), Tensor::empty({M}, x.dtype()), Tensor::empty({M}, x.dtype())};
+  Tensor rstd = Tensor::empty({M}, x.dtype());
+  dispatch_floating(x.dtype(), op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* in = xc.data<T>();
+    T *o = n.xhat.data<T>(), *mu = n.mean.data<T>(), *va = n.var.data<T>(), *rs = rstd.data<T>();
+    for_rows(M, R, [&](int64_t m) {
+      const T* row = in + m * R;
+      double s = 0;
+      for (int64_t r = 0; r < R; ++r) s += row[r];
+      double mean = s / static_cast<double>(R), ss = 0;
+      for (int64_t r = 0; r < R; ++r) ss += (row[r] - mean) * (row[r] - mean);
+      double var = ss / static_cast<double>(R);
+      T inv = static_cast<T>(1.0 / std::sqrt(var + eps));
+      for (int64_t r = 0; r < R; ++r) o[m * R + r] = (row[r] - static_cast<T>(mean)) * inv;
+      mu[m] = static_cast<T>(mean);
+      va[m] = static_cast<T>(var);
+      rs[m] = inv;
+    });
+  });
+  Tensor xhat = n.xhat.detach();
+  record(
+      n.xhat, op, {x},
+      [xhat, rstd, M, R](const Tensor& g) {
+        // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), per row.
+        Tensor gc = g.contiguous();
+        Tensor gx = Tensor::empty({M, R}, g.dtype());
+        dispatch_floating(g.dtype(), "normalize", [&](auto tag) {
+          using T = typename decltype(tag)::type;
+          const T *gp = gc.data<T>(), *xh = xhat.data<T>(), *rs = rstd.data<T>();
+          T* out = gx.data<T>();
+          for_rows(M, R, [&](int64_t m) {
+            double sg = 0, sgx = 0;
+            for (int64_t r = 0; r < R; ++r) {
+              sg += gp[m * R + r];
+              sgx += gp[m * R + r] * xh[m * R + r];
+            }
+            T mg = static_cast<T>(sg / R), mgx = static_cast<T>(sgx / R);
+            for (int64_t r = 0; r < R; ++r) out[m * R + r] = rs[m] * (gp[m * R + r] - mg - xh[m * R + r] * mgx);
+          });
+        });
+        return Grads{gx};
+      },
+      {n.xhat});
+  return n;
+}
+
+// Shape [1, C, 1, ..., 1] that broadcasts a per-channel vector over [N, C, *].
+Shape channel_shape(const Tensor& x) {
+  Shape s(x.dim(), 1);
+  s[1] = x.sizes()[1];
+  return s;
+}
+
+void check_channel_vec(const Tensor& v, int64_t C, const char* what, const char* op) {
+  if (!v.defined()) return;
+  NABLA_CHECK(v.dim() == 1 && v.sizes()[0] == C, "{}: {} {} must be [{}] (one per channel)", op, what,
+              shape_str(v.sizes()), C);
+}
+
+Tensor affine(Tensor y, const Tensor& w, const Tensor& b, const Shape& shape) {
+  if (w.defined()) y = mul(y, w.reshape(shape));
+  if (b.defined()) y = add(y, b.reshape(shape));
+  return y;
+}
+
+}  // namespace
+
+Tensor batch_norm(const Tensor& x, const Tensor& rm, const Tensor& rv, const Tensor& w, const Tensor& b,
+                  bool training, double momentum, double eps) {
+  NABLA_CHECK(x.dim() >= 2, "batch_norm: expected input [N, C, *], got {}", shape_str(x.sizes()));
+  int64_t C = x.sizes()[1];
+  check_channel_vec(rm, C, "running_mean", "batch_norm");
+  check_channel_vec(rv, C, "running_var", "batch_norm");
+  check_channel_vec(w, C, "weight", "batch_norm");
+  check_channel_vec(b, C, "bias", "batch_norm");
+  Shape cs = channel_shape(x);
+  if (!training) {
+    NABLA_CHECK(rm.defined() && rv.defined(), "batch_norm: evaluation mode needs running_mean and running_var");
+    Tensor scale = rsqrt(add(rv, eps)).reshape(cs);
+    return affine(mul(sub(x, rm.reshape(cs)), scale), w, b, cs);
+  }
+  int64_t count = x.numel() / C;
+  NABLA_CHECK(count > 1, "batch_norm: expected more than 1 value per channel when training, got input {}",
+              shape_str(x.sizes()));
+  // Channels first, then everything else: rows of the normalization.
+  Tensor xt = x.transpose(0, 1);
+  Shape tshape = xt.sizes();
+  Normalized n = normalize_rows(xt.reshape({C, -1}), eps, "batch_norm");
+  Tensor y = n.xhat.reshape(tshape).transpose(0, 1).contiguous();
+  if (rm.defined() && rv.defined()) {
+    NoGradGuard ng;
+    Tensor rmv = rm, rvv = rv;
+    rmv.mul_(1.0 - momentum).add_(mul(n.mean, momentum));
+    double unbias = static_cast<double>(count) / static_cast<double>(count - 1);
+    rvv.mul_(1.0 - momentum).add_(mul(n.var, momentum * unbias));
+  }
+  return affine(y, w, b, cs);
+}
+
+Tensor layer_norm(const Tensor& x, const Shape& ns, const Tensor& w, const Tensor& b, double eps) {
+  int64_t k = static_cast<int64_t>(ns.size());
+  bool ok = k >= 1 && k <= x.dim();
+  for (int64_t i = 0; ok && i < k; ++i) ok = x.sizes()[x.dim() - k + i] == ns[i];
+  NABLA_CHECK(ok, "layer_norm: input {} does not end with normalized_shape {}", shape_str(x.sizes()), shape_str(ns));
+  if (w.defined())
+    NABLA_CHECK(w.sizes() == ns, "layer_norm: weight {} must have normalized_shape {}", shape_str(w.sizes()),
+                shape_str(ns));
+  if (b.defined())
+    NABLA_CHECK(b.sizes() == ns, "layer_norm: bias {} must have normalized_shape {}", shape_str(b.sizes()),
+                shape_str(ns));
+  int64_t R = shape_numel(ns);
+  Normalized n = normalize_rows(x.reshape({-1, R}), eps, "layer_norm");
+  Tensor y = n.xhat.reshape(x.sizes());
+  if (w.defined()) y = mul(y, w);
+  if (b.defined()) y = add(y, b);
+  return y;
+}
+
+Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& w, const Tensor& b, double eps) {
+  NABLA_CHECK(x.dim() >= 2, "group_norm: expected input [N, C, *], got {}", shape_str(x.sizes()));
+  int64_t N = x.sizes()[0], C = x.sizes()[1];
+  NABLA_CHECK(groups >= 1 && C % groups == 0, "group_norm: {} channels are not divisible into {} groups (input {})",
+              C, groups, shape_str(x.sizes()));
+  check_channel_vec(w, C, "weight", "group_norm");
+  check_channel_vec(b, C, "bias", "group_norm");
+  Normalized n = normalize_rows(x.reshape({N * groups, -1}), eps, "group_norm");
+  return affine(n.xhat.reshape(x.sizes()), w, b, channel_shape(x));
+}
+
+namespace {
+
+Tensor dropout_with_mask_shape(const Tensor& x, double p, bool training, Generator* gen, const Shape& mask_shape,
+                               const char* op) {
+  NABLA_CHECK(p >= 0.0 && p <= 1.0, "{}: p must be in [0, 1], got {}", op, p);
+  if (!training || p == 0.0) return x;
+  if (p == 1.0) return mul(x, zeros({}, x.dtype()));
+  Tensor keep = ge(rand(mask_shape, x.dtype(), gen), full({}, p, x.dtype())).to(x.dtype());
+  return mul(x, mul(keep, 1.0 / (1.0 - p)));
+}
+
+}  // namespace
+
+Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
+  return dropout_with_mask_shape(x, p, training, gen, x.sizes(), "dropout");
+}
+
+Tensor dropout2d(const Tensor& x, double p, bool training, Generator* gen) {
+  NABLA_CHECK(x.dim() >= 3, "dropout2d: expected input [N, C, H, W] (or [N, C, L]), got {}", shape_str(x.sizes()));
+  Shape ms(x.dim(), 1);
+  ms[0] = x.sizes()[0];
+  ms[1] = x.sizes()[1];
+  return dropout_with_mask_shape(x, p, training, gen, ms, "dropout2d");
+}
+
+}  // namespace nabla

@@ -1,0 +1,260 @@
+// Pooling. Max pooling records the argmax of each window, so its backward is a
+// scatter; average pooling's backward spreads each gradient over its window.
+#include "nabla/ops/pool.h"
+
+#include <omp.h>
+
+#include <cmath>
+
+#include "kernels/cpu/strided_loop.h"
+#include "nabla/autograd/node.h"
+#include "nabla/tensor/factory.h"
+
+namespace nabla {
+
+using autograd::record;
+using Grads = std::vector<Tensor>;
+
+namespace {
+
+int64_t pool_out(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ceil_mode) {
+  int64_t span = in + 2 * p - d * (k - 1) - 1;
+  int64_t out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+  if (ceil_mode && (out - 1) * s >= in + p) --out;  // the last window must start inside the input or left padding
+  return out;
+}
+
+struct PoolShape {
+  int64_t planes, H, W, Ho, Wo;
+};
+
+// Normalizes [C, H, W] to [1, C, H, W]; returns whether it did.
+Tensor as_4d(const Tensor& x, const char* op, bool* unbatched) {
+  NABLA_CHECK(x.dim() == 3 || x.dim() == 4, "{}: expected input [N, C, H, W] or [C, H, W], got {}", op,
+              shape_str(x.sizes()));
+  *unbatched = x.dim() == 3;
+  return *unbatched ? x.unsqueeze(0) : x;
+}
+
+Pool2dParams resolved(Pool2dParams p, const char* op) {
+  for (int d = 0; d < 2; ++d) {
+    if (p.stride[d] == 0) p.stride[d] = p.kernel[d];
+    NABLA_CHECK(p.kernel[d] >= 1 && p.stride[d] >= 1 && p.dilation[d] >= 1,
+                "{}: kernel, stride and dilation must be positive", op);
+    NABLA_CHECK(p.padding[d] >= 0 && 2 * p.padding[d] <= p.kernel[d],
+                "{}: padding {} must be at most half the kernel size {}", op, p.padding[d], p.kernel[d]);
+  }
+  return p;
+}
+
+PoolShape pool_shape(const Tensor& x4, const Pool2dParams& p, const char* op) {
+  PoolShape s{x4.sizes()[0] * x4.sizes()[1], x4.sizes()[2], x4.sizes()[3], 0, 0};
+  s.Ho = pool_out(s.H, p.kernel[0], p.stride[0], p.padding[0], p.dilation[0], p.ceil_mode);
+  s.Wo = pool_out(s.W, p.kernel[1], p.stride[1], p.padding[1], p.dilation[1], p.ceil_mode);
+  NABLA_CHECK(s.Ho > 0 && s.Wo > 0, "{}: input {} is too small for kernel {}x{}", op, shape_str(x4.sizes()),
+              p.kernel[0], p.kernel[1]);
+  return s;
+}
+
+template <class F> void for_planes(int64_t planes, int64_t work, F f) {
+  if (planes > 1 && planes * work >= kernels::kParallelGrain && omp_get_max_threads() > 1) {
+#pragma omp parallel for schedule(static)
+    for (int64_t c = 0; c < planes; ++c) f(c);
+  } else {
+    for (int64_t c = 0; c < planes; ++c) f(c);
+  }
+}
+
+}  // namespace
+
+Tensor max_pool2d(const Tensor& x, const Pool2dParams& pin) {
+  bool unbatched;
+  Tensor x4 = as_4d(x, "max_pool2d", &unbatched);
+  Pool2dParams p = resolved(pin, "max_pool2d");
+  PoolShape s = pool_shape(x4, p, "max_pool2d");
+  Tensor xc = x4.detach().contiguous();
+  Tensor out = Tensor::empty({x4.sizes()[0], x4.sizes()[1], s.Ho, s.Wo}, x.dtype());
+  Tensor idx = Tensor::empty(out.sizes(), DType::i64);  // flat index within the input plane
+  dispatch_floating(x.dtype(), "max_pool2d", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* in = xc.data<T>();
+    T* o = out.data<T>();
+    int64_t* ix = idx.data<int64_t>();
+    for_planes(s.planes, s.H * s.W, [&](int64_t c) {
+      const T* plane = in + c * s.H * s.W;
+      for (int64_t y = 0; y < s.Ho; ++y)
+        for (int64_t xo = 0; xo < s.Wo; ++xo) {
+          T best = -INFINITY;
+          int64_t arg = -1;
+          for (int64_t i = 0; i < p.kernel[0]; ++i) {
+            int64_t iy = y * p.stride[0] - p.padding[0] + i * p.dilation[0];
+            if (iy < 0 || iy >= s.H) continue;
+            for (int64_t j = 0; j < p.kernel[1]; ++j) {
+              int64_t ixx = xo * p.stride[1] - p.padding[1] + j * p.dilation[1];
+              if (ixx < 0 || ixx >= s.W) continue;
+              T v = plane[iy * s.W + ixx];
+              if (v > best || std::isnan(v) || arg < 0) {
+                best = v;
+                arg = iy * s.W + ixx;
+                if (std::isnan(v)) break;
+              }
+            }
+          }
+          o[(c * s.Ho + y) * s.Wo + xo] = best;
+          ix[(c * s.Ho + y) * s.Wo + xo] = arg;
+        }
+    });
+  });
+  Tensor result = unbatched ? out.squeeze(0) : out;
+  result.impl().is_view = false;
+  record(result, "max_pool2d", {x}, [idx, s, in_shape = x.sizes()](const Tensor& g) {
+    Tensor go = g.contiguous();
+    Tensor gx = zeros(in_shape, g.dtype());
+    dispatch_floating(g.dtype(), "max_pool2d", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T* gp = go.data<T>();
+      const int64_t* ix = idx.data<int64_t>();
+      T* gxp = gx.data<T>();
+      for_planes(s.planes, s.Ho * s.Wo, [&](int64_t c) {
+        for (int64_t k = 0; k < s.Ho * s.Wo; ++k) gxp[c * s.H * s.W + ix[c * s.Ho * s.Wo + k]] += gp[c * s.Ho * s.Wo + k];
+      });
+    });
+    return Grads{gx};
+  });
+  return result;
+}
+
+Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding) {
+  Pool2dParams p;
+  p.kernel = {kernel, kernel};
+  p.stride = {stride, stride};
+  p.padding = {padding, padding};
+  return max_pool2d(x, p);
+}
+
+namespace {
+
+// Window [y0, y1) x [x0, x1) of output (y, xo) and its divisor, for average pooling.
+struct AvgWindow {
+  int64_t y0, y1, x0, x1, div;
+};
+
+AvgWindow avg_window(const Pool2dParams& p, const PoolShape& s, int64_t y, int64_t xo) {
+  int64_t hs = y * p.stride[0] - p.padding[0], ws = xo * p.stride[1] - p.padding[1];
+  int64_t he = std::min(hs + p.kernel[0], s.H + p.padding[0]), we = std::min(ws + p.kernel[1], s.W + p.padding[1]);
+  int64_t pool_size = (he - hs) * (we - ws);  // counts padding, not the overhang of ceil_mode
+  AvgWindow w{std::max<int64_t>(hs, 0), std::min(he, s.H), std::max<int64_t>(ws, 0), std::min(we, s.W), 0};
+  w.div = p.count_include_pad ? pool_size : (w.y1 - w.y0) * (w.x1 - w.x0);
+  return w;
+}
+
+}  // namespace
+
+Tensor avg_pool2d(const Tensor& x, const Pool2dParams& pin) {
+  bool unbatched;
+  Tensor x4 = as_4d(x, "avg_pool2d", &unbatched);
+  Pool2dParams p = resolved(pin, "avg_pool2d");
+  p.dilation = {1, 1};
+  PoolShape s = pool_shape(x4, p, "avg_pool2d");
+  Tensor xc = x4.detach().contiguous();
+  Tensor out = Tensor::empty({x4.sizes()[0], x4.sizes()[1], s.Ho, s.Wo}, x.dtype());
+  dispatch_floating(x.dtype(), "avg_pool2d", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* in = xc.data<T>();
+    T* o = out.data<T>();
+    for_planes(s.planes, s.H * s.W, [&](int64_t c) {
+      const T* plane = in + c * s.H * s.W;
+      for (int64_t y = 0; y < s.Ho; ++y)
+        for (int64_t xo = 0; xo < s.Wo; ++xo) {
+          AvgWindow w = avg_window(p, s, y, xo);
+          T acc = 0;
+          for (int64_t iy = w.y0; iy < w.y1; ++iy)
+            for (int64_t ixx = w.x0; ixx < w.x1; ++ixx) acc += plane[iy * s.W + ixx];
+          o[(c * s.Ho + y) * s.Wo + xo] = w.div > 0 ? acc / T(w.div) : T(0);
+        }
+    });
+  });
+  Tensor result = unbatched ? out.squeeze(0) : out;
+  result.impl().is_view = false;
+  record(result, "avg_pool2d", {x}, [p, s, in_shape = x.sizes()](const Tensor& g) {
+    Tensor go = g.contiguous();
+    Tensor gx = zeros(in_shape, g.dtype());
+    dispatch_floating(g.dtype(), "avg_pool2d", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T* gp = go.data<T>();
+      T* gxp = gx.data<T>();
+      for_planes(s.planes, s.Ho * s.Wo, [&](int64_t c) {
+        for (int64_t y = 0; y < s.Ho; ++y)
+          for (int64_t xo = 0; xo < s.Wo; ++xo) {
+            AvgWindow w = avg_window(p, s, y, xo);
+            if (w.div == 0) continue;
+            T v = gp[(c * s.Ho + y) * s.Wo + xo] / T(w.div);
+            for (int64_t iy = w.y0; iy < w.y1; ++iy)
+              for (int64_t ixx = w.x0; ixx < w.x1; ++ixx) gxp[c * s.H * s.W + iy * s.W + ixx] += v;
+          }
+      });
+    });
+    return Grads{gx};
+  });
+  return result;
+}
+
+Tensor avg_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding) {
+  Pool2dParams p;
+  p.kernel = {kernel, kernel};
+  p.stride = {stride, stride};
+  p.padding = {padding, padding};
+  return avg_pool2d(x, p);
+}
+
+Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> osz) {
+  bool unbatched;
+  Tensor x4 = as_4d(x, "adaptive_avg_pool2d", &unbatched);
+  NABLA_CHECK(osz[0] > 0 && osz[1] > 0, "adaptive_avg_pool2d: output size must be positive, got {}x{}", osz[0],
+              osz[1]);
+  PoolShape s{x4.sizes()[0] * x4.sizes()[1], x4.sizes()[2], x4.sizes()[3], osz[0], osz[1]};
+  // Bin i covers [floor(i H / Ho), ceil((i + 1) H / Ho)).
+  auto lo = [](int64_t i, int64_t in, int64_t out) { return (i * in) / out; };
+  auto hi = [](int64_t i, int64_t in, int64_t out) { return ((i + 1) * in + out - 1) / out; };
+  Tensor xc = x4.detach().contiguous();
+  Tensor out = Tensor::empty({x4.sizes()[0], x4.sizes()[1], s.Ho, s.Wo}, x.dtype());
+  dispatch_floating(x.dtype(), "adaptive_avg_pool2d", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* in = xc.data<T>();
+    T* o = out.data<T>();
+    for_planes(s.planes, s.H * s.W, [&](int64_t c) {
+      for (int64_t y = 0; y < s.Ho; ++y)
+        for (int64_t xo = 0; xo < s.Wo; ++xo) {
+          int64_t y0 = lo(y, s.H, s.Ho), y1 = hi(y, s.H, s.Ho), x0 = lo(xo, s.W, s.Wo), x1 = hi(xo, s.W, s.Wo);
+          T acc = 0;
+          for (int64_t iy = y0; iy < y1; ++iy)
+            for (int64_t ixx = x0; ixx < x1; ++ixx) acc += in[c * s.H * s.W + iy * s.W + ixx];
+          o[(c * s.Ho + y) * s.Wo + xo] = acc / T((y1 - y0) * (x1 - x0));
+        }
+    });
+  });
+  Tensor result = unbatched ? out.squeeze(0) : out;
+  result.impl().is_view = false;
+  record(result, "adaptive_avg_pool2d", {x}, [s, lo, hi, in_shape = x.sizes()](const Tensor& g) {
+    Tensor go = g.contiguous();
+    Tensor gx = zeros(in_shape, g.dtype());
+    dispatch_floating(g.dtype(), "adaptive_avg_pool2d", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T* gp = go.data<T>();
+      T* gxp = gx.data<T>();
+      for_planes(s.planes, s.Ho * s.Wo, [&](int64_t c) {
+        for (int64_t y = 0; y < s.Ho; ++y)
+          for (int64_t xo = 0; xo < s.Wo; ++xo) {
+            int64_t y0 = lo(y, s.H, s.Ho), y1 = hi(y, s.H, s.Ho), x0 = lo(xo, s.W, s.Wo), x1 = hi(xo, s.W, s.Wo);
+            T v = gp[(c * s.Ho + y) * s.Wo + xo] / T((y1 - y0) * (x1 - x0));
+            for (int64_t iy = y0; iy < y1; ++iy)
+              for (int64_t ixx = x0; ixx < x1; ++ixx) gxp[c * s.H * s.W + iy * s.W + ixx] += v;
+          }
+      });
+    });
+    return Grads{gx};
+  });
+  return result;
+}
+
+}  // namespace nabla
