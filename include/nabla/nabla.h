@@ -12,6 +12,7 @@
 #include "nabla/ops/pool.h"
 #include "nabla/ops/reduce.h"
 #include "nabla/ops/shape.h"
+#include "nabla/nn/nn.h"
 #include "nabla/runtime.h"
 #include "nabla/tensor/allocator.h"
 #include "nabla/tensor/factory.h"

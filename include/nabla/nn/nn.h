@@ -1,0 +1,7 @@
+#pragma once
+// All of nabla::nn.
+#include "nabla/nn/activation.h"
+#include "nabla/nn/container.h"
+#include "nabla/nn/init.h"
+#include "nabla/nn/layers.h"
+#include "nabla/nn/module.h"
