@@ -1,0 +1,60 @@
+#pragma once
+// Data sets: one example at a time, or a batch gathered at once.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nabla/tensor/tensor.h"
+
+namespace nabla::data {
+
+/// One input and its target (a 0-dim i64 class index for classification).
+struct Example {
+  Tensor input;
+  Tensor target;
+};
+
+/// A batch: inputs stacked on a new leading dim, targets likewise.
+struct Batch {
+  Tensor input;
+  Tensor target;
+  int64_t size() const { return input.defined() ? input.sizes()[0] : 0; }
+};
+
+/// A source of examples. get_batch() has a generic implementation (get + stack);
+/// in-memory data sets override it with one gather.
+class Dataset {
+ public:
+  virtual ~Dataset() = default;
+  virtual int64_t size() const = 0;
+  virtual Example get(int64_t index) const = 0;
+  virtual Batch get_batch(const std::vector<int64_t>& indices) const;
+};
+
+/// Inputs [N, ...] (any dtype; images stay u8 until a transform converts them)
+/// and class labels [N] (i64), held in memory.
+class TensorDataset : public Dataset {
+ public:
+  TensorDataset(Tensor inputs, Tensor labels, int64_t num_classes = -1);
+  int64_t size() const override { return inputs_.sizes()[0]; }
+  Example get(int64_t index) const override;
+  Batch get_batch(const std::vector<int64_t>& indices) const override;
+  const Tensor& inputs() const { return inputs_; }
+  const Tensor& labels() const { return labels_; }
+  /// Number of classes (max label + 1 unless given).
+  int64_t num_classes() const { return num_classes_; }
+  /// The first n examples (views, no copy).
+  std::shared_ptr<TensorDataset> head(int64_t n) const;
+
+ private:
+  Tensor inputs_, labels_;
+  int64_t num_classes_;
+};
+
+/// A train and a test split with a name and the shape of one input.
+struct Splits {
+  std::shared_ptr<TensorDataset> train, test;
+  std::string name;
+};
+
+}  // namespace nabla::data

@@ -1,0 +1,39 @@
+#pragma once
+// The model zoo: models by name, built for a given input shape and class count.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "nabla/nn/module.h"
+
+namespace nabla::models {
+
+/// What a model is built for. `input_shape` is one example's shape: [C, H, W]
+/// for images, [F] for feature vectors.
+struct ModelConfig {
+  Shape input_shape;
+  int64_t num_classes = 10;
+  std::vector<int64_t> hidden;  ///< mlp: hidden layer sizes (default 256, 128, 100)
+  double dropout = 0.0;         ///< dropout before each dense layer after the first
+  std::string to_json() const;
+  static ModelConfig from_json(const std::string& s);
+};
+
+/// A zoo entry.
+struct ModelInfo {
+  std::string name;
+  std::string description;
+  std::function<nn::ModulePtr(const ModelConfig&)> make;
+};
+
+/// Every model, in listing order.
+const std::vector<ModelInfo>& zoo();
+/// Builds a model by name; Error naming the known models otherwise.
+nn::ModulePtr create(const std::string& name, const ModelConfig& cfg);
+
+/// Multi-layer perceptron: Flatten, then Linear+ReLU per hidden size, then Linear to the classes.
+nn::ModulePtr mlp(const ModelConfig& cfg);
+/// LeNet-style CNN: conv5x5(32)+ReLU+maxpool2, conv5x5(64)+ReLU+maxpool2, dense 128+ReLU, dense to the classes.
+nn::ModulePtr lenet(const ModelConfig& cfg);
+
+}  // namespace nabla::models

@@ -1,0 +1,139 @@
+#pragma once
+// Trainer: the training loop for classification, with callbacks for progress,
+// metrics logging, checkpoints and early stopping.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nabla/data/dataset.h"
+#include "nabla/data/transforms.h"
+#include "nabla/io/checkpoint.h"
+#include "nabla/models/zoo.h"
+#include "nabla/nn/module.h"
+#include "nabla/optim/optimizer.h"
+#include "nabla/optim/scheduler.h"
+
+namespace nabla::train {
+
+/// Everything a run is configured by (the CLI's flags, or --config run.json).
+struct TrainConfig {
+  std::string model = "mlp";
+  std::string data = "fashion-mnist";
+  int64_t epochs = 10;
+  int64_t batch_size = 128;
+  std::string opt = "adam";     ///< sgd | adam | adamw | rmsprop | adagrad
+  double lr = 1e-3;
+  double wd = 0.0;              ///< weight decay
+  double momentum = 0.9;        ///< SGD and RMSprop
+  bool nesterov = false;
+  bool decay_bias = false;      ///< apply weight decay to biases and norm parameters too
+  std::string sched = "none";   ///< none | step | multistep | exponential | cosine | warmup-cosine | onecycle | plateau
+  int64_t warmup_epochs = 0;    ///< warmup-cosine
+  double label_smoothing = 0.0;
+  double clip_grad = 0.0;       ///< max global gradient norm; 0 disables
+  int64_t early_stop = 0;       ///< stop after this many epochs without a better test accuracy; 0 disables
+  uint64_t seed = 0;
+  int threads = 0;              ///< 0: all cores the process may use
+  std::string out;              ///< run folder: metrics.jsonl, last.ckpt, best.ckpt
+  int64_t limit_train = 0;      ///< use only the first N training examples; 0: all
+  int64_t limit_test = 0;
+  std::vector<int64_t> hidden;  ///< mlp hidden sizes
+  double dropout = 0.0;
+  data::Preprocess preprocess;
+  bool progress = true;
+
+  std::string to_json() const;
+  /// Reads the keys present in `json` over the current values; unknown keys are an Error.
+  void merge_json(const std::string& json);
+};
+
+/// One epoch's results, as written to metrics.jsonl.
+struct EpochMetrics {
+  int64_t epoch = 0;
+  double train_loss = 0, train_acc = 0, test_loss = 0, test_acc = 0, test_ece = 0, lr = 0, seconds = 0,
+         samples_per_s = 0;
+  std::string to_json() const;
+};
+
+/// A model's results on a data set.
+struct EvalResult {
+  double loss = 0, accuracy = 0, ece = 0;
+  Tensor probs;      ///< [N, K] softmax probabilities
+  Tensor preds;      ///< [N] i64
+  Tensor labels;     ///< [N] i64
+  Tensor confusion;  ///< [K, K] i64
+};
+
+/// Runs `model` (in eval mode, without autograd) over `ds`.
+EvalResult evaluate(nn::Module& model, const data::TensorDataset& ds, const data::Preprocess& pre,
+                    int64_t batch_size = 500);
+
+class Trainer;
+
+/// Hooks into the training loop.
+class Callback {
+ public:
+  virtual ~Callback() = default;
+  virtual void on_train_begin(Trainer&) {}
+  virtual void on_batch_end(Trainer&, int64_t /*batch*/, int64_t /*num_batches*/, double /*loss*/, double /*acc*/,
+                            double /*samples_per_s*/) {}
+  virtual void on_epoch_end(Trainer&, const EpochMetrics&) {}
+  virtual void on_train_end(Trainer&) {}
+};
+
+/// Trains a classifier. Owns the optimizer and scheduler it builds from the config.
+class Trainer {
+ public:
+  Trainer(TrainConfig cfg, nn::ModulePtr model, models::ModelConfig model_cfg, data::Splits data);
+  ~Trainer();
+  /// Continues from a checkpoint written by this trainer (model, optimizer,
+  /// scheduler, epoch, step, RNG).
+  void resume(const std::string& checkpoint_path);
+  /// Runs the remaining epochs; returns their metrics.
+  std::vector<EpochMetrics> fit();
+  void add_callback(std::shared_ptr<Callback> cb) { callbacks_.push_back(std::move(cb)); }
+  /// Asks fit() to stop after the current epoch (early stopping).
+  void request_stop() { stop_ = true; }
+  /// A checkpoint of the current state.
+  io::Checkpoint checkpoint() const;
+
+  const TrainConfig& config() const { return cfg_; }
+  nn::Module& model() { return *model_; }
+  optim::Optimizer& optimizer() { return *opt_; }
+  int64_t epoch() const { return epoch_; }
+  int64_t step() const { return step_; }
+  double best_accuracy() const { return best_acc_; }
+  void set_best_accuracy(double a) { best_acc_ = a; }
+  const data::Splits& data() const { return data_; }
+
+ private:
+  TrainConfig cfg_;
+  nn::ModulePtr model_;
+  models::ModelConfig model_cfg_;
+  data::Splits data_;
+  std::unique_ptr<optim::Optimizer> opt_;
+  std::unique_ptr<optim::LRScheduler> sched_;
+  std::unique_ptr<optim::ReduceLROnPlateau> plateau_;
+  bool sched_per_batch_ = false;
+  std::vector<std::shared_ptr<Callback>> callbacks_;
+  int64_t epoch_ = 0;  // epochs completed
+  int64_t step_ = 0;   // optimizer steps taken
+  double best_acc_ = -1;
+  bool stop_ = false;
+};
+
+/// Progress on stderr: a redrawn bar on a terminal, periodic lines otherwise.
+std::shared_ptr<Callback> progress_callback();
+/// Appends each epoch's metrics as one JSON line to `path`.
+std::shared_ptr<Callback> metrics_logger(const std::string& path);
+/// Writes `dir`/last.ckpt every epoch and `dir`/best.ckpt when test accuracy improves.
+std::shared_ptr<Callback> checkpointer(const std::string& dir);
+/// Stops training after `patience` epochs without a better test accuracy.
+std::shared_ptr<Callback> early_stopping(int64_t patience);
+
+/// Rebuilds the model a checkpoint was trained as, with its weights loaded;
+/// also returns its preprocessing.
+nn::ModulePtr model_from_checkpoint(const io::Checkpoint& ck, data::Preprocess* pre, models::ModelConfig* cfg,
+                                    std::string* name);
+
+}  // namespace nabla::train

@@ -1,0 +1,164 @@
+#include "nabla/data/transforms.h"
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "nabla/autograd/grad_mode.h"
+#include "nabla/ops/elementwise.h"
+#include "nabla/ops/reduce.h"
+#include "nabla/tensor/factory.h"
+
+namespace nabla::data {
+
+Tensor to_float(const Tensor& x) {
+  if (x.dtype() == DType::u8) return x.to(DType::f32).mul_(1.0 / 255.0);
+  return x.to(DType::f32);
+}
+
+Tensor normalize(const Tensor& x, const std::vector<double>& mean, const std::vector<double>& std) {
+  NABLA_CHECK(x.dim() >= 2, "normalize: expected a batch [N, C, ...], got {}", shape_str(x.sizes()));
+  NABLA_CHECK(!mean.empty() && mean.size() == std.size(), "normalize: mean and std need the same, nonzero length");
+  int64_t C = x.sizes()[1];
+  NABLA_CHECK(mean.size() == 1 || static_cast<int64_t>(mean.size()) == C,
+              "normalize: {} mean values for {} channels (input {})", mean.size(), C, shape_str(x.sizes()));
+  for (double s : std) NABLA_CHECK(s > 0, "normalize: std must be positive, got {}", s);
+  Shape cs(x.dim(), 1);
+  cs[1] = static_cast<int64_t>(mean.size());
+  Tensor m = from_vector<double>(mean, cs).to(x.dtype()), s = from_vector<double>(std, cs).to(x.dtype());
+  return div(sub(x, m), s);
+}
+
+namespace {
+
+void check_images(const Tensor& x, const char* op) {
+  NABLA_CHECK(x.dim() == 4, "{}: expected images [N, C, H, W], got {}", op, shape_str(x.sizes()));
+}
+
+}  // namespace
+
+Tensor random_crop(const Tensor& x, int64_t padding, Generator& gen) {
+  check_images(x, "random_crop");
+  if (padding <= 0) return x;
+  int64_t N = x.sizes()[0], C = x.sizes()[1], H = x.sizes()[2], W = x.sizes()[3];
+  Tensor xc = x.contiguous();
+  Tensor out = zeros(x.sizes(), x.dtype());
+  dispatch_all(x.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* in = xc.data<T>();
+    T* o = out.data<T>();
+    for (int64_t n = 0; n < N; ++n) {
+      int64_t dy = gen.randint(-padding, padding + 1), dx = gen.randint(-padding, padding + 1);
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t y = 0; y < H; ++y) {
+          int64_t sy = y + dy;
+          if (sy < 0 || sy >= H) continue;
+          for (int64_t xx = 0; xx < W; ++xx) {
+            int64_t sx = xx + dx;
+            if (sx >= 0 && sx < W) o[((n * C + c) * H + y) * W + xx] = in[((n * C + c) * H + sy) * W + sx];
+          }
+        }
+    }
+  });
+  return out;
+}
+
+Tensor random_horizontal_flip(const Tensor& x, double p, Generator& gen) {
+  check_images(x, "random_horizontal_flip");
+  int64_t N = x.sizes()[0], C = x.sizes()[1], H = x.sizes()[2], W = x.sizes()[3];
+  Tensor out = x.contiguous().clone().detach();
+  dispatch_all(x.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T* o = out.data<T>();
+    for (int64_t n = 0; n < N; ++n) {
+      if (gen.uniform() >= p) continue;
+      for (int64_t r = 0; r < C * H; ++r) std::reverse(o + (n * C * H + r) * W, o + (n * C * H + r + 1) * W);
+    }
+  });
+  return out;
+}
+
+Tensor random_erasing(const Tensor& x, double p, Generator& gen) {
+  check_images(x, "random_erasing");
+  int64_t N = x.sizes()[0], C = x.sizes()[1], H = x.sizes()[2], W = x.sizes()[3];
+  Tensor out = x.contiguous().clone().detach();
+  dispatch_all(x.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T* o = out.data<T>();
+    for (int64_t n = 0; n < N; ++n) {
+      if (gen.uniform() >= p) continue;
+      for (int attempt = 0; attempt < 10; ++attempt) {
+        double area = H * W * (0.02 + gen.uniform() * (0.33 - 0.02));
+        double logr = std::log(0.3) + gen.uniform() * (std::log(3.3) - std::log(0.3));
+        double r = std::exp(logr);
+        auto h = static_cast<int64_t>(std::round(std::sqrt(area * r)));
+        auto w = static_cast<int64_t>(std::round(std::sqrt(area / r)));
+        if (h < 1 || w < 1 || h >= H || w >= W) continue;
+        int64_t y0 = gen.randint(0, H - h + 1), x0 = gen.randint(0, W - w + 1);
+        for (int64_t c = 0; c < C; ++c)
+          for (int64_t y = y0; y < y0 + h; ++y)
+            for (int64_t xx = x0; xx < x0 + w; ++xx) o[((n * C + c) * H + y) * W + xx] = T(0);
+        break;
+      }
+    }
+  });
+  return out;
+}
+
+std::pair<std::vector<double>, std::vector<double>> channel_stats(const Tensor& images) {
+  NABLA_CHECK(images.dim() >= 2, "channel_stats: expected [N, C, ...], got {}", shape_str(images.sizes()));
+  NoGradGuard ng;
+  Tensor x = images.dtype() == DType::u8 ? images.to(DType::f64).mul_(1.0 / 255.0) : images.to(DType::f64);
+  Shape dims{0};
+  for (int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
+  Tensor m = mean(x, dims), s = nabla::std(x, dims, false);
+  return {m.to_vector<double>(), s.to_vector<double>()};
+}
+
+Tensor Preprocess::apply(const Tensor& batch) const {
+  Tensor x = to_float(batch);
+  if (normalize == "standard") return data::normalize(x, mean, std);
+  NABLA_CHECK(normalize == "none", "preprocess: unknown normalization '{}' (expected standard or none)", normalize);
+  return x;
+}
+
+Transform Preprocess::eval_transform() const {
+  Preprocess p = *this;
+  return [p](const Tensor& b, Generator&) { return p.apply(b); };
+}
+
+Transform Preprocess::train_transform() const {
+  Preprocess p = *this;
+  return [p](const Tensor& b, Generator& g) {
+    Tensor x = p.apply(b);
+    if (x.dim() == 4) {
+      if (p.crop_padding > 0) x = random_crop(x, p.crop_padding, g);
+      if (p.hflip) x = random_horizontal_flip(x, 0.5, g);
+      if (p.erasing > 0) x = random_erasing(x, p.erasing, g);
+    }
+    return x;
+  };
+}
+
+std::string Preprocess::to_json() const {
+  nlohmann::json j = {{"normalize", normalize}, {"mean", mean},         {"std", std},
+                      {"crop_padding", crop_padding}, {"hflip", hflip}, {"erasing", erasing}};
+  return j.dump();
+}
+
+Preprocess Preprocess::from_json(const std::string& s) {
+  Preprocess p;
+  try {
+    auto j = nlohmann::json::parse(s);
+    p.normalize = j.at("normalize").get<std::string>();
+    p.mean = j.at("mean").get<std::vector<double>>();
+    p.std = j.at("std").get<std::vector<double>>();
+    p.crop_padding = j.value("crop_padding", int64_t{0});
+    p.hflip = j.value("hflip", false);
+    p.erasing = j.value("erasing", 0.0);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("preprocess: malformed configuration '{}': {}", s, e.what()));
+  }
+  return p;
+}
+
+}  // namespace nabla::data

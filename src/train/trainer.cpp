@@ -1,0 +1,291 @@
+#include "nabla/train/trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "nabla/autograd/grad_mode.h"
+#include "nabla/data/loader.h"
+#include "nabla/ops/activation.h"
+#include "nabla/ops/loss.h"
+#include "nabla/ops/shape.h"
+#include "nabla/ops/reduce.h"
+#include "nabla/runtime.h"
+#include "nabla/tensor/factory.h"
+#include "nabla/train/metrics.h"
+
+namespace nabla::train {
+
+using json = nlohmann::json;
+
+std::string TrainConfig::to_json() const {
+  json j = {{"model", model},
+            {"data", data},
+            {"epochs", epochs},
+            {"batch_size", batch_size},
+            {"opt", opt},
+            {"lr", lr},
+            {"wd", wd},
+            {"momentum", momentum},
+            {"nesterov", nesterov},
+            {"decay_bias", decay_bias},
+            {"sched", sched},
+            {"warmup_epochs", warmup_epochs},
+            {"label_smoothing", label_smoothing},
+            {"clip_grad", clip_grad},
+            {"early_stop", early_stop},
+            {"seed", seed},
+            {"threads", threads},
+            {"out", out},
+            {"limit_train", limit_train},
+            {"limit_test", limit_test},
+            {"hidden", hidden},
+            {"dropout", dropout},
+            {"normalize", preprocess.normalize},
+            {"crop_padding", preprocess.crop_padding},
+            {"hflip", preprocess.hflip},
+            {"erasing", preprocess.erasing}};
+  return j.dump();
+}
+
+void TrainConfig::merge_json(const std::string& text) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    throw Error(fmt::format("config: not valid JSON: {}", e.what()));
+  }
+  NABLA_CHECK(j.is_object(), "config: expected a JSON object");
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& k = it.key();
+    const json& v = *it;
+    try {
+      if (k == "model") model = v.get<std::string>();
+      else if (k == "data") data = v.get<std::string>();
+      else if (k == "epochs") epochs = v.get<int64_t>();
+      else if (k == "batch_size") batch_size = v.get<int64_t>();
+      else if (k == "opt") opt = v.get<std::string>();
+      else if (k == "lr") lr = v.get<double>();
+      else if (k == "wd") wd = v.get<double>();
+      else if (k == "momentum") momentum = v.get<double>();
+      else if (k == "nesterov") nesterov = v.get<bool>();
+      else if (k == "decay_bias") decay_bias = v.get<bool>();
+      else if (k == "sched") sched = v.get<std::string>();
+      else if (k == "warmup_epochs") warmup_epochs = v.get<int64_t>();
+      else if (k == "label_smoothing") label_smoothing = v.get<double>();
+      else if (k == "clip_grad") clip_grad = v.get<double>();
+      else if (k == "early_stop") early_stop = v.get<int64_t>();
+      else if (k == "seed") seed = v.get<uint64_t>();
+      else if (k == "threads") threads = v.get<int>();
+      else if (k == "out") out = v.get<std::string>();
+      else if (k == "limit_train") limit_train = v.get<int64_t>();
+      else if (k == "limit_test") limit_test = v.get<int64_t>();
+      else if (k == "hidden") hidden = v.get<std::vector<int64_t>>();
+      else if (k == "dropout") dropout = v.get<double>();
+      else if (k == "normalize") preprocess.normalize = v.get<std::string>();
+      else if (k == "crop_padding") preprocess.crop_padding = v.get<int64_t>();
+      else if (k == "hflip") preprocess.hflip = v.get<bool>();
+      else if (k == "erasing") preprocess.erasing = v.get<double>();
+      else throw Error(fmt::format("config: unknown key '{}'", k));
+    } catch (const json::exception& e) {
+      throw Error(fmt::format("config: bad value for '{}': {}", k, e.what()));
+    }
+  }
+}
+
+std::string EpochMetrics::to_json() const {
+  return json{{"epoch", epoch},           {"train_loss", train_loss}, {"train_acc", train_acc},
+              {"test_loss", test_loss},   {"test_acc", test_acc},     {"test_ece", test_ece},
+              {"lr", lr},                 {"seconds", seconds},       {"samples_per_s", samples_per_s}}
+      .dump();
+}
+
+EvalResult evaluate(nn::Module& model, const data::TensorDataset& ds, const data::Preprocess& pre,
+                    int64_t batch_size) {
+  NoGradGuard ng;
+  bool was_training = model.is_training();
+  model.eval();
+  EvalResult r;
+  std::vector<Tensor> probs;
+  double loss_sum = 0;
+  for (int64_t lo = 0; lo < ds.size(); lo += batch_size) {
+    int64_t n = std::min(batch_size, ds.size() - lo);
+    Tensor x = pre.apply(ds.inputs().narrow(0, lo, n));
+    Tensor y = ds.labels().narrow(0, lo, n);
+    Tensor logits = model.forward(x);
+    NABLA_CHECK(logits.dim() == 2 && logits.sizes()[0] == n,
+                "evaluate: model output {} is not [batch, classes] for a batch of {}", shape_str(logits.sizes()), n);
+    CrossEntropyOptions o;
+    o.reduction = Reduction::Sum;
+    loss_sum += cross_entropy(logits, y, o).item();
+    probs.push_back(softmax(logits, 1));
+  }
+  model.train(was_training);
+  NABLA_CHECK(!probs.empty(), "evaluate: empty data set");
+  r.probs = probs.size() == 1 ? probs[0] : nabla::cat(probs, 0);
+  r.labels = ds.labels().contiguous();
+  r.preds = argmax(r.probs, 1);
+  r.loss = loss_sum / static_cast<double>(ds.size());
+  r.accuracy = accuracy(r.probs, r.labels);
+  r.ece = expected_calibration_error(r.probs, r.labels);
+  r.confusion = confusion_matrix(r.preds, r.labels, r.probs.sizes()[1]);
+  return r;
+}
+
+namespace {
+
+std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& c, nn::Module& m) {
+  std::vector<optim::ParamGroup> groups =
+      c.decay_bias ? std::vector<optim::ParamGroup>{optim::ParamGroup(m.parameters(), {{"weight_decay", c.wd}})}
+                   : optim::no_decay_on_bias_and_norm(m, c.wd);
+  if (c.opt == "sgd") return std::make_unique<optim::SGD>(groups, c.lr, c.momentum, 0.0, c.wd, c.nesterov);
+  if (c.opt == "adam") return std::make_unique<optim::Adam>(groups, c.lr, 0.9, 0.999, 1e-8, c.wd);
+  if (c.opt == "adamw") return std::make_unique<optim::AdamW>(groups, c.lr, 0.9, 0.999, 1e-8, c.wd);
+  if (c.opt == "rmsprop") return std::make_unique<optim::RMSprop>(groups, c.lr, 0.99, 1e-8, c.wd, c.momentum);
+  if (c.opt == "adagrad") return std::make_unique<optim::Adagrad>(groups, c.lr, 0.0, c.wd);
+  throw Error(fmt::format("--opt: unknown optimizer '{}' (expected sgd, adam, adamw, rmsprop or adagrad)", c.opt));
+}
+
+}  // namespace
+
+Trainer::Trainer(TrainConfig cfg, nn::ModulePtr model, models::ModelConfig model_cfg, data::Splits data)
+    : cfg_(std::move(cfg)), model_(std::move(model)), model_cfg_(std::move(model_cfg)), data_(std::move(data)) {
+  NABLA_CHECK(cfg_.epochs >= 1, "--epochs must be at least 1, got {}", cfg_.epochs);
+  NABLA_CHECK(cfg_.batch_size >= 1, "--batch-size must be at least 1, got {}", cfg_.batch_size);
+  NABLA_CHECK(cfg_.lr > 0 && std::isfinite(cfg_.lr), "--lr must be positive, got {}", cfg_.lr);
+  opt_ = make_optimizer(cfg_, *model_);
+  int64_t per_epoch = (data_.train->size() + cfg_.batch_size - 1) / cfg_.batch_size;
+  const std::string& s = cfg_.sched;
+  if (s == "none") {
+  } else if (s == "step") {
+    sched_ = std::make_unique<optim::StepLR>(*opt_, std::max<int64_t>(1, cfg_.epochs / 3), 0.1);
+  } else if (s == "multistep") {
+    sched_ = std::make_unique<optim::MultiStepLR>(
+        *opt_, std::vector<int64_t>{cfg_.epochs / 2, cfg_.epochs * 3 / 4}, 0.1);
+  } else if (s == "exponential") {
+    sched_ = std::make_unique<optim::ExponentialLR>(*opt_, 0.9);
+  } else if (s == "cosine") {
+    sched_ = std::make_unique<optim::CosineAnnealingLR>(*opt_, cfg_.epochs);
+  } else if (s == "warmup-cosine") {
+    sched_ = std::make_unique<optim::WarmupCosineLR>(*opt_, cfg_.warmup_epochs * per_epoch, cfg_.epochs * per_epoch);
+    sched_per_batch_ = true;
+  } else if (s == "onecycle") {
+    sched_ = std::make_unique<optim::OneCycleLR>(*opt_, cfg_.lr, cfg_.epochs * per_epoch);
+    sched_per_batch_ = true;
+  } else if (s == "plateau") {
+    plateau_ = std::make_unique<optim::ReduceLROnPlateau>(*opt_, "max", 0.1, 2);
+  } else {
+    throw Error(fmt::format("--sched: unknown scheduler '{}' (expected none, step, multistep, exponential, cosine, "
+                            "warmup-cosine, onecycle or plateau)", s));
+  }
+}
+
+Trainer::~Trainer() = default;
+
+io::Checkpoint Trainer::checkpoint() const {
+  io::Checkpoint ck;
+  ck.model = model_->state_dict();
+  ck.optimizer = opt_->state_dict();
+  if (sched_) ck.scheduler = sched_->state_dict();
+  if (plateau_) ck.scheduler = plateau_->state_dict();
+  ck.meta = {{"model", cfg_.model},
+             {"model_config", model_cfg_.to_json()},
+             {"preprocess", cfg_.preprocess.to_json()},
+             {"train_config", cfg_.to_json()},
+             {"data", data_.name},
+             {"epoch", std::to_string(epoch_)},
+             {"step", std::to_string(step_)},
+             {"best_acc", fmt::format("{}", best_acc_)},
+             {"rng", default_generator().state()}};
+  return ck;
+}
+
+void Trainer::resume(const std::string& path) {
+  io::Checkpoint ck = io::load_checkpoint(path);
+  NABLA_CHECK(ck.get("model") == cfg_.model, "--resume: checkpoint '{}' holds a {} model, not {}", path,
+              ck.get("model"), cfg_.model);
+  model_->load_state_dict(ck.model);
+  opt_->load_state_dict(ck.optimizer);
+  if (sched_) sched_->load_state_dict(ck.scheduler);
+  if (plateau_) plateau_->load_state_dict(ck.scheduler);
+  epoch_ = std::stoll(ck.get("epoch"));
+  step_ = std::stoll(ck.get("step"));
+  best_acc_ = std::stod(ck.get("best_acc"));
+  default_generator().set_state(ck.get("rng"));
+}
+
+std::vector<EpochMetrics> Trainer::fit() {
+  data::LoaderOptions lo;
+  lo.batch_size = cfg_.batch_size;
+  lo.shuffle = true;
+  lo.seed = cfg_.seed;
+  data::DataLoader loader(data_.train, lo, cfg_.preprocess.train_transform());
+  CrossEntropyOptions ce;
+  ce.label_smoothing = cfg_.label_smoothing;
+  std::vector<EpochMetrics> history;
+  for (auto& cb : callbacks_) cb->on_train_begin(*this);
+  std::vector<Tensor> params = model_->parameters();
+  while (epoch_ < cfg_.epochs && !stop_) {
+    auto t0 = std::chrono::steady_clock::now();
+    model_->train();
+    loader.start_epoch(epoch_);
+    double loss_sum = 0, correct = 0;
+    int64_t seen = 0, batch = 0, nb = loader.num_batches();
+    while (auto b = loader.next()) {
+      Tensor logits = model_->forward(b->input);
+      Tensor loss = cross_entropy(logits, b->target, ce);
+      double lv = loss.item();
+      NABLA_CHECK(std::isfinite(lv), "training diverged: loss is {} at epoch {}, step {}; lower --lr (now {}) or "
+                  "set --clip-grad", lv, epoch_ + 1, step_ + 1, opt_->lr());
+      opt_->zero_grad();
+      loss.backward();
+      if (cfg_.clip_grad > 0) optim::clip_grad_norm_(params, cfg_.clip_grad);
+      opt_->step();
+      ++step_;
+      if (sched_ && sched_per_batch_ && step_ < cfg_.epochs * nb) sched_->step();
+      int64_t n = b->size();
+      {
+        NoGradGuard ng;
+        correct += accuracy(logits.detach(), b->target) * static_cast<double>(n);
+      }
+      loss_sum += lv * static_cast<double>(n);
+      seen += n;
+      ++batch;
+      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      for (auto& cb : callbacks_) cb->on_batch_end(*this, batch, nb, loss_sum / seen, correct / seen, seen / secs);
+    }
+    double train_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EpochMetrics m;
+    m.epoch = epoch_ + 1;
+    m.train_loss = loss_sum / static_cast<double>(seen);
+    m.train_acc = correct / static_cast<double>(seen);
+    m.lr = opt_->lr();
+    m.samples_per_s = static_cast<double>(seen) / train_secs;
+    EvalResult ev = evaluate(*model_, *data_.test, cfg_.preprocess);
+    m.test_loss = ev.loss;
+    m.test_acc = ev.accuracy;
+    m.test_ece = ev.ece;
+    m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ++epoch_;
+    if (sched_ && !sched_per_batch_) sched_->step();
+    if (plateau_) plateau_->step(m.test_acc);
+    for (auto& cb : callbacks_) cb->on_epoch_end(*this, m);
+    if (m.test_acc > best_acc_) best_acc_ = m.test_acc;
+    history.push_back(m);
+  }
+  for (auto& cb : callbacks_) cb->on_train_end(*this);
+  return history;
+}
+
+nn::ModulePtr model_from_checkpoint(const io::Checkpoint& ck, data::Preprocess* pre, models::ModelConfig* cfg,
+                                    std::string* name) {
+  models::ModelConfig mc = models::ModelConfig::from_json(ck.get("model_config"));
+  nn::ModulePtr m = models::create(ck.get("model"), mc);
+  m->load_state_dict(ck.model);
+  if (pre) *pre = data::Preprocess::from_json(ck.get("preprocess"));
+  if (cfg) *cfg = mc;
+  if (name) *name = ck.get("model");
+  return m;
+}
+
+}  // namespace nabla::train

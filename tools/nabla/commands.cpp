@@ -1,0 +1,178 @@
+#include "commands.h"
+
+#include <cblas.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "nabla/data/readers.h"
+#include "nabla/io/file.h"
+#include "nabla/nabla.h"
+
+namespace nabla::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+data::Splits load_limited(const std::string& spec, int64_t limit_train, int64_t limit_test) {
+  data::Splits s = data::load_data_spec(spec);
+  if (limit_train > 0) s.train = s.train->head(limit_train);
+  if (limit_test > 0) s.test = s.test->head(limit_test);
+  return s;
+}
+
+// Fills in the preprocessing's statistics from the training split.
+void fit_preprocess(data::Preprocess& p, const data::TensorDataset& train) {
+  if (p.normalize == "standard") {
+    if (p.mean.empty()) std::tie(p.mean, p.std) = data::channel_stats(train.inputs());
+    for (double& s : p.std) s = std::max(s, 1e-6);  // constant features: avoid dividing by zero
+  } else {
+    NABLA_CHECK(p.normalize == "none", "--normalize: expected standard or none, got '{}'", p.normalize);
+  }
+}
+
+models::ModelConfig model_config_for(const data::Splits& d, const train::TrainConfig& cfg) {
+  models::ModelConfig mc;
+  Shape s = d.train->inputs().sizes();
+  mc.input_shape = Shape(s.begin() + 1, s.end());
+  mc.num_classes = std::max(d.train->num_classes(), d.test->num_classes());
+  mc.hidden = cfg.hidden;
+  mc.dropout = cfg.dropout;
+  return mc;
+}
+
+void load_weights(nn::Module& m, const std::string& path) {
+  io::TensorMap sd = io::load_safetensors(path);
+  m.load_state_dict(sd);
+}
+
+}  // namespace
+
+int run_train(train::TrainConfig cfg, const std::string& resume, const std::string& weights) {
+  if (cfg.threads > 0) set_num_threads(cfg.threads);
+  manual_seed(cfg.seed);
+  data::Splits d = load_limited(cfg.data, cfg.limit_train, cfg.limit_test);
+  fit_preprocess(cfg.preprocess, *d.train);
+  models::ModelConfig mc = model_config_for(d, cfg);
+  nn::ModulePtr model = models::create(cfg.model, mc);
+  if (!weights.empty()) load_weights(*model, weights);
+  std::fprintf(stderr, "nabla train: %s (%lld parameters) on %s: %lld train / %lld test examples, %d threads\n",
+               cfg.model.c_str(), (long long)model->num_parameters(), d.name.c_str(), (long long)d.train->size(),
+               (long long)d.test->size(), get_num_threads());
+  train::Trainer trainer(cfg, model, mc, d);
+  if (!resume.empty()) {
+    trainer.resume(resume);
+    std::fprintf(stderr, "resumed from %s after epoch %lld\n", resume.c_str(), (long long)trainer.epoch());
+  }
+  if (cfg.progress) trainer.add_callback(train::progress_callback());
+  if (!cfg.out.empty()) {
+    fs::create_directories(cfg.out);
+    io::write_file_atomic((fs::path(cfg.out) / "config.json").string(), cfg.to_json() + "\n");
+    trainer.add_callback(train::metrics_logger((fs::path(cfg.out) / "metrics.jsonl").string()));
+    trainer.add_callback(train::checkpointer(cfg.out));
+  }
+  if (cfg.early_stop > 0) trainer.add_callback(train::early_stopping(cfg.early_stop));
+  auto history = trainer.fit();
+  double acc = history.empty() ? trainer.best_accuracy() : history.back().test_acc;
+  std::printf("test accuracy: %.4f\n", acc);
+  return 0;
+}
+
+namespace {
+
+struct Loaded {
+  nn::ModulePtr model;
+  data::Preprocess pre;
+  data::Splits data;
+};
+
+Loaded load_for_inference(const ModelSource& src) {
+  Loaded l;
+  std::string data_spec = src.data;
+  if (!src.checkpoint.empty()) {
+    NABLA_CHECK(src.weights.empty(), "give either a checkpoint or --model with --weights, not both");
+    io::Checkpoint ck = io::load_checkpoint(src.checkpoint);
+    l.model = train::model_from_checkpoint(ck, &l.pre, nullptr, nullptr);
+    if (data_spec.empty()) {
+      train::TrainConfig tc;
+      tc.merge_json(ck.get("train_config"));
+      data_spec = tc.data;
+    }
+    l.data = load_limited(data_spec, 0, src.limit);
+    if (!src.normalize.empty() && src.normalize != l.pre.normalize) {
+      l.pre = data::Preprocess{};
+      l.pre.normalize = src.normalize;
+      fit_preprocess(l.pre, *l.data.train);
+    }
+  } else {
+    NABLA_CHECK(!src.model.empty() && !src.weights.empty(),
+                "expected a CHECKPOINT, or --model NAME with --weights FILE.safetensors");
+    NABLA_CHECK(!data_spec.empty(), "--data is required with --model/--weights");
+    l.data = load_limited(data_spec, 0, src.limit);
+    l.pre.normalize = src.normalize.empty() ? "standard" : src.normalize;
+    fit_preprocess(l.pre, *l.data.train);
+    train::TrainConfig tc;
+    l.model = models::create(src.model, model_config_for(l.data, tc));
+    load_weights(*l.model, src.weights);
+  }
+  return l;
+}
+
+}  // namespace
+
+int run_eval(const ModelSource& src) {
+  Loaded l = load_for_inference(src);
+  train::EvalResult r = train::evaluate(*l.model, *l.data.test, l.pre);
+  std::printf("examples: %lld\ntest loss: %.4f\ntest accuracy: %.4f\nECE: %.4f\nconfusion matrix (rows: true, "
+              "columns: predicted):\n",
+              (long long)l.data.test->size(), r.loss, r.accuracy, r.ece);
+  std::vector<int64_t> cm = r.confusion.to_vector<int64_t>();
+  int64_t K = r.confusion.sizes()[0];
+  for (int64_t i = 0; i < K; ++i) {
+    for (int64_t j = 0; j < K; ++j) std::printf("%6lld", (long long)cm[i * K + j]);
+    std::printf("\n");
+  }
+  return 0;
+}
+
+int run_predict(const ModelSource& src, const std::string& out_csv) {
+  NABLA_CHECK(!out_csv.empty(), "predict: --out FILE.csv is required");
+  Loaded l = load_for_inference(src);
+  train::EvalResult r = train::evaluate(*l.model, *l.data.test, l.pre);
+  int64_t N = r.probs.sizes()[0], K = r.probs.sizes()[1];
+  std::vector<double> p = r.probs.to_vector<double>();
+  std::vector<int64_t> y = r.labels.to_vector<int64_t>(), pred = r.preds.to_vector<int64_t>();
+  std::string out = "index,label,pred";
+  for (int64_t k = 0; k < K; ++k) out += fmt::format(",p_{}", k);
+  out += "\n";
+  for (int64_t i = 0; i < N; ++i) {
+    out += fmt::format("{},{},{}", i, y[i], pred[i]);
+    for (int64_t k = 0; k < K; ++k) out += fmt::format(",{:.9g}", p[i * K + k]);
+    out += "\n";
+  }
+  io::write_file_atomic(out_csv, out);
+  std::printf("wrote %lld predictions to %s (accuracy %.4f)\n", (long long)N, out_csv.c_str(), r.accuracy);
+  return 0;
+}
+
+int run_info() {
+  std::printf("nabla %s\n", version());
+  std::printf("threads: %d\n", get_num_threads());
+  std::printf("BLAS: %s (core %s)\n", openblas_get_config(), openblas_get_corename());
+  std::printf("oneDNN: not used (convolutions run as im2col + BLAS GEMM)\n");
+  return 0;
+}
+
+int run_models() {
+  models::ModelConfig mc;
+  mc.input_shape = {1, 28, 28};
+  mc.num_classes = 10;
+  std::printf("%-10s %12s  %s\n", "model", "parameters", "description (parameters for 1x28x28 input, 10 classes)");
+  for (const models::ModelInfo& m : models::zoo())
+    std::printf("%-10s %12lld  %s\n", m.name.c_str(), (long long)m.make(mc)->num_parameters(), m.description.c_str());
+  return 0;
+}
+
+}  // namespace nabla::cli

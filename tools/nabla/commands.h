@@ -1,0 +1,25 @@
+#pragma once
+// The nabla command's subcommands, each given its parsed options.
+#include <string>
+
+#include "nabla/train/trainer.h"
+
+namespace nabla::cli {
+
+/// Where a model comes from for eval/predict: a checkpoint, or a zoo model plus a state_dict.
+struct ModelSource {
+  std::string checkpoint;  ///< nabla checkpoint (.ckpt)
+  std::string model;       ///< zoo name, with `weights`
+  std::string weights;     ///< safetensors state_dict (e.g. exported from PyTorch)
+  std::string data;        ///< --data; defaults to the checkpoint's data set
+  std::string normalize;   ///< --normalize; defaults to the checkpoint's preprocessing ("standard" otherwise)
+  int64_t limit = 0;       ///< --limit-test
+};
+
+int run_train(train::TrainConfig cfg, const std::string& resume, const std::string& weights);
+int run_eval(const ModelSource& src);
+int run_predict(const ModelSource& src, const std::string& out_csv);
+int run_info();
+int run_models();
+
+}  // namespace nabla::cli

@@ -1,0 +1,155 @@
+// The nabla command: train, eval, predict, info, models.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "commands.h"
+#include "nabla/io/file.h"
+
+using namespace nabla;
+
+int main(int argc, char** argv) {
+  CLI::App app{"nabla: train, evaluate and run neural networks"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("nabla ") + "0.1.0");
+
+  train::TrainConfig cfg;
+  std::string config_file, resume, train_weights;
+  std::string hidden_csv;
+  auto* tr = app.add_subcommand("train", "train a model");
+  tr->add_option("--config", config_file, "JSON file with any of the options below (flags override it)");
+  tr->add_option("--model", cfg.model, "model name (see `nabla models`)");
+  tr->add_option("--data", cfg.data, "fashion-mnist | idx:DIR | cifar10:DIR | csv:FILE | csv:TRAIN,TEST");
+  tr->add_option("--epochs", cfg.epochs, "epochs")->check(CLI::PositiveNumber);
+  tr->add_option("--batch-size", cfg.batch_size, "batch size")->check(CLI::PositiveNumber);
+  tr->add_option("--opt", cfg.opt, "optimizer")->check(CLI::IsMember({"sgd", "adam", "adamw", "rmsprop", "adagrad"}));
+  tr->add_option("--lr", cfg.lr, "learning rate")->check(CLI::PositiveNumber);
+  tr->add_option("--wd", cfg.wd, "weight decay")->check(CLI::NonNegativeNumber);
+  tr->add_option("--momentum", cfg.momentum, "momentum (sgd, rmsprop)")->check(CLI::Range(0.0, 1.0));
+  tr->add_flag("--nesterov", cfg.nesterov, "Nesterov momentum (sgd)");
+  tr->add_flag("--decay-bias", cfg.decay_bias, "apply weight decay to biases and norm parameters too");
+  tr->add_option("--sched", cfg.sched, "lr schedule")
+      ->check(CLI::IsMember({"none", "step", "multistep", "exponential", "cosine", "warmup-cosine", "onecycle",
+                             "plateau"}));
+  tr->add_option("--warmup-epochs", cfg.warmup_epochs, "warm-up epochs (warmup-cosine)")->check(CLI::NonNegativeNumber);
+  tr->add_option("--label-smoothing", cfg.label_smoothing, "label smoothing")->check(CLI::Range(0.0, 1.0));
+  tr->add_option("--clip-grad", cfg.clip_grad, "clip the global gradient norm to this")->check(CLI::NonNegativeNumber);
+  tr->add_option("--early-stop", cfg.early_stop, "patience in epochs; 0 disables")->check(CLI::NonNegativeNumber);
+  tr->add_option("--seed", cfg.seed, "random seed");
+  tr->add_option("--threads", cfg.threads, "threads (0: all available)")->check(CLI::NonNegativeNumber);
+  tr->add_option("--out", cfg.out, "run folder for metrics.jsonl and checkpoints");
+  tr->add_option("--resume", resume, "continue from a checkpoint (e.g. RUN/last.ckpt)")->check(CLI::ExistingFile);
+  tr->add_option("--weights", train_weights, "start from a safetensors state_dict")->check(CLI::ExistingFile);
+  tr->add_option("--limit-train", cfg.limit_train, "use only the first N training examples")->check(CLI::NonNegativeNumber);
+  tr->add_option("--limit-test", cfg.limit_test, "use only the first N test examples")->check(CLI::NonNegativeNumber);
+  tr->add_option("--hidden", hidden_csv, "mlp hidden sizes, e.g. 256,128,100");
+  tr->add_option("--dropout", cfg.dropout, "dropout probability")->check(CLI::Range(0.0, 1.0));
+  tr->add_option("--normalize", cfg.preprocess.normalize, "standard (train-set mean/std) or none (pixels / 255)")
+      ->check(CLI::IsMember({"standard", "none"}));
+  tr->add_option("--crop-padding", cfg.preprocess.crop_padding, "random-crop augmentation padding")
+      ->check(CLI::NonNegativeNumber);
+  tr->add_flag("--hflip", cfg.preprocess.hflip, "random horizontal flips");
+  tr->add_option("--erasing", cfg.preprocess.erasing, "random erasing probability")->check(CLI::Range(0.0, 1.0));
+  bool no_progress = false;
+  tr->add_flag("--no-progress", no_progress, "no progress display");
+
+  cli::ModelSource src;
+  std::string out_csv;
+  auto add_source = [&](CLI::App* c) {
+    c->add_option("checkpoint", src.checkpoint, "nabla checkpoint")->check(CLI::ExistingFile);
+    c->add_option("--model", src.model, "zoo model (with --weights)");
+    c->add_option("--weights", src.weights, "safetensors state_dict (with --model)")->check(CLI::ExistingFile);
+    c->add_option("--data", src.data, "data set (default: the checkpoint's)");
+    c->add_option("--normalize", src.normalize, "standard or none (default: the checkpoint's)")
+        ->check(CLI::IsMember({"standard", "none"}));
+    c->add_option("--limit-test", src.limit, "use only the first N test examples")->check(CLI::NonNegativeNumber);
+  };
+  auto* ev = app.add_subcommand("eval", "test loss, accuracy, ECE and confusion matrix of a model");
+  add_source(ev);
+  auto* pr = app.add_subcommand("predict", "write the test split's predictions as CSV");
+  add_source(pr);
+  pr->add_option("--out", out_csv, "output CSV")->required();
+  auto* info = app.add_subcommand("info", "version, threads, BLAS");
+  auto* models_cmd = app.add_subcommand("models", "list the model zoo");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "nabla: error: %s (see nabla --help)\n", e.what());
+    return 2;
+  }
+
+  try {
+    if (tr->parsed()) {
+      if (!config_file.empty()) {
+        train::TrainConfig base;
+        base.merge_json(io::read_file(config_file));
+        // Flags given on the command line win over the file.
+        train::TrainConfig flags = cfg;
+        cfg = base;
+        for (const auto* opt : tr->get_options()) {
+          if (opt->count() == 0 || opt->get_name() == "--config") continue;
+          std::string n = opt->get_name();
+          if (n == "--model") cfg.model = flags.model;
+          else if (n == "--data") cfg.data = flags.data;
+          else if (n == "--epochs") cfg.epochs = flags.epochs;
+          else if (n == "--batch-size") cfg.batch_size = flags.batch_size;
+          else if (n == "--opt") cfg.opt = flags.opt;
+          else if (n == "--lr") cfg.lr = flags.lr;
+          else if (n == "--wd") cfg.wd = flags.wd;
+          else if (n == "--momentum") cfg.momentum = flags.momentum;
+          else if (n == "--nesterov") cfg.nesterov = flags.nesterov;
+          else if (n == "--decay-bias") cfg.decay_bias = flags.decay_bias;
+          else if (n == "--sched") cfg.sched = flags.sched;
+          else if (n == "--warmup-epochs") cfg.warmup_epochs = flags.warmup_epochs;
+          else if (n == "--label-smoothing") cfg.label_smoothing = flags.label_smoothing;
+          else if (n == "--clip-grad") cfg.clip_grad = flags.clip_grad;
+          else if (n == "--early-stop") cfg.early_stop = flags.early_stop;
+          else if (n == "--seed") cfg.seed = flags.seed;
+          else if (n == "--threads") cfg.threads = flags.threads;
+          else if (n == "--out") cfg.out = flags.out;
+          else if (n == "--limit-train") cfg.limit_train = flags.limit_train;
+          else if (n == "--limit-test") cfg.limit_test = flags.limit_test;
+          else if (n == "--dropout") cfg.dropout = flags.dropout;
+          else if (n == "--normalize") cfg.preprocess.normalize = flags.preprocess.normalize;
+          else if (n == "--crop-padding") cfg.preprocess.crop_padding = flags.preprocess.crop_padding;
+          else if (n == "--hflip") cfg.preprocess.hflip = flags.preprocess.hflip;
+          else if (n == "--erasing") cfg.preprocess.erasing = flags.preprocess.erasing;
+        }
+      }
+      if (!hidden_csv.empty()) {
+        cfg.hidden.clear();
+        size_t p = 0;
+        while (p <= hidden_csv.size()) {
+          size_t q = hidden_csv.find(',', p);
+          if (q == std::string::npos) q = hidden_csv.size();
+          std::string tok = hidden_csv.substr(p, q - p);
+          char* end = nullptr;
+          long long v = std::strtoll(tok.c_str(), &end, 10);
+          NABLA_CHECK(!tok.empty() && *end == '\0' && v > 0, "--hidden: expected positive sizes like 256,128, got '{}'",
+                      hidden_csv);
+          cfg.hidden.push_back(v);
+          p = q + 1;
+        }
+      }
+      cfg.progress = !no_progress;
+      return cli::run_train(cfg, resume, train_weights);
+    }
+    if (ev->parsed()) return cli::run_eval(src);
+    if (pr->parsed()) return cli::run_predict(src, out_csv);
+    if (info->parsed()) return cli::run_info();
+    if (models_cmd->parsed()) return cli::run_models();
+  } catch (const Error& e) {
+    std::fprintf(stderr, "nabla: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "nabla: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
