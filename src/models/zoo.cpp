@@ -69,10 +69,18 @@ ModulePtr lenet(const ModelConfig& cfg) {
 
 const std::vector<ModelInfo>& zoo() {
   static const std::vector<ModelInfo> z = {
-      {"mlp", "multi-layer perceptron (default hidden 256-128-100, ReLU)", mlp},
-      {"lenet", "LeNet-style CNN: 2 x (conv5x5 + ReLU + maxpool) + 2 dense layers", lenet},
+      {"mlp", "multi-layer perceptron (default hidden 256-128-100, ReLU)", mlp,
+       R"({"epochs": 20, "opt": "adam", "lr": 0.001, "sched": "cosine", "batch_size": 128})"},
+      {"lenet", "LeNet-style CNN: 2 x (conv5x5 + ReLU + maxpool) + 2 dense layers", lenet,
+       R"({"epochs": 15, "opt": "adam", "lr": 0.001, "sched": "cosine", "batch_size": 128})"},
   };
   return z;
+}
+
+std::string default_train_config(const std::string& name) {
+  for (const ModelInfo& m : zoo())
+    if (m.name == name) return m.train_defaults;
+  return "{}";
 }
 
 ModulePtr create(const std::string& name, const ModelConfig& cfg) {

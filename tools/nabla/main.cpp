@@ -4,6 +4,10 @@
 
 #include "commands.h"
 #include "nabla/io/file.h"
+#include "nabla/models/zoo.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
 
 using namespace nabla;
 
@@ -86,42 +90,23 @@ int main(int argc, char** argv) {
 
   try {
     if (tr->parsed()) {
-      if (!config_file.empty()) {
-        train::TrainConfig base;
-        base.merge_json(io::read_file(config_file));
-        // Flags given on the command line win over the file.
-        train::TrainConfig flags = cfg;
-        cfg = base;
-        for (const auto* opt : tr->get_options()) {
-          if (opt->count() == 0 || opt->get_name() == "--config") continue;
-          std::string n = opt->get_name();
-          if (n == "--model") cfg.model = flags.model;
-          else if (n == "--data") cfg.data = flags.data;
-          else if (n == "--epochs") cfg.epochs = flags.epochs;
-          else if (n == "--batch-size") cfg.batch_size = flags.batch_size;
-          else if (n == "--opt") cfg.opt = flags.opt;
-          else if (n == "--lr") cfg.lr = flags.lr;
-          else if (n == "--wd") cfg.wd = flags.wd;
-          else if (n == "--momentum") cfg.momentum = flags.momentum;
-          else if (n == "--nesterov") cfg.nesterov = flags.nesterov;
-          else if (n == "--decay-bias") cfg.decay_bias = flags.decay_bias;
-          else if (n == "--sched") cfg.sched = flags.sched;
-          else if (n == "--warmup-epochs") cfg.warmup_epochs = flags.warmup_epochs;
-          else if (n == "--label-smoothing") cfg.label_smoothing = flags.label_smoothing;
-          else if (n == "--clip-grad") cfg.clip_grad = flags.clip_grad;
-          else if (n == "--early-stop") cfg.early_stop = flags.early_stop;
-          else if (n == "--seed") cfg.seed = flags.seed;
-          else if (n == "--threads") cfg.threads = flags.threads;
-          else if (n == "--out") cfg.out = flags.out;
-          else if (n == "--limit-train") cfg.limit_train = flags.limit_train;
-          else if (n == "--limit-test") cfg.limit_test = flags.limit_test;
-          else if (n == "--dropout") cfg.dropout = flags.dropout;
-          else if (n == "--normalize") cfg.preprocess.normalize = flags.preprocess.normalize;
-          else if (n == "--crop-padding") cfg.preprocess.crop_padding = flags.preprocess.crop_padding;
-          else if (n == "--hflip") cfg.preprocess.hflip = flags.preprocess.hflip;
-          else if (n == "--erasing") cfg.preprocess.erasing = flags.preprocess.erasing;
-        }
+      // Precedence: the model's recommended defaults < --config file < flags on the command line.
+      nlohmann::json given = nlohmann::json::parse(cfg.to_json()), flags = nlohmann::json::object();
+      for (const auto* opt : tr->get_options()) {
+        std::string n = opt->get_name();
+        if (opt->count() == 0 || n.rfind("--", 0) != 0) continue;
+        std::string key = n.substr(2);
+        std::replace(key.begin(), key.end(), '-', '_');
+        if (given.contains(key)) flags[key] = given[key];
       }
+      nlohmann::json file = config_file.empty() ? nlohmann::json::object()
+                                                : nlohmann::json::parse(io::read_file(config_file), nullptr, false);
+      if (file.is_discarded()) throw Error(fmt::format("--config: '{}' is not valid JSON", config_file));
+      std::string model = flags.value("model", file.value("model", cfg.model));
+      cfg = train::TrainConfig{};
+      cfg.merge_json(models::default_train_config(model));
+      cfg.merge_json(file.dump());
+      cfg.merge_json(flags.dump());
       if (!hidden_csv.empty()) {
         cfg.hidden.clear();
         size_t p = 0;

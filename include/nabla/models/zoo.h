@@ -24,7 +24,12 @@ struct ModelInfo {
   std::string name;
   std::string description;
   std::function<nn::ModulePtr(const ModelConfig&)> make;
+  /// Recommended training settings (TrainConfig JSON keys) for `nabla train`.
+  std::string train_defaults = "{}";
 };
+
+/// The recommended training settings of a model as TrainConfig JSON ("{}" if unknown).
+std::string default_train_config(const std::string& name);
 
 /// Every model, in listing order.
 const std::vector<ModelInfo>& zoo();
