@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# End-to-end tests of the nabla command: bad input gives one clear line and a
+# non-zero exit; train -> eval -> predict -> resume works on a small subset.
+# Usage: cli_test.sh PATH/TO/nabla
+set -u
+NABLA=$1
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+passed=0 failed=0
+
+check() {  # check NAME CONDITION...
+  local name=$1; shift
+  if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAILED: $name"; fi
+}
+
+# expect_error NAME PATTERN ARGS...: non-zero exit, one line on stderr matching PATTERN.
+expect_error() {
+  local name=$1 pattern=$2; shift 2
+  "$NABLA" "$@" >"$work/out" 2>"$work/err"
+  local rc=$?
+  local lines
+  lines=$(wc -l <"$work/err")
+  if [ "$rc" -ne 0 ] && [ "$lines" -eq 1 ] && grep -q -- "$pattern" "$work/err"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1)); echo "FAILED: $name (rc=$rc, $lines lines)"; cat "$work/err"
+  fi
+}
+
+expect_error "unknown option" "not expected: --bogus" train --bogus
+expect_error "unknown subcommand" "error" fly
+expect_error "bad value" "lr" train --lr -1
+expect_error "bad choice" "opt" train --opt lbfgs
+expect_error "unknown model" "unknown model 'resnet9000'" train --model resnet9000 --limit-train 10
+expect_error "missing data folder" "not a directory" train --data idx:/nonexistent
+expect_error "unknown data kind" "unknown data set" train --data foo:bar
+expect_error "missing checkpoint" "checkpoint" eval /nonexistent.ckpt
+printf 'garbage' >"$work/bad.ckpt"
+expect_error "corrupt checkpoint" "safetensors" eval "$work/bad.ckpt"
+printf '{"epochz": 1}' >"$work/bad.json"
+expect_error "bad config key" "unknown key 'epochz'" train --config "$work/bad.json"
+
+run="$work/run"
+"$NABLA" train --model mlp --epochs 1 --limit-train 3000 --limit-test 500 --out "$run" --no-progress \
+  >"$work/train.out" 2>"$work/train.err"
+check "train exit code" test $? -eq 0
+check "train prints accuracy" grep -q "^test accuracy: 0\.[5-9]" "$work/train.out"
+check "metrics.jsonl written" grep -q '"test_acc"' "$run/metrics.jsonl"
+check "checkpoints written" test -f "$run/best.ckpt" -a -f "$run/last.ckpt"
+
+"$NABLA" eval "$run/best.ckpt" --limit-test 500 >"$work/eval.out" 2>&1
+check "eval runs" grep -q "^test accuracy: 0\.[5-9]" "$work/eval.out"
+check "eval prints ECE" grep -q "^ECE: " "$work/eval.out"
+
+"$NABLA" predict "$run/best.ckpt" --limit-test 500 --out "$work/pred.csv" >/dev/null 2>&1
+check "predict header" test "$(head -1 "$work/pred.csv")" = "index,label,pred,p_0,p_1,p_2,p_3,p_4,p_5,p_6,p_7,p_8,p_9"
+check "predict rows" test "$(wc -l <"$work/pred.csv")" -eq 501
+
+"$NABLA" train --model mlp --epochs 2 --limit-train 3000 --limit-test 500 --out "$run" --resume "$run/last.ckpt" \
+  --no-progress >"$work/resume.out" 2>"$work/resume.err"
+check "resume continues" grep -q "resumed from .* after epoch 1" "$work/resume.err"
+check "resume appends epoch 2" test "$(wc -l <"$run/metrics.jsonl")" -eq 2
+
+printf '{"model": "mlp", "epochs": 1, "hidden": [32], "limit_train": 1000, "limit_test": 200}' >"$work/run.json"
+"$NABLA" train --config "$work/run.json" --lr 0.002 --no-progress --out "$work/cfg" >/dev/null 2>&1
+check "config file and flags" grep -q '"lr":0.002' "$work/cfg/config.json"
+check "config hidden sizes" grep -q '"hidden":\[32\]' "$work/cfg/config.json"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,154 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "nabla/nabla.h"
+#include "nabla/data/readers.h"
+#include "nabla/train/metrics.h"
+#include "nabla/train/trainer.h"
+
+using namespace nabla;
+namespace fs = std::filesystem;
+
+TEST(Metrics, AccuracyTopKConfusionAndEce) {
+  Tensor logits = from_vector<float>({3, 1, 2,  //
+                                      0, 5, 1,  //
+                                      1, 2, 3,  //
+                                      4, 0, 3},
+                                     {4, 3});
+  Tensor labels = from_vector<int64_t>({0, 1, 1, 2});
+  EXPECT_DOUBLE_EQ(train::accuracy(logits, labels), 0.5);
+  EXPECT_DOUBLE_EQ(train::topk_accuracy(logits, labels, 2), 1.0);
+  EXPECT_THROW(train::topk_accuracy(logits, labels, 4), Error);
+  Tensor cm = train::confusion_matrix(argmax(logits, 1), labels, 3);
+  EXPECT_EQ(cm.to_vector<int64_t>(), (std::vector<int64_t>{1, 0, 0, 0, 1, 1, 1, 0, 0}));
+  // Confidences 0.9 (right) and 0.6 (wrong): ECE = (|1 - 0.9| + |0 - 0.6|) / 2.
+  Tensor probs = from_vector<float>({0.9f, 0.1f, 0.6f, 0.4f}, {2, 2});
+  EXPECT_NEAR(train::expected_calibration_error(probs, from_vector<int64_t>({0, 1})), 0.35, 1e-6);
+}
+
+namespace {
+
+data::Splits toy_data(int64_t n, uint64_t seed) {
+  // Gaussian blobs, one per class, in 8-D: learnable in a few epochs.
+  Generator g(seed);
+  Tensor y = randint(0, 3, {n}, DType::i64, &g);
+  Tensor centers = randn({3, 8}, DType::f32, &g) * 3.0;
+  Tensor x = index_select(centers, 0, y) + randn({n, 8}, DType::f32, &g);
+  auto all = std::make_shared<data::TensorDataset>(x, y, 3);
+  return data::split_dataset(*all, 0.25, seed, "toy");
+}
+
+train::TrainConfig toy_config() {
+  train::TrainConfig c;
+  c.model = "mlp";
+  c.hidden = {16};
+  c.epochs = 4;
+  c.batch_size = 32;
+  c.opt = "sgd";
+  c.lr = 0.05;
+  c.sched = "cosine";
+  c.progress = false;
+  c.preprocess.normalize = "none";
+  return c;
+}
+
+nn::ModulePtr toy_model(models::ModelConfig* mc) {
+  mc->input_shape = {8};
+  mc->num_classes = 3;
+  mc->hidden = {16};
+  return models::create("mlp", *mc);
+}
+
+struct StopAfter2 : train::Callback {
+  void on_epoch_end(train::Trainer& tr, const train::EpochMetrics& m) override {
+    if (m.epoch == 2) tr.request_stop();
+  }
+};
+
+}  // namespace
+
+TEST(Trainer, LearnsAndResumesExactly) {
+  data::Splits d = toy_data(400, 1);
+  std::string dir = (fs::temp_directory_path() / ("nabla_trainer_" + std::to_string(::getpid()))).string();
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+
+  manual_seed(5);
+  models::ModelConfig mc;
+  auto straight = toy_model(&mc);
+  train::Trainer full(toy_config(), straight, mc, d);
+  auto hist = full.fit();
+  ASSERT_EQ(hist.size(), 4u);
+  EXPECT_GT(hist.back().test_acc, 0.9);
+  EXPECT_LT(hist.back().train_loss, hist.front().train_loss);
+
+  // The same run stopped after 2 epochs and resumed from its checkpoint ends identically.
+  manual_seed(5);
+  auto first = toy_model(&mc);
+  {
+    train::Trainer t(toy_config(), first, mc, d);
+    t.add_callback(train::checkpointer(dir));
+    t.add_callback(train::metrics_logger(dir + "/metrics.jsonl"));
+    t.add_callback(std::make_shared<StopAfter2>());
+    t.fit();
+  }
+  manual_seed(999);  // resume must restore the RNG itself
+  auto second = toy_model(&mc);
+  train::Trainer t2(toy_config(), second, mc, d);
+  t2.resume(dir + "/last.ckpt");
+  EXPECT_EQ(t2.epoch(), 2);
+  t2.fit();
+  auto sd2 = second->state_dict();
+  for (auto& [name, p] : straight->state_dict()) EXPECT_TRUE(allclose(p, sd2.at(name), 1e-6, 1e-7)) << name;
+
+  std::ifstream log(dir + "/metrics.jsonl");
+  std::string line;
+  int lines = 0;
+  while (std::getline(log, line)) {
+    ++lines;
+    EXPECT_NE(line.find("\"test_acc\""), std::string::npos);
+    EXPECT_NE(line.find("\"samples_per_s\""), std::string::npos);
+  }
+  EXPECT_EQ(lines, 2);
+  EXPECT_TRUE(fs::exists(dir + "/best.ckpt"));
+
+  // A checkpoint rebuilds the model with its preprocessing.
+  data::Preprocess pre;
+  auto rebuilt = train::model_from_checkpoint(io::load_checkpoint(dir + "/best.ckpt"), &pre, nullptr, nullptr);
+  EXPECT_EQ(pre.normalize, "none");
+  EXPECT_GT(train::evaluate(*rebuilt, *d.test, pre).accuracy, 0.8);
+  fs::remove_all(dir);
+}
+
+TEST(Trainer, DivergenceIsAClearError) {
+  data::Splits d = toy_data(200, 2);
+  models::ModelConfig mc;
+  auto m = toy_model(&mc);
+  train::TrainConfig c = toy_config();
+  c.lr = 1e30;
+  train::Trainer t(c, m, mc, d);
+  try {
+    t.fit();
+    FAIL() << "expected divergence";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("diverged"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Trainer, ConfigJsonRoundTripsAndRejectsUnknownKeys) {
+  train::TrainConfig c = toy_config();
+  c.hidden = {5, 6};
+  train::TrainConfig d;
+  d.merge_json(c.to_json());
+  EXPECT_EQ(d.to_json(), c.to_json());
+  EXPECT_THROW(d.merge_json(R"({"epochz": 3})"), Error);
+  EXPECT_THROW(d.merge_json(R"({"epochs": "three"})"), Error);
+  EXPECT_THROW(d.merge_json("not json"), Error);
+  data::Splits s = toy_data(100, 3);
+  models::ModelConfig mc;
+  c.opt = "lbfgs";
+  EXPECT_THROW(train::Trainer(c, toy_model(&mc), mc, s), Error);
+}
