@@ -1,6 +1,17 @@
 #pragma once
 // The one header a nabla user includes.
 #include "nabla/autograd/grad_mode.h"
+#include "nabla/data/dataset.h"
+#include "nabla/data/loader.h"
+#include "nabla/data/readers.h"
+#include "nabla/data/transforms.h"
+#include "nabla/io/checkpoint.h"
+#include "nabla/io/safetensors.h"
+#include "nabla/models/zoo.h"
+#include "nabla/optim/optimizer.h"
+#include "nabla/optim/scheduler.h"
+#include "nabla/train/metrics.h"
+#include "nabla/train/trainer.h"
 #include "nabla/autograd/node.h"
 #include "nabla/ops/activation.h"
 #include "nabla/ops/elementwise.h"
