@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "nabla/models/resnet.h"
 #include "nabla/nn/nn.h"
 
 namespace nabla::models {
@@ -73,6 +74,9 @@ const std::vector<ModelInfo>& zoo() {
        R"({"epochs": 20, "opt": "adam", "lr": 0.001, "sched": "cosine", "batch_size": 128})"},
       {"lenet", "LeNet-style CNN: 2 x (conv5x5 + ReLU + maxpool) + 2 dense layers", lenet,
        R"({"epochs": 15, "opt": "adam", "lr": 0.001, "sched": "cosine", "batch_size": 128})"},
+      {"resnet20", "CIFAR-style ResNet-20 (3 stages x 3 basic blocks, 16/32/64 channels, projection shortcuts)",
+       [](const ModelConfig& c) { return cifar_resnet(c, 3); },
+       R"({"epochs": 30, "opt": "sgd", "lr": 0.1, "momentum": 0.9, "wd": 0.0005, "sched": "cosine", "batch_size": 128})"},
   };
   return z;
 }

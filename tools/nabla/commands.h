@@ -19,6 +19,19 @@ struct ModelSource {
 int run_train(train::TrainConfig cfg, const std::string& resume, const std::string& weights);
 int run_eval(const ModelSource& src);
 int run_predict(const ModelSource& src, const std::string& out_csv);
+/// Options of `nabla bench`, named as torch_workloads.py's flags.
+struct BenchOptions {
+  std::string workload;
+  int threads = 2;
+  int64_t epochs = 1;    ///< mlp, cnn
+  int64_t steps = 20;    ///< resnet: timed steps
+  int64_t warmup = 3;    ///< resnet: untimed steps first
+  int64_t runs = 1000;   ///< infer_*: timed batch-1 runs
+  uint64_t seed = 0;
+  std::string model_out; ///< mlp/cnn: save the trained weights here (safetensors)
+  std::string model_in;  ///< infer_*: load trained weights from here
+};
+int run_bench(const BenchOptions& o);
 int run_info();
 int run_models();
 

@@ -72,6 +72,19 @@ int main(int argc, char** argv) {
   auto* pr = app.add_subcommand("predict", "write the test split's predictions as CSV");
   add_source(pr);
   pr->add_option("--out", out_csv, "output CSV")->required();
+  cli::BenchOptions bo;
+  auto* bench = app.add_subcommand("bench", "run a benchmark workload of ../shared/peer/torch_workloads.py");
+  bench->add_option("workload", bo.workload, "mlp | cnn | resnet | infer_mlp | infer_cnn")
+      ->required()
+      ->check(CLI::IsMember({"mlp", "cnn", "resnet", "infer_mlp", "infer_cnn"}));
+  bench->add_option("--threads", bo.threads, "threads")->check(CLI::PositiveNumber);
+  bench->add_option("--epochs", bo.epochs, "epochs (mlp, cnn)")->check(CLI::PositiveNumber);
+  bench->add_option("--steps", bo.steps, "timed steps (resnet)")->check(CLI::PositiveNumber);
+  bench->add_option("--warmup", bo.warmup, "untimed steps (resnet)")->check(CLI::NonNegativeNumber);
+  bench->add_option("--runs", bo.runs, "timed runs (infer_*)")->check(CLI::PositiveNumber);
+  bench->add_option("--seed", bo.seed, "seed");
+  bench->add_option("--save", bo.model_out, "mlp/cnn: write the trained weights (safetensors)");
+  bench->add_option("--weights", bo.model_in, "infer_*: trained weights (safetensors)")->check(CLI::ExistingFile);
   auto* info = app.add_subcommand("info", "version, threads, BLAS");
   auto* models_cmd = app.add_subcommand("models", "list the model zoo");
 
@@ -127,6 +140,7 @@ int main(int argc, char** argv) {
     }
     if (ev->parsed()) return cli::run_eval(src);
     if (pr->parsed()) return cli::run_predict(src, out_csv);
+    if (bench->parsed()) return cli::run_bench(bo);
     if (info->parsed()) return cli::run_info();
     if (models_cmd->parsed()) return cli::run_models();
   } catch (const Error& e) {

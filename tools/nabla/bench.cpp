@@ -1,0 +1,205 @@
+// `nabla bench`: the workloads of ../shared/peer/torch_workloads.py, measured the
+// same way (same models, sizes, batch, optimizer, data, timed region), printed
+// as one JSON line with the same fields.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "nabla/data/readers.h"
+#include "nabla/data/transforms.h"
+#include "nabla/models/resnet.h"
+#include "nabla/nabla.h"
+
+namespace nabla::cli {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+using json = nlohmann::json;
+
+double peak_rss_mb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return std::round(u.ru_maxrss / 1024.0 * 10) / 10;  // ru_maxrss is KiB on Linux
+}
+
+void emit(json r) {
+  r["peak_rss_mb"] = peak_rss_mb();
+  std::printf("%s\n", r.dump().c_str());
+  std::fflush(stdout);
+}
+
+json record(const std::string& workload, int threads) {
+  return json{{"workload", workload}, {"framework", std::string("nabla-") + version()}, {"threads", threads},
+              {"samples_per_s", nullptr}, {"epoch_s", nullptr}, {"final_loss", nullptr}};
+}
+
+// Fashion-MNIST as the peer uses it: float32 pixels in [0, 1], no normalization.
+struct Fmnist {
+  Tensor xtr, ytr, xte, yte;
+};
+Fmnist load_fmnist() {
+  data::Splits s = data::load_data_spec("fashion-mnist");
+  return {data::to_float(s.train->inputs()), s.train->labels(), data::to_float(s.test->inputs()), s.test->labels()};
+}
+
+nn::ModulePtr bench_model(const std::string& name) {
+  models::ModelConfig mc;
+  mc.num_classes = 10;
+  mc.input_shape = {1, 28, 28};
+  if (name == "mlp") {
+    mc.hidden = {512, 256};
+    return models::mlp(mc);
+  }
+  if (name == "cnn") return models::lenet(mc);  // the same architecture as the peer's cnn
+  mc.input_shape = {1, 32, 32};
+  return models::cifar_resnet(mc, 3);
+}
+
+double train_step(nn::Module& m, optim::Optimizer& opt, const Tensor& x, const Tensor& y) {
+  opt.zero_grad();
+  Tensor loss = cross_entropy(m.forward(x), y);
+  loss.backward();
+  opt.step();
+  return loss.item();
+}
+
+double mean_last(const std::vector<double>& v, size_t k) {
+  size_t n = std::min(k, v.size());
+  double s = 0;
+  for (size_t i = v.size() - n; i < v.size(); ++i) s += v[i];
+  return n ? s / n : 0;
+}
+
+std::vector<int64_t> permutation(int64_t n, uint64_t seed) {
+  std::vector<int64_t> p(n);
+  for (int64_t i = 0; i < n; ++i) p[i] = i;
+  Generator g(seed);
+  std::shuffle(p.begin(), p.end(), g.engine());
+  return p;
+}
+
+void bench_epochs(const std::string& name, const BenchOptions& o) {
+  Fmnist d = load_fmnist();
+  auto model = bench_model(name);
+  std::unique_ptr<optim::Optimizer> opt;
+  if (name == "mlp")
+    opt = std::make_unique<optim::SGD>(model->parameters(), 0.05, 0.9);
+  else
+    opt = std::make_unique<optim::Adam>(model->parameters(), 1e-3);
+  const int64_t batch = 128, n = d.xtr.sizes()[0];
+  std::vector<double> losses;
+  double secs = 0;
+  for (int64_t e = 0; e < o.epochs; ++e) {
+    std::vector<int64_t> perm = permutation(n, o.seed + e);
+    auto t0 = clock_type::now();
+    for (int64_t i = 0; i < n; i += batch) {
+      Tensor idx = from_vector<int64_t>(std::vector<int64_t>(perm.begin() + i, perm.begin() + std::min(n, i + batch)));
+      losses.push_back(train_step(*model, *opt, index_select(d.xtr, 0, idx), index_select(d.ytr, 0, idx)));
+    }
+    secs += std::chrono::duration<double>(clock_type::now() - t0).count();
+  }
+  data::Preprocess none;
+  none.normalize = "none";
+  auto te = std::make_shared<data::TensorDataset>(d.xte, d.yte, 10);
+  double acc = train::evaluate(*model, *te, none, 1000).accuracy;
+  if (!o.model_out.empty()) io::save_safetensors(o.model_out, model->state_dict());
+  json r = record(name, o.threads);
+  r["samples_per_s"] = std::round(n * o.epochs / secs * 10) / 10;
+  r["epoch_s"] = std::round(secs / o.epochs * 1000) / 1000;
+  r["final_loss"] = std::round(mean_last(losses, 10) * 1e4) / 1e4;
+  r["test_acc"] = std::round(acc * 1e4) / 1e4;
+  r["epochs"] = o.epochs;
+  r["batch"] = batch;
+  emit(r);
+}
+
+void bench_resnet(const BenchOptions& o) {
+  Fmnist d = load_fmnist();
+  const int64_t batch = 128, n = d.xtr.sizes()[0];
+  std::vector<int64_t> perm = permutation(n, o.seed);
+  auto model = bench_model("resnet");
+  optim::SGD opt(model->parameters(), 0.1, 0.9, 0.0, 5e-4);
+  int64_t at = 0;
+  auto next = [&] {
+    Tensor idx = from_vector<int64_t>(std::vector<int64_t>(perm.begin() + at, perm.begin() + at + batch));
+    at = (at + batch) % (n - batch);
+    return std::make_pair(pad(index_select(d.xtr, 0, idx), {2, 2, 2, 2}), index_select(d.ytr, 0, idx));
+  };
+  for (int64_t i = 0; i < o.warmup; ++i) {
+    auto [x, y] = next();
+    train_step(*model, opt, x, y);
+  }
+  std::vector<double> losses;
+  auto t0 = clock_type::now();
+  for (int64_t i = 0; i < o.steps; ++i) {
+    auto [x, y] = next();
+    losses.push_back(train_step(*model, opt, x, y));
+  }
+  double dt = std::chrono::duration<double>(clock_type::now() - t0).count();
+  json r = record("resnet", o.threads);
+  r["samples_per_s"] = std::round(batch * o.steps / dt * 10) / 10;
+  r["sample_unit"] = "images";
+  r["step_ms"] = std::round(1e5 * dt / o.steps) / 100;
+  r["final_loss"] = std::round(mean_last(losses, 10) * 1e4) / 1e4;
+  r["steps"] = o.steps;
+  r["warmup"] = o.warmup;
+  r["batch"] = batch;
+  r["data"] = "fashion-mnist padded 1x32x32";
+  r["params"] = model->num_parameters();
+  emit(r);
+}
+
+void bench_infer(const std::string& name, const BenchOptions& o) {
+  auto model = bench_model(name == "infer_mlp" ? "mlp" : "cnn");
+  bool trained = !o.model_in.empty();
+  if (trained) model->load_state_dict(io::load_safetensors(o.model_in));
+  model->eval();
+  Fmnist d = load_fmnist();
+  Tensor x = d.xte.narrow(0, 0, 1).contiguous();
+  NoGradGuard ng;
+  for (int i = 0; i < 100; ++i) model->forward(x);
+  std::vector<double> lat;
+  for (int64_t i = 0; i < o.runs; ++i) {
+    auto t0 = clock_type::now();
+    model->forward(x);
+    lat.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - t0).count());
+  }
+  std::sort(lat.begin(), lat.end());
+  auto pct = [&](double q) {  // linear interpolation, as numpy.percentile
+    double pos = q * (lat.size() - 1);
+    size_t lo = static_cast<size_t>(pos);
+    size_t hi = std::min(lo + 1, lat.size() - 1);
+    return lat[lo] + (lat[hi] - lat[lo]) * (pos - lo);
+  };
+  double p50 = pct(0.5);
+  json r = record(name, o.threads);
+  r["samples_per_s"] = std::round(1e6 / p50 * 10) / 10;
+  r["latency_us"] = std::round(p50 * 10) / 10;
+  r["latency_us_p10"] = std::round(pct(0.1) * 10) / 10;
+  r["latency_us_p90"] = std::round(pct(0.9) * 10) / 10;
+  r["runs"] = o.runs;
+  r["weights"] = trained ? "trained" : "random-init";
+  emit(r);
+}
+
+}  // namespace
+
+int run_bench(const BenchOptions& o) {
+  if (o.threads > 0) set_num_threads(o.threads);
+  BenchOptions opts = o;
+  opts.threads = get_num_threads();
+  manual_seed(o.seed);
+  if (o.workload == "mlp" || o.workload == "cnn") bench_epochs(o.workload, opts);
+  else if (o.workload == "resnet") bench_resnet(opts);
+  else if (o.workload == "infer_mlp" || o.workload == "infer_cnn") bench_infer(o.workload, opts);
+  else throw Error(fmt::format("bench: unknown workload '{}' (expected mlp, cnn, resnet, infer_mlp, infer_cnn)",
+                               o.workload));
+  return 0;
+}
+
+}  // namespace nabla::cli
