@@ -5,6 +5,7 @@
 
 #include <omp.h>
 
+#include "kernels/cpu/dnnl_conv.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/im2col.h"
 #include "nabla/autograd/node.h"
@@ -114,6 +115,11 @@ void conv_backward(const ConvShape& s, const Conv2dParams& p, const T* x, const 
       for (int64_t i = 0; i < s.O * K; ++i) gw[i] = (sl == 0 ? T(0) : gw[i]) + gw_part[sl][i];
 }
 
+kernels::DnnlConv dnnl_of(const ConvShape& s, const Conv2dParams& p, bool bias) {
+  return {s.N, s.C, s.H, s.W, s.O, s.kh, s.kw, s.Ho, s.Wo, p.stride[0], p.stride[1], p.padding[0], p.padding[1],
+          p.padding[2], p.padding[3], p.dilation[0], p.dilation[1], s.groups, bias};
+}
+
 void check_conv_inputs(const Tensor& x, const Tensor& w, const Tensor& b, int64_t groups, const char* op,
                        bool transposed) {
   NABLA_CHECK(x.dim() == 4, "{}: expected input [N, C, H, W], got {}", op, shape_str(x.sizes()));
@@ -164,15 +170,29 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dPar
   Tensor xc = x.detach().contiguous(), wc = w.detach().contiguous();
   Tensor bc = b.defined() ? b.detach().contiguous() : Tensor();
   Tensor out = Tensor::empty({s.N, s.O, s.Ho, s.Wo}, x.dtype());
-  dispatch_floating(x.dtype(), "conv2d", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    conv_forward<T>(s, p, xc.data<T>(), wc.data<T>(), bc.defined() ? bc.data<T>() : nullptr, out.data<T>());
-  });
+  // f32 goes through oneDNN when it can run the shape; f64 (gradient checks) and the rest through im2col + GEMM.
+  bool done = x.dtype() == DType::f32 &&
+              kernels::dnnl_conv_forward(dnnl_of(s, p, bc.defined()), xc.data<float>(), wc.data<float>(),
+                                         bc.defined() ? bc.data<float>() : nullptr, out.data<float>());
+  if (!done)
+    dispatch_floating(x.dtype(), "conv2d", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      conv_forward<T>(s, p, xc.data<T>(), wc.data<T>(), bc.defined() ? bc.data<T>() : nullptr, out.data<T>());
+    });
   bool gx = x.requires_grad(), gw = w.requires_grad(), gb = b.defined() && b.requires_grad();
   record(
       out, "conv2d", {x, w, b},
-      [s, p, xc, wc, gx, gw, gb](const Tensor& g) {
+      [s, p, xc, wc, gx, gw, gb, has_bias = b.defined()](const Tensor& g) {
         Tensor go = g.contiguous();
+        if (go.dtype() == DType::f32 && kernels::dnnl_enabled()) {
+          Tensor gxt = gx ? Tensor::empty({s.N, s.C, s.H, s.W}, go.dtype()) : Tensor();
+          Tensor gwt = gw ? Tensor::empty({s.O, s.Cg(), s.kh, s.kw}, go.dtype()) : Tensor();
+          Tensor gbt = gb ? Tensor::empty({s.O}, go.dtype()) : Tensor();
+          if (kernels::dnnl_conv_backward(dnnl_of(s, p, has_bias), xc.data<float>(), wc.data<float>(),
+                                          go.data<float>(), gx ? gxt.data<float>() : nullptr,
+                                          gw ? gwt.data<float>() : nullptr, gb ? gbt.data<float>() : nullptr))
+            return Grads{gxt, gwt, gbt};
+        }
         Tensor gxt = gx ? zeros({s.N, s.C, s.H, s.W}, go.dtype()) : Tensor();
         Tensor gwt = gw ? Tensor::empty({s.O, s.Cg(), s.kh, s.kw}, go.dtype()) : Tensor();
         dispatch_floating(go.dtype(), "conv2d", [&](auto tag) {
