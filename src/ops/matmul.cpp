@@ -3,6 +3,7 @@
 #include "nabla/ops/matmul.h"
 
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/gemv.h"
 #include "nabla/autograd/node.h"
 #include "nabla/ops/reduce.h"
 #include "nabla/tensor/factory.h"
@@ -134,13 +135,20 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
   int64_t rows = x2.sizes()[0];
   Tensor out2 = Tensor::empty({rows, out_f}, x.dtype());
   double beta = 0.0;
-  if (bias.defined()) {
+  Tensor wc = w.detach();
+  const bool small = rows <= kernels::kSmallBatch && x.dtype() == DType::f32 && wc.is_contiguous() &&
+                     (!bias.defined() || bias.is_contiguous());
+  if (small) {
+    Tensor xc = x2.contiguous();
+    kernels::linear_small_batch(xc.data<float>(), wc.data<float>(), bias.defined() ? bias.data<float>() : nullptr,
+                                out2.data<float>(), rows, out_f, in_f);
+  } else if (bias.defined()) {
     out2.copy_(bias.detach().unsqueeze(0).expand({rows, out_f}));
     beta = 1.0;
   } else if (in_f == 0) {
     out2.zero_();
   }
-  if (in_f > 0) gemm_into(out2, x2, w.detach().t(), beta);
+  if (in_f > 0 && !small) gemm_into(out2, x2, wc.t(), beta);
   Shape os(x.sizes().begin(), x.sizes().end() - 1);
   os.push_back(out_f);
   Tensor out = out2.view(os);
