@@ -110,6 +110,110 @@ Tensor affine(Tensor y, const Tensor& w, const Tensor& b, const Shape& shape) {
 
 }  // namespace
 
+namespace {
+
+// Training-mode batch norm on contiguous [N, C, L] in one pass over the data
+// for the statistics and one for the output; the backward is fused the same way:
+//   dx = w rstd (g - mean(g) - xhat mean(g xhat)),  dw = sum(g xhat),  db = sum(g)
+// per channel. No transposed copies: each channel is N strided runs of L values.
+struct BnStats {
+  Tensor mean, rstd, var;  // [C]
+};
+
+template <class F> void for_channels(int64_t C, int64_t work, F f) {
+  if (C > 1 && C * work >= kernels::kParallelGrain && omp_get_max_threads() > 1) {
+#pragma omp parallel for schedule(static)
+    for (int64_t c = 0; c < C; ++c) f(c);
+  } else {
+    for (int64_t c = 0; c < C; ++c) f(c);
+  }
+}
+
+Tensor batch_norm_train(const Tensor& x, const Tensor& w, const Tensor& b, double eps, BnStats* st) {
+  const int64_t N = x.sizes()[0], C = x.sizes()[1], L = x.numel() / (N * C), cnt = N * L;
+  Tensor xc = x.detach().contiguous();
+  Tensor y = Tensor::empty(x.sizes(), x.dtype());
+  st->mean = Tensor::empty({C}, x.dtype());
+  st->rstd = Tensor::empty({C}, x.dtype());
+  st->var = Tensor::empty({C}, x.dtype());
+  dispatch_floating(x.dtype(), "batch_norm", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* in = xc.data<T>();
+    T* out = y.data<T>();
+    Tensor wc = w.defined() ? w.detach().contiguous() : Tensor(), bc = b.defined() ? b.detach().contiguous() : Tensor();
+    const T* wp = wc.defined() ? wc.template data<T>() : nullptr;
+    const T* bp = bc.defined() ? bc.template data<T>() : nullptr;
+    T *mp = st->mean.data<T>(), *rp = st->rstd.data<T>(), *vp = st->var.data<T>();
+    for_channels(C, cnt, [&](int64_t c) {
+      double s = 0;
+      for (int64_t n = 0; n < N; ++n) {
+        const T* row = in + (n * C + c) * L;
+        for (int64_t l = 0; l < L; ++l) s += row[l];
+      }
+      double mean = s / static_cast<double>(cnt), ss = 0;
+      for (int64_t n = 0; n < N; ++n) {
+        const T* row = in + (n * C + c) * L;
+        for (int64_t l = 0; l < L; ++l) ss += (row[l] - mean) * (row[l] - mean);
+      }
+      double var = ss / static_cast<double>(cnt), rstd = 1.0 / std::sqrt(var + eps);
+      T scale = static_cast<T>(wp ? wp[c] * rstd : rstd);
+      T shift = static_cast<T>((bp ? bp[c] : 0.0) - mean * scale);
+      for (int64_t n = 0; n < N; ++n) {
+        const T* row = in + (n * C + c) * L;
+        T* orow = out + (n * C + c) * L;
+        for (int64_t l = 0; l < L; ++l) orow[l] = row[l] * scale + shift;
+      }
+      mp[c] = static_cast<T>(mean);
+      rp[c] = static_cast<T>(rstd);
+      vp[c] = static_cast<T>(var);
+    });
+  });
+  bool gx = x.requires_grad(), gw = w.defined() && w.requires_grad(), gb = b.defined() && b.requires_grad();
+  Tensor mean = st->mean, rstd = st->rstd;
+  autograd::record(
+      y, "batch_norm", {x, w, b},
+      [xc, w, mean, rstd, N, C, L, gx, gw, gb](const Tensor& g) {
+        const int64_t cnt = N * L;
+        Tensor gc = g.contiguous();
+        Tensor dx = gx ? Tensor::empty(xc.sizes(), g.dtype()) : Tensor();
+        Tensor dw = Tensor::empty({C}, g.dtype()), db = Tensor::empty({C}, g.dtype());
+        dispatch_floating(g.dtype(), "batch_norm", [&](auto tag) {
+          using T = typename decltype(tag)::type;
+          const T *gp = gc.data<T>(), *in = xc.data<T>(), *mp = mean.data<T>(), *rp = rstd.data<T>();
+          Tensor wc = w.defined() ? w.detach().contiguous() : Tensor();
+          const T* wp = wc.defined() ? wc.template data<T>() : nullptr;
+          T *dwp = dw.data<T>(), *dbp = db.data<T>();
+          T* dxp = gx ? dx.data<T>() : nullptr;
+          for_channels(C, cnt, [&](int64_t c) {
+            double sg = 0, sgx = 0;
+            const double m = mp[c], r = rp[c];
+            for (int64_t n = 0; n < N; ++n) {
+              const T *grow = gp + (n * C + c) * L, *row = in + (n * C + c) * L;
+              for (int64_t l = 0; l < L; ++l) {
+                sg += grow[l];
+                sgx += grow[l] * (row[l] - m) * r;
+              }
+            }
+            dwp[c] = static_cast<T>(sgx);
+            dbp[c] = static_cast<T>(sg);
+            if (!dxp) return;
+            const T k = static_cast<T>((wp ? wp[c] : 1.0) * r), mg = static_cast<T>(sg / cnt),
+                    mgx = static_cast<T>(sgx / cnt), mt = static_cast<T>(m), rt = static_cast<T>(r);
+            for (int64_t n = 0; n < N; ++n) {
+              const T *grow = gp + (n * C + c) * L, *row = in + (n * C + c) * L;
+              T* drow = dxp + (n * C + c) * L;
+              for (int64_t l = 0; l < L; ++l) drow[l] = k * (grow[l] - mg - (row[l] - mt) * rt * mgx);
+            }
+          });
+        });
+        return Grads{dx, gw ? dw : Tensor(), gb ? db : Tensor()};
+      },
+      {x});
+  return y;
+}
+
+}  // namespace
+
 Tensor batch_norm(const Tensor& x, const Tensor& rm, const Tensor& rv, const Tensor& w, const Tensor& b,
                   bool training, double momentum, double eps) {
   NABLA_CHECK(x.dim() >= 2, "batch_norm: expected input [N, C, *], got {}", shape_str(x.sizes()));
@@ -118,6 +222,10 @@ Tensor batch_norm(const Tensor& x, const Tensor& rm, const Tensor& rv, const Ten
   check_channel_vec(rv, C, "running_var", "batch_norm");
   check_channel_vec(w, C, "weight", "batch_norm");
   check_channel_vec(b, C, "bias", "batch_norm");
+  for (const Tensor* t : {&w, &b, &rm, &rv})
+    if (t->defined())
+      NABLA_CHECK(t->dtype() == x.dtype(), "batch_norm: parameter dtype {} differs from input dtype {}",
+                  dtype_name(t->dtype()), dtype_name(x.dtype()));
   Shape cs = channel_shape(x);
   if (!training) {
     NABLA_CHECK(rm.defined() && rv.defined(), "batch_norm: evaluation mode needs running_mean and running_var");
@@ -127,19 +235,16 @@ Tensor batch_norm(const Tensor& x, const Tensor& rm, const Tensor& rv, const Ten
   int64_t count = x.numel() / C;
   NABLA_CHECK(count > 1, "batch_norm: expected more than 1 value per channel when training, got input {}",
               shape_str(x.sizes()));
-  // Channels first, then everything else: rows of the normalization.
-  Tensor xt = x.transpose(0, 1);
-  Shape tshape = xt.sizes();
-  Normalized n = normalize_rows(xt.reshape({C, -1}), eps, "batch_norm");
-  Tensor y = n.xhat.reshape(tshape).transpose(0, 1).contiguous();
+  BnStats st;
+  Tensor y = batch_norm_train(x, w, b, eps, &st);
   if (rm.defined() && rv.defined()) {
     NoGradGuard ng;
     Tensor rmv = rm, rvv = rv;
-    rmv.mul_(1.0 - momentum).add_(mul(n.mean, momentum));
+    rmv.mul_(1.0 - momentum).add_(mul(st.mean, momentum));
     double unbias = static_cast<double>(count) / static_cast<double>(count - 1);
-    rvv.mul_(1.0 - momentum).add_(mul(n.var, momentum * unbias));
+    rvv.mul_(1.0 - momentum).add_(mul(st.var, momentum * unbias));
   }
-  return affine(y, w, b, cs);
+  return y;
 }
 
 Tensor layer_norm(const Tensor& x, const Shape& ns, const Tensor& w, const Tensor& b, double eps) {

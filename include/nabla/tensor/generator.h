@@ -14,6 +14,7 @@ class Generator {
   void manual_seed(uint64_t seed) {
     engine_.seed(seed);
     seed_ = seed;
+    has_spare_ = false;  // a normal left over from before the seed must not leak into the new stream
   }
   uint64_t initial_seed() const { return seed_; }
   /// Uniform in [0, 1) with 53 random bits.
