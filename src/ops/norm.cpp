@@ -51,8 +51,10 @@ Normalized normalize_rows(const Tensor& x, double eps, const char* op) {
     for_rows(M, R, [&](int64_t m) {
       const T* row = in + m * R;
       double s = 0;
+#pragma omp simd reduction(+ : s)
       for (int64_t r = 0; r < R; ++r) s += row[r];
       double mean = s / static_cast<double>(R), ss = 0;
+#pragma omp simd reduction(+ : ss)
       for (int64_t r = 0; r < R; ++r) ss += (row[r] - mean) * (row[r] - mean);
       double var = ss / static_cast<double>(R);
       T inv = static_cast<T>(1.0 / std::sqrt(var + eps));
@@ -75,6 +77,7 @@ Normalized normalize_rows(const Tensor& x, double eps, const char* op) {
           T* out = gx.data<T>();
           for_rows(M, R, [&](int64_t m) {
             double sg = 0, sgx = 0;
+#pragma omp simd reduction(+ : sg, sgx)
             for (int64_t r = 0; r < R; ++r) {
               sg += gp[m * R + r];
               sgx += gp[m * R + r] * xh[m * R + r];
@@ -148,11 +151,13 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& w, const Tensor& b, doubl
       double s = 0;
       for (int64_t n = 0; n < N; ++n) {
         const T* row = in + (n * C + c) * L;
+#pragma omp simd reduction(+ : s)
         for (int64_t l = 0; l < L; ++l) s += row[l];
       }
       double mean = s / static_cast<double>(cnt), ss = 0;
       for (int64_t n = 0; n < N; ++n) {
         const T* row = in + (n * C + c) * L;
+#pragma omp simd reduction(+ : ss)
         for (int64_t l = 0; l < L; ++l) ss += (row[l] - mean) * (row[l] - mean);
       }
       double var = ss / static_cast<double>(cnt), rstd = 1.0 / std::sqrt(var + eps);
@@ -189,6 +194,7 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& w, const Tensor& b, doubl
             const double m = mp[c], r = rp[c];
             for (int64_t n = 0; n < N; ++n) {
               const T *grow = gp + (n * C + c) * L, *row = in + (n * C + c) * L;
+#pragma omp simd reduction(+ : sg, sgx)
               for (int64_t l = 0; l < L; ++l) {
                 sg += grow[l];
                 sgx += grow[l] * (row[l] - m) * r;

@@ -110,6 +110,7 @@ Tensor sum_impl(const Tensor& x, const ReducePlan& p) {
       std::vector<Acc> acc(p.M, 0);
       for (int64_t r = 0; r < p.R; ++r) {
         const T* row = in + r * p.M;
+#pragma omp simd
         for (int64_t m = 0; m < p.M; ++m) acc[m] += row[m];
       }
       for (int64_t m = 0; m < p.M; ++m) o[m] = static_cast<T>(acc[m]);
@@ -120,6 +121,7 @@ Tensor sum_impl(const Tensor& x, const ReducePlan& p) {
     for_rows(p.M, p.R, [&](int64_t m) {
       const T* row = in + m * p.R;
       Acc s = 0;
+#pragma omp simd reduction(+ : s)
       for (int64_t r = 0; r < p.R; ++r) s += row[r];
       o[m] = static_cast<T>(s);
     });
