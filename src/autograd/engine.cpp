@@ -53,10 +53,18 @@ void record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, Ba
 
 namespace {
 
+// True when nothing but `g` refers to its storage, which it spans exactly:
+// then the leaf can keep g's buffer instead of copying it.
+bool exclusively_owned(const Tensor& g) {
+  return g.impl_ptr().use_count() == 1 && g.storage().use_count() == 1 && g.offset() == 0 && g.is_contiguous() &&
+         static_cast<size_t>(g.numel()) * dtype_size(g.dtype()) == g.storage()->nbytes();
+}
+
 void accumulate_leaf(TensorImpl& leaf, const Tensor& g) {
   if (!leaf.grad) {
-    // A fresh buffer: g may alias another tensor's storage (views, identity backward).
-    leaf.grad = g.clone().impl_ptr();
+    // A fresh buffer unless g's is free to take: g may alias another tensor's storage (views, identity backward).
+    leaf.grad = exclusively_owned(g) ? g.detach().impl_ptr() : g.clone().impl_ptr();
+    leaf.grad->is_view = false;
   } else {
     Tensor(leaf.grad).add_(g);
   }

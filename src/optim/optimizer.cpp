@@ -1,7 +1,11 @@
 #include "nabla/optim/optimizer.h"
 
+#include <omp.h>
+
 #include <cmath>
 #include <set>
+
+#include "kernels/cpu/strided_loop.h"
 
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/ops/elementwise.h"
@@ -139,7 +143,8 @@ double next_step(std::map<std::string, Tensor>& s) {
   return step;
 }
 
-// Runs f(i, p, g, bufs...) over the elements of contiguous tensors of one floating dtype.
+// Runs f(n, p, g, bufs) over the elements of contiguous tensors of one floating
+// dtype; large tensors are split in chunks across threads.
 template <class F> void fused(const Tensor& p, const Tensor& g, std::initializer_list<Tensor> bufs, F f) {
   dispatch_floating(p.dtype(), "optimizer", [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -148,7 +153,19 @@ template <class F> void fused(const Tensor& p, const Tensor& g, std::initializer
     std::vector<T*> bp;
     for (const Tensor& b : bufs) bp.push_back(b.data<T>());
     const int64_t n = p.numel();
-    f(n, pp, gp, bp.data());
+    const int nt = n >= kernels::kParallelGrain ? omp_get_max_threads() : 1;
+    if (nt <= 1) {
+      f(n, pp, gp, bp.data());
+      return;
+    }
+#pragma omp parallel num_threads(nt)
+    {
+      const int t = omp_get_thread_num(), k = omp_get_num_threads();
+      const int64_t lo = n * t / k, hi = n * (t + 1) / k;
+      std::vector<T*> mine(bp.size());
+      for (size_t i = 0; i < bp.size(); ++i) mine[i] = bp[i] + lo;
+      if (hi > lo) f(hi - lo, pp + lo, gp + lo, mine.data());
+    }
   });
 }
 
