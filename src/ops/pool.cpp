@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <cmath>
+#include <limits>
 
 #include "kernels/cpu/strided_loop.h"
 #include "nabla/autograd/node.h"
@@ -80,8 +81,45 @@ Tensor max_pool2d(const Tensor& x, const Pool2dParams& pin) {
     const T* in = xc.data<T>();
     T* o = out.data<T>();
     int64_t* ix = idx.data<int64_t>();
+    const bool two_by_two = p.kernel == std::array<int64_t, 2>{2, 2} && p.stride == std::array<int64_t, 2>{2, 2} &&
+                            p.padding == std::array<int64_t, 2>{0, 0} && p.dilation == std::array<int64_t, 2>{1, 1} &&
+                            2 * s.Ho <= s.H && 2 * s.Wo <= s.W;
     for_planes(s.planes, s.H * s.W, [&](int64_t c) {
       const T* plane = in + c * s.H * s.W;
+      if (two_by_two) {
+        // The common case, branch-light: windows never leave the image. Ties keep the
+        // first element, NaN wins (as the general loop below and PyTorch).
+        for (int64_t y = 0; y < s.Ho; ++y) {
+          const T* r0 = plane + 2 * y * s.W;
+          const T* r1 = r0 + s.W;
+          T* orow = o + (c * s.Ho + y) * s.Wo;
+          int64_t* irow = ix + (c * s.Ho + y) * s.Wo;
+#pragma omp simd
+          for (int64_t xo = 0; xo < s.Wo; ++xo) {
+            // Selects, not branches (the comparisons are unpredictable on real data),
+            // so the loop vectorizes. Ties keep the first element; a NaN wins.
+            const int64_t ia = 2 * y * s.W + 2 * xo, ib = ia + 1, ic = ia + s.W, id = ic + 1;
+            const T a = r0[2 * xo], b = r0[2 * xo + 1], c = r1[2 * xo], d = r1[2 * xo + 1];
+            T best = a;
+            int64_t arg = ia;
+            bool t = b > best;
+            best = t ? b : best;
+            arg = t ? ib : arg;
+            t = c > best;
+            best = t ? c : best;
+            arg = t ? ic : arg;
+            t = d > best;
+            best = t ? d : best;
+            arg = t ? id : arg;
+            const bool na = a != a, nb = b != b, nc = c != c, nd = d != d;
+            arg = na ? ia : nb ? ib : nc ? ic : nd ? id : arg;
+            best = (na || nb || nc || nd) ? std::numeric_limits<T>::quiet_NaN() : best;
+            orow[xo] = best;
+            irow[xo] = arg;
+          }
+        }
+        return;
+      }
       for (int64_t y = 0; y < s.Ho; ++y)
         for (int64_t xo = 0; xo < s.Wo; ++xo) {
           T best = -INFINITY;
