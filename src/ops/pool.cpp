@@ -86,36 +86,30 @@ Tensor max_pool2d(const Tensor& x, const Pool2dParams& pin) {
                             2 * s.Ho <= s.H && 2 * s.Wo <= s.W;
     for_planes(s.planes, s.H * s.W, [&](int64_t c) {
       const T* plane = in + c * s.H * s.W;
+      int nan_count = 0;
       if (two_by_two) {
-        // The common case, branch-light: windows never leave the image. Ties keep the
-        // first element, NaN wins (as the general loop below and PyTorch).
-        for (int64_t y = 0; y < s.Ho; ++y) {
-          const T* r0 = plane + 2 * y * s.W;
-          const T* r1 = r0 + s.W;
-          T* orow = o + (c * s.Ho + y) * s.Wo;
-          int64_t* irow = ix + (c * s.Ho + y) * s.Wo;
-#pragma omp simd
-          for (int64_t xo = 0; xo < s.Wo; ++xo) {
-            // Selects, not branches (the comparisons are unpredictable on real data),
-            // so the loop vectorizes. Ties keep the first element; a NaN wins.
-            const int64_t ia = 2 * y * s.W + 2 * xo, ib = ia + 1, ic = ia + s.W, id = ic + 1;
-            const T a = r0[2 * xo], b = r0[2 * xo + 1], c = r1[2 * xo], d = r1[2 * xo + 1];
-            T best = a;
-            int64_t arg = ia;
-            bool t = b > best;
-            best = t ? b : best;
-            arg = t ? ib : arg;
-            t = c > best;
-            best = t ? c : best;
-            arg = t ? ic : arg;
-            t = d > best;
-            best = t ? d : best;
-            arg = t ? id : arg;
-            const bool na = a != a, nb = b != b, nc = c != c, nd = d != d;
-            arg = na ? ia : nb ? ib : nc ? ic : nd ? id : arg;
-            best = (na || nb || nc || nd) ? std::numeric_limits<T>::quiet_NaN() : best;
-            orow[xo] = best;
-            irow[xo] = arg;
+#pragma omp simd reduction(+ : nan_count)
+        for (int64_t i = 0; i < s.H * s.W; ++i) nan_count += plane[i] != plane[i];
+      }
+      if (two_by_two && nan_count == 0) {
+        // The common case: windows never leave the image and hold no NaN, so plain
+        // comparisons decide (ties keep the first element); selects, not branches.
+        // Sizes are copied to locals: the i64 index stores could alias them otherwise.
+        const int64_t W = s.W, Ho = s.Ho, Wo = s.Wo;
+        for (int64_t y = 0; y < Ho; ++y) {
+          const T* r0 = plane + 2 * y * W;
+          const T* r1 = r0 + W;
+          T* orow = o + (c * Ho + y) * Wo;
+          int64_t* irow = ix + (c * Ho + y) * Wo;
+          const int64_t row0 = 2 * y * W;
+          for (int64_t xo = 0; xo < Wo; ++xo) {
+            const T a = r0[2 * xo], b = r0[2 * xo + 1], cc = r1[2 * xo], d = r1[2 * xo + 1];
+            // std::max(x, y) is (x < y ? y : x): a maxss, ties keep x; the index arithmetic uses
+            // the comparisons as 0/1 so nothing branches.
+            const T top = std::max(a, b), bot = std::max(cc, d);
+            const int64_t it = a < b, ib = W + (cc < d), lower = top < bot;
+            orow[xo] = std::max(top, bot);
+            irow[xo] = row0 + 2 * xo + it + lower * (ib - it);
           }
         }
         return;
