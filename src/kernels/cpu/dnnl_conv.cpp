@@ -32,26 +32,32 @@ auto key_of(const DnnlConv& c) {
                          c.groups, c.bias);
 }
 
-// A buffer in oneDNN's preferred layout, with reorders from/to the plain one when they differ.
+// A buffer in oneDNN's preferred layout, with reorders from/to the plain one
+// when they differ. The buffer is allocated on first use, so shapes that only
+// ever run forward (evaluation batches) hold no backward buffers.
 struct Slot {
   memory::desc plain, pref;
   memory mem;  // preferred-layout storage (only when pref != plain)
   bool same = true;
-  void init(const memory::desc& p, const memory::desc& q, const dnnl::engine& eng) {
+  void init(const memory::desc& p, const memory::desc& q, const dnnl::engine&) {
     plain = p;
     pref = q;
     same = p == q;
-    if (!same) mem = memory(q, eng);
+  }
+  memory& buffer(Runtime& rt) {
+    if (!mem) mem = memory(pref, rt.eng);
+    return mem;
   }
   // Memory holding `user` data in the preferred layout (reordering in).
   memory in(void* user, Runtime& rt) {
     memory u(plain, rt.eng, user);
     if (same) return u;
-    dnnl::reorder(u, mem).execute(rt.strm, u, mem);
-    return mem;
+    memory& m = buffer(rt);
+    dnnl::reorder(u, m).execute(rt.strm, u, m);
+    return m;
   }
   // Memory to write the result into; call out_done() afterwards.
-  memory out(void* user, Runtime& rt) { return same ? memory(plain, rt.eng, user) : mem; }
+  memory out(void* user, Runtime& rt) { return same ? memory(plain, rt.eng, user) : buffer(rt); }
   void out_done(void* user, Runtime& rt) {
     if (same) return;
     memory u(plain, rt.eng, user);
