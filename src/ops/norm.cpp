@@ -7,7 +7,7 @@
 
 #include <cmath>
 
-#include "kernels/cpu/strided_loop.h"
+#include "kernels/cpu/parallel.h"
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/autograd/node.h"
 #include "nabla/ops/elementwise.h"
@@ -20,15 +20,6 @@ using autograd::record;
 using Grads = std::vector<Tensor>;
 
 namespace {
-
-template <class F> void for_rows(int64_t M, int64_t R, F f) {
-  if (M > 1 && M * R >= kernels::kParallelGrain && omp_get_max_threads() > 1) {
-#pragma omp parallel for schedule(static)
-    for (int64_t m = 0; m < M; ++m) f(m);
-  } else {
-    for (int64_t m = 0; m < M; ++m) f(m);
-  }
-}
 
 struct Normalized {
   Tensor xhat;  // [M, R]
@@ -48,7 +39,7 @@ Normalized normalize_rows(const Tensor& x, double eps, const char* op) {
     using T = typename decltype(tag)::type;
     const T* in = xc.data<T>();
     T *o = n.xhat.data<T>(), *mu = n.mean.data<T>(), *va = n.var.data<T>(), *rs = rstd.data<T>();
-    for_rows(M, R, [&](int64_t m) {
+    kernels::parallel_for(M, R, [&](int64_t m) {
       const T* row = in + m * R;
       double s = 0;
 #pragma omp simd reduction(+ : s)
@@ -75,7 +66,7 @@ Normalized normalize_rows(const Tensor& x, double eps, const char* op) {
           using T = typename decltype(tag)::type;
           const T *gp = gc.data<T>(), *xh = xhat.data<T>(), *rs = rstd.data<T>();
           T* out = gx.data<T>();
-          for_rows(M, R, [&](int64_t m) {
+          kernels::parallel_for(M, R, [&](int64_t m) {
             double sg = 0, sgx = 0;
 #pragma omp simd reduction(+ : sg, sgx)
             for (int64_t r = 0; r < R; ++r) {
@@ -123,15 +114,6 @@ struct BnStats {
   Tensor mean, rstd, var;  // [C]
 };
 
-template <class F> void for_channels(int64_t C, int64_t work, F f) {
-  if (C > 1 && C * work >= kernels::kParallelGrain && omp_get_max_threads() > 1) {
-#pragma omp parallel for schedule(static)
-    for (int64_t c = 0; c < C; ++c) f(c);
-  } else {
-    for (int64_t c = 0; c < C; ++c) f(c);
-  }
-}
-
 Tensor batch_norm_train(const Tensor& x, const Tensor& w, const Tensor& b, double eps, BnStats* st) {
   const int64_t N = x.sizes()[0], C = x.sizes()[1], L = x.numel() / (N * C), cnt = N * L;
   Tensor xc = x.detach().contiguous();
@@ -147,7 +129,7 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& w, const Tensor& b, doubl
     const T* wp = wc.defined() ? wc.template data<T>() : nullptr;
     const T* bp = bc.defined() ? bc.template data<T>() : nullptr;
     T *mp = st->mean.data<T>(), *rp = st->rstd.data<T>(), *vp = st->var.data<T>();
-    for_channels(C, cnt, [&](int64_t c) {
+    kernels::parallel_for(C, cnt, [&](int64_t c) {
       double s = 0;
       for (int64_t n = 0; n < N; ++n) {
         const T* row = in + (n * C + c) * L;
@@ -189,7 +171,7 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& w, const Tensor& b, doubl
           const T* wp = wc.defined() ? wc.template data<T>() : nullptr;
           T *dwp = dw.data<T>(), *dbp = db.data<T>();
           T* dxp = gx ? dx.data<T>() : nullptr;
-          for_channels(C, cnt, [&](int64_t c) {
+          kernels::parallel_for(C, cnt, [&](int64_t c) {
             double sg = 0, sgx = 0;
             const double m = mp[c], r = rp[c];
             for (int64_t n = 0; n < N; ++n) {

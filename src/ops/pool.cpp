@@ -7,7 +7,7 @@
 #include <cmath>
 #include <limits>
 
-#include "kernels/cpu/strided_loop.h"
+#include "kernels/cpu/parallel.h"
 #include "nabla/autograd/node.h"
 #include "nabla/tensor/factory.h"
 
@@ -57,15 +57,6 @@ PoolShape pool_shape(const Tensor& x4, const Pool2dParams& p, const char* op) {
   return s;
 }
 
-template <class F> void for_planes(int64_t planes, int64_t work, F f) {
-  if (planes > 1 && planes * work >= kernels::kParallelGrain && omp_get_max_threads() > 1) {
-#pragma omp parallel for schedule(static)
-    for (int64_t c = 0; c < planes; ++c) f(c);
-  } else {
-    for (int64_t c = 0; c < planes; ++c) f(c);
-  }
-}
-
 }  // namespace
 
 Tensor max_pool2d(const Tensor& x, const Pool2dParams& pin) {
@@ -84,7 +75,7 @@ Tensor max_pool2d(const Tensor& x, const Pool2dParams& pin) {
     const bool two_by_two = p.kernel == std::array<int64_t, 2>{2, 2} && p.stride == std::array<int64_t, 2>{2, 2} &&
                             p.padding == std::array<int64_t, 2>{0, 0} && p.dilation == std::array<int64_t, 2>{1, 1} &&
                             2 * s.Ho <= s.H && 2 * s.Wo <= s.W;
-    for_planes(s.planes, s.H * s.W, [&](int64_t c) {
+    kernels::parallel_for(s.planes, s.H * s.W, [&](int64_t c) {
       const T* plane = in + c * s.H * s.W;
       int nan_count = 0;
       if (two_by_two) {
@@ -147,7 +138,7 @@ Tensor max_pool2d(const Tensor& x, const Pool2dParams& pin) {
       const T* gp = go.data<T>();
       const int64_t* ix = idx.data<int64_t>();
       T* gxp = gx.data<T>();
-      for_planes(s.planes, s.Ho * s.Wo, [&](int64_t c) {
+      kernels::parallel_for(s.planes, s.Ho * s.Wo, [&](int64_t c) {
         for (int64_t k = 0; k < s.Ho * s.Wo; ++k) gxp[c * s.H * s.W + ix[c * s.Ho * s.Wo + k]] += gp[c * s.Ho * s.Wo + k];
       });
     });
@@ -194,7 +185,7 @@ Tensor avg_pool2d(const Tensor& x, const Pool2dParams& pin) {
     using T = typename decltype(tag)::type;
     const T* in = xc.data<T>();
     T* o = out.data<T>();
-    for_planes(s.planes, s.H * s.W, [&](int64_t c) {
+    kernels::parallel_for(s.planes, s.H * s.W, [&](int64_t c) {
       const T* plane = in + c * s.H * s.W;
       for (int64_t y = 0; y < s.Ho; ++y)
         for (int64_t xo = 0; xo < s.Wo; ++xo) {
@@ -215,7 +206,7 @@ Tensor avg_pool2d(const Tensor& x, const Pool2dParams& pin) {
       using T = typename decltype(tag)::type;
       const T* gp = go.data<T>();
       T* gxp = gx.data<T>();
-      for_planes(s.planes, s.Ho * s.Wo, [&](int64_t c) {
+      kernels::parallel_for(s.planes, s.Ho * s.Wo, [&](int64_t c) {
         for (int64_t y = 0; y < s.Ho; ++y)
           for (int64_t xo = 0; xo < s.Wo; ++xo) {
             AvgWindow w = avg_window(p, s, y, xo);
@@ -254,7 +245,7 @@ Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> osz) {
     using T = typename decltype(tag)::type;
     const T* in = xc.data<T>();
     T* o = out.data<T>();
-    for_planes(s.planes, s.H * s.W, [&](int64_t c) {
+    kernels::parallel_for(s.planes, s.H * s.W, [&](int64_t c) {
       for (int64_t y = 0; y < s.Ho; ++y)
         for (int64_t xo = 0; xo < s.Wo; ++xo) {
           int64_t y0 = lo(y, s.H, s.Ho), y1 = hi(y, s.H, s.Ho), x0 = lo(xo, s.W, s.Wo), x1 = hi(xo, s.W, s.Wo);
@@ -274,7 +265,7 @@ Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> osz) {
       using T = typename decltype(tag)::type;
       const T* gp = go.data<T>();
       T* gxp = gx.data<T>();
-      for_planes(s.planes, s.Ho * s.Wo, [&](int64_t c) {
+      kernels::parallel_for(s.planes, s.Ho * s.Wo, [&](int64_t c) {
         for (int64_t y = 0; y < s.Ho; ++y)
           for (int64_t xo = 0; xo < s.Wo; ++xo) {
             int64_t y0 = lo(y, s.H, s.Ho), y1 = hi(y, s.H, s.Ho), x0 = lo(xo, s.W, s.Wo), x1 = hi(xo, s.W, s.Wo);

@@ -9,7 +9,7 @@
 #include <cmath>
 #include <limits>
 
-#include "kernels/cpu/strided_loop.h"
+#include "kernels/cpu/parallel.h"
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/autograd/node.h"
 #include "nabla/ops/elementwise.h"
@@ -84,16 +84,6 @@ Tensor as_rows(const Tensor& x, const ReducePlan& p) {
   return c;
 }
 
-// Runs f(m) for m in [0, M), in parallel when the total work is large.
-template <class F> void for_rows(int64_t M, int64_t R, F f) {
-  if (M > 1 && M * R >= kernels::kParallelGrain && omp_get_max_threads() > 1) {
-#pragma omp parallel for schedule(static)
-    for (int64_t m = 0; m < M; ++m) f(m);
-  } else {
-    for (int64_t m = 0; m < M; ++m) f(m);
-  }
-}
-
 // The gradient of a reduction output, broadcast back over the input's shape.
 Tensor expand_grad(const Tensor& g, const ReducePlan& p, const Shape& in_shape) {
   return g.reshape(p.keep_shape).expand(in_shape);
@@ -118,7 +108,7 @@ Tensor sum_impl(const Tensor& x, const ReducePlan& p) {
     }
     Tensor rows = as_rows(x, p);
     const T* in = rows.data<T>();
-    for_rows(p.M, p.R, [&](int64_t m) {
+    kernels::parallel_for(p.M, p.R, [&](int64_t m) {
       const T* row = in + m * p.R;
       Acc s = 0;
 #pragma omp simd reduction(+ : s)
@@ -167,7 +157,7 @@ template <class F> Tensor reduce_rows(const char* op, const Tensor& x, const Red
     Tensor rows = as_rows(x, p);
     const T* in = rows.data<T>();
     T* o = out.data<T>();
-    for_rows(p.M, p.R, [&](int64_t m) { o[m] = static_cast<T>(f(in + m * p.R, p.R)); });
+    kernels::parallel_for(p.M, p.R, [&](int64_t m) { o[m] = static_cast<T>(f(in + m * p.R, p.R)); });
   });
   return out;
 }
@@ -232,7 +222,7 @@ std::pair<Tensor, Tensor> extreme(const char* op, const Tensor& x, const ReduceP
     const T* in = rows.data<T>();
     T* v = values.data<T>();
     int64_t* ix = want_index ? index.data<int64_t>() : nullptr;
-    for_rows(p.M, p.R, [&](int64_t m) {
+    kernels::parallel_for(p.M, p.R, [&](int64_t m) {
       const T* row = in + m * p.R;
       int64_t best = 0;
       for (int64_t r = 1; r < p.R; ++r) {
