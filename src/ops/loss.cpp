@@ -1,6 +1,11 @@
 // Losses, written with differentiable ops: their gradients come from the ops'.
 #include "nabla/ops/loss.h"
 
+#include <cmath>
+
+#include "kernels/cpu/parallel.h"
+#include "nabla/autograd/node.h"
+
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/ops/activation.h"
 #include "nabla/ops/elementwise.h"
@@ -94,7 +99,83 @@ Tensor nll_loss(const Tensor& log_probs_in, const Tensor& target_in, const Tenso
   return reduce(loss, reduction);
 }
 
+namespace {
+
+// The common case in one kernel: logits [N, C], class indices, no class weights,
+// no smoothing. Forward: loss_i = logsumexp(x_i) - x_i[t_i]; backward:
+// (softmax(x_i) - onehot(t_i)) times the row's share of the upstream gradient.
+// The composite path (log_softmax + gather + masks) stays for everything else.
+Tensor cross_entropy_rows(const Tensor& input, const Tensor& target, int64_t ignore_index, Reduction reduction) {
+  const int64_t N = input.sizes()[0], C = input.sizes()[1];
+  Tensor x = input.detach().contiguous(), t = target.contiguous();
+  Tensor lse = Tensor::empty({N}, input.dtype()), per_row = Tensor::empty({N}, input.dtype());
+  int64_t counted = 0;
+  dispatch_floating(input.dtype(), "cross_entropy", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* xp = x.data<T>();
+    const int64_t* tp = t.data<int64_t>();
+    T *lp = lse.data<T>(), *rp = per_row.data<T>();
+    for (int64_t i = 0; i < N; ++i)
+      NABLA_CHECK(tp[i] == ignore_index || (tp[i] >= 0 && tp[i] < C),
+                  "cross_entropy: target {} out of range for {} classes (input {})", tp[i], C,
+                  shape_str(input.sizes()));
+    kernels::parallel_for(N, C, [&](int64_t i) {
+      const T* row = xp + i * C;
+      T mx = row[0];
+      for (int64_t c = 1; c < C; ++c) mx = std::max(mx, row[c]);
+      double s = 0;  // exp in the input's precision (expf for f32), accumulated in f64
+      for (int64_t c = 0; c < C; ++c) s += std::exp(row[c] - mx);
+      lp[i] = static_cast<T>(mx + std::log(s));
+      rp[i] = tp[i] == ignore_index ? T(0) : lp[i] - row[tp[i]];
+    });
+    for (int64_t i = 0; i < N; ++i) counted += tp[i] != ignore_index;
+  });
+  Tensor out;
+  if (reduction == Reduction::None) {
+    out = per_row;
+  } else {
+    NoGradGuard ng;
+    out = sum(per_row);
+    if (reduction == Reduction::Mean) out = div(out, full({}, static_cast<double>(counted), input.dtype()));
+  }
+  autograd::record(
+      out, "cross_entropy", {input},
+      [x, t, lse, N, C, ignore_index, reduction, counted](const Tensor& g) {
+        Tensor gx = Tensor::empty({N, C}, x.dtype());
+        Tensor gc = g.contiguous();
+        dispatch_floating(x.dtype(), "cross_entropy", [&](auto tag) {
+          using T = typename decltype(tag)::type;
+          const T *xp = x.data<T>(), *lp = lse.data<T>(), *gp = gc.data<T>();
+          const int64_t* tp = t.data<int64_t>();
+          T* out = gx.data<T>();
+          const T shared = reduction == Reduction::None ? T(0)
+                           : reduction == Reduction::Sum ? gp[0]
+                                                         : static_cast<T>(gp[0] / static_cast<double>(counted));
+          kernels::parallel_for(N, C, [&](int64_t i) {
+            T* orow = out + i * C;
+            if (tp[i] == ignore_index) {
+              std::fill(orow, orow + C, T(0));
+              return;
+            }
+            const T* row = xp + i * C;
+            const T scale = reduction == Reduction::None ? gp[i] : shared;
+            for (int64_t c = 0; c < C; ++c) orow[c] = std::exp(row[c] - lp[i]) * scale;
+            orow[tp[i]] -= scale;
+          });
+        });
+        return std::vector<Tensor>{gx};
+      },
+      {input});
+  return out;
+}
+
+}  // namespace
+
 Tensor cross_entropy(const Tensor& input_in, const Tensor& target_in, const CrossEntropyOptions& o) {
+  if (input_in.dim() == 2 && target_in.dtype() == DType::i64 && target_in.dim() == 1 &&
+      target_in.sizes()[0] == input_in.sizes()[0] && !o.weight.defined() && o.label_smoothing == 0.0 &&
+      is_floating(input_in.dtype()))
+    return cross_entropy_rows(input_in, target_in, o.ignore_index, o.reduction);
   Tensor input = input_in, target = target_in;
   NABLA_CHECK(input.dim() >= 1, "cross_entropy: input must have at least 1 dim, got {}", shape_str(input.sizes()));
   NABLA_CHECK(o.label_smoothing >= 0.0 && o.label_smoothing <= 1.0,
