@@ -171,8 +171,7 @@ Tensor BatchNorm::forward(const Tensor& x) {
               num_features, num_features, shape_str(x.sizes()));
   bool use_batch_stats = training_ || !running_mean.defined();
   if (training_ && num_batches_tracked.defined()) num_batches_tracked.add_(1.0);
-  return batch_norm(x, training_ ? running_mean : running_mean, running_var, weight, bias, use_batch_stats, momentum,
-                    eps);
+  return batch_norm(x, running_mean, running_var, weight, bias, use_batch_stats, momentum, eps);
 }
 
 std::string BatchNorm::extra_repr() const {

@@ -466,7 +466,6 @@ Tensor& Tensor::fill_(double v) {
 Tensor& Tensor::zero_() { return fill_(0.0); }
 
 Tensor& Tensor::copy_(const Tensor& src) {
-  broadcast_shapes(sizes(), src.sizes(), "copy_");
   NABLA_CHECK(broadcast_shapes(sizes(), src.sizes(), "copy_") == sizes(),
               "copy_: source of shape {} does not broadcast to destination shape {}", shape_str(src.sizes()),
               shape_str(sizes()));

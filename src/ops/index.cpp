@@ -159,7 +159,8 @@ Tensor scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const T
                 shape_str(index.sizes()), shape_str(src.sizes()), d);
   Tensor ic = index.contiguous();
   check_range(ic, self.dim() ? self.sizes()[dim] : 1, "scatter_add", dim, self.sizes());
-  Tensor out = self.contiguous().clone().detach();
+  Tensor out = Tensor::empty(self.sizes(), self.dtype());
+  detail::copy_raw(out, self);
   // Only the part of src that index covers takes part.
   Tensor sc = src;
   for (int64_t d = 0; d < src.dim(); ++d) sc = sc.detach().narrow(d, 0, index.sizes()[d]);
