@@ -65,7 +65,19 @@ struct Slot {
   }
 };
 
+// Scratch memory a primitive asks for, allocated once on first use and kept:
+// oneDNN's default allocates it on every execution (page faults each step).
+struct Scratch {
+  memory::desc desc;
+  memory mem;
+  memory& get(Runtime& rt) {
+    if (!mem) mem = memory(desc, rt.eng);
+    return mem;
+  }
+};
+
 struct Prims {
+  Scratch s_fwd, s_bwd_data, s_bwd_w;
   dnnl::convolution_forward fwd;
   dnnl::convolution_backward_data bwd_data;
   dnnl::convolution_backward_weights bwd_w;
@@ -88,12 +100,14 @@ std::unique_ptr<Prims> build(const DnnlConv& c) {
                                                      strides, dil, pad_l, pad_r)
                    : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, alg, src_a, w_a, dst_a,
                                                      strides, dil, pad_l, pad_r);
-  dnnl::convolution_forward::primitive_desc fpd(fd, rt.eng);
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  dnnl::convolution_forward::primitive_desc fpd(fd, attr, rt.eng);
   dnnl::convolution_backward_data::desc bdd(alg, src_a, w_a, dst_a, strides, dil, pad_l, pad_r);
-  dnnl::convolution_backward_data::primitive_desc bdpd(bdd, rt.eng, fpd);
+  dnnl::convolution_backward_data::primitive_desc bdpd(bdd, attr, rt.eng, fpd);
   auto bwd = c.bias ? dnnl::convolution_backward_weights::desc(alg, src_a, w_a, b_md, dst_a, strides, dil, pad_l, pad_r)
                     : dnnl::convolution_backward_weights::desc(alg, src_a, w_a, dst_a, strides, dil, pad_l, pad_r);
-  dnnl::convolution_backward_weights::primitive_desc bwpd(bwd, rt.eng, fpd);
+  dnnl::convolution_backward_weights::primitive_desc bwpd(bwd, attr, rt.eng, fpd);
   auto p = std::make_unique<Prims>();
   p->fwd = dnnl::convolution_forward(fpd);
   p->bwd_data = dnnl::convolution_backward_data(bdpd);
@@ -108,6 +122,9 @@ std::unique_ptr<Prims> build(const DnnlConv& c) {
   p->w_ddst.init(dst_p, bwpd.diff_dst_desc(), rt.eng);
   p->w_dw.init(w_p, bwpd.diff_weights_desc(), rt.eng);
   p->bias_md = b_md;
+  p->s_fwd.desc = fpd.scratchpad_desc();
+  p->s_bwd_data.desc = bdpd.scratchpad_desc();
+  p->s_bwd_w.desc = bwpd.scratchpad_desc();
   return p;
 }
 
@@ -146,7 +163,10 @@ bool dnnl_conv_forward(const DnnlConv& c, const float* x, const float* w, const 
   try {
     memory src = p->f_src.in(const_cast<float*>(x), rt), wm = p->f_w.in(const_cast<float*>(w), rt);
     memory dst = p->f_dst.out(y, rt);
-    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, dst}};
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src},
+                                         {DNNL_ARG_WEIGHTS, wm},
+                                         {DNNL_ARG_DST, dst},
+                                         {DNNL_ARG_SCRATCHPAD, p->s_fwd.get(rt)}};
     if (c.bias) args.emplace(DNNL_ARG_BIAS, memory(p->bias_md, rt.eng, const_cast<float*>(b)));
     p->fwd.execute(rt.strm, args);
     p->f_dst.out_done(y, rt);
@@ -169,7 +189,10 @@ bool dnnl_conv_backward(const DnnlConv& c, const float* x, const float* w, const
     if (gx) {
       memory ddst = p->d_dst.in(const_cast<float*>(gy), rt), wm = p->d_w.in(const_cast<float*>(w), rt);
       memory dsrc = p->d_src.out(gx, rt);
-      p->bwd_data.execute(rt.strm, {{DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DIFF_SRC, dsrc}});
+      p->bwd_data.execute(rt.strm, {{DNNL_ARG_DIFF_DST, ddst},
+                                    {DNNL_ARG_WEIGHTS, wm},
+                                    {DNNL_ARG_DIFF_SRC, dsrc},
+                                    {DNNL_ARG_SCRATCHPAD, p->s_bwd_data.get(rt)}});
       p->d_src.out_done(gx, rt);
     }
     if (gw || gb) {
@@ -178,7 +201,10 @@ bool dnnl_conv_backward(const DnnlConv& c, const float* x, const float* w, const
       float* gw_out = gw ? gw : wscratch.data();
       memory src = p->w_src.in(const_cast<float*>(x), rt), ddst = p->w_ddst.in(const_cast<float*>(gy), rt);
       memory dw = p->w_dw.out(gw_out, rt);
-      std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, ddst}, {DNNL_ARG_DIFF_WEIGHTS, dw}};
+      std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src},
+                                           {DNNL_ARG_DIFF_DST, ddst},
+                                           {DNNL_ARG_DIFF_WEIGHTS, dw},
+                                           {DNNL_ARG_SCRATCHPAD, p->s_bwd_w.get(rt)}};
       if (c.bias) args.emplace(DNNL_ARG_DIFF_BIAS, memory(p->bias_md, rt.eng, gb ? gb : bscratch.data()));
       p->bwd_w.execute(rt.strm, args);
       p->w_dw.out_done(gw_out, rt);
