@@ -173,15 +173,17 @@ AvgWindow avg_window(const Pool2dParams& p, const PoolShape& s, int64_t y, int64
 
 }  // namespace
 
-Tensor avg_pool2d(const Tensor& x, const Pool2dParams& pin) {
-  bool unbatched;
-  Tensor x4 = as_4d(x, "avg_pool2d", &unbatched);
-  Pool2dParams p = resolved(pin, "avg_pool2d");
-  p.dilation = {1, 1};
-  PoolShape s = pool_shape(x4, p, "avg_pool2d");
+namespace {
+
+// Mean of x4 [N, C, H, W] over one window per output, with its backward: the
+// shared body of avg_pool2d and adaptive_avg_pool2d, which differ only in how
+// `window(y, x)` places the windows and counts their divisor.
+template <class Window>
+Tensor window_mean(const Tensor& x, const Tensor& x4, bool unbatched, const PoolShape& s, Window window,
+                   const char* op) {
   Tensor xc = x4.detach().contiguous();
   Tensor out = Tensor::empty({x4.sizes()[0], x4.sizes()[1], s.Ho, s.Wo}, x.dtype());
-  dispatch_floating(x.dtype(), "avg_pool2d", [&](auto tag) {
+  dispatch_floating(x.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* in = xc.data<T>();
     T* o = out.data<T>();
@@ -189,7 +191,7 @@ Tensor avg_pool2d(const Tensor& x, const Pool2dParams& pin) {
       const T* plane = in + c * s.H * s.W;
       for (int64_t y = 0; y < s.Ho; ++y)
         for (int64_t xo = 0; xo < s.Wo; ++xo) {
-          AvgWindow w = avg_window(p, s, y, xo);
+          AvgWindow w = window(y, xo);
           T acc = 0;
           for (int64_t iy = w.y0; iy < w.y1; ++iy)
             for (int64_t ixx = w.x0; ixx < w.x1; ++ixx) acc += plane[iy * s.W + ixx];
@@ -199,17 +201,17 @@ Tensor avg_pool2d(const Tensor& x, const Pool2dParams& pin) {
   });
   Tensor result = unbatched ? out.squeeze(0) : out;
   result.impl().is_view = false;
-  record(result, "avg_pool2d", {x}, [p, s, in_shape = x.sizes()](const Tensor& g) {
+  record(result, op, {x}, [window, s, op, in_shape = x.sizes()](const Tensor& g) {
     Tensor go = g.contiguous();
     Tensor gx = zeros(in_shape, g.dtype());
-    dispatch_floating(g.dtype(), "avg_pool2d", [&](auto tag) {
+    dispatch_floating(g.dtype(), op, [&](auto tag) {
       using T = typename decltype(tag)::type;
       const T* gp = go.data<T>();
       T* gxp = gx.data<T>();
       kernels::parallel_for(s.planes, s.Ho * s.Wo, [&](int64_t c) {
         for (int64_t y = 0; y < s.Ho; ++y)
           for (int64_t xo = 0; xo < s.Wo; ++xo) {
-            AvgWindow w = avg_window(p, s, y, xo);
+            AvgWindow w = window(y, xo);
             if (w.div == 0) continue;
             T v = gp[(c * s.Ho + y) * s.Wo + xo] / T(w.div);
             for (int64_t iy = w.y0; iy < w.y1; ++iy)
@@ -220,6 +222,18 @@ Tensor avg_pool2d(const Tensor& x, const Pool2dParams& pin) {
     return Grads{gx};
   });
   return result;
+}
+
+}  // namespace
+
+Tensor avg_pool2d(const Tensor& x, const Pool2dParams& pin) {
+  bool unbatched;
+  Tensor x4 = as_4d(x, "avg_pool2d", &unbatched);
+  Pool2dParams p = resolved(pin, "avg_pool2d");
+  p.dilation = {1, 1};
+  PoolShape s = pool_shape(x4, p, "avg_pool2d");
+  return window_mean(
+      x, x4, unbatched, s, [p, s](int64_t y, int64_t xo) { return avg_window(p, s, y, xo); }, "avg_pool2d");
 }
 
 Tensor avg_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding) {
@@ -237,47 +251,12 @@ Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> osz) {
               osz[1]);
   PoolShape s{x4.sizes()[0] * x4.sizes()[1], x4.sizes()[2], x4.sizes()[3], osz[0], osz[1]};
   // Bin i covers [floor(i H / Ho), ceil((i + 1) H / Ho)).
-  auto lo = [](int64_t i, int64_t in, int64_t out) { return (i * in) / out; };
-  auto hi = [](int64_t i, int64_t in, int64_t out) { return ((i + 1) * in + out - 1) / out; };
-  Tensor xc = x4.detach().contiguous();
-  Tensor out = Tensor::empty({x4.sizes()[0], x4.sizes()[1], s.Ho, s.Wo}, x.dtype());
-  dispatch_floating(x.dtype(), "adaptive_avg_pool2d", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const T* in = xc.data<T>();
-    T* o = out.data<T>();
-    kernels::parallel_for(s.planes, s.H * s.W, [&](int64_t c) {
-      for (int64_t y = 0; y < s.Ho; ++y)
-        for (int64_t xo = 0; xo < s.Wo; ++xo) {
-          int64_t y0 = lo(y, s.H, s.Ho), y1 = hi(y, s.H, s.Ho), x0 = lo(xo, s.W, s.Wo), x1 = hi(xo, s.W, s.Wo);
-          T acc = 0;
-          for (int64_t iy = y0; iy < y1; ++iy)
-            for (int64_t ixx = x0; ixx < x1; ++ixx) acc += in[c * s.H * s.W + iy * s.W + ixx];
-          o[(c * s.Ho + y) * s.Wo + xo] = acc / T((y1 - y0) * (x1 - x0));
-        }
-    });
-  });
-  Tensor result = unbatched ? out.squeeze(0) : out;
-  result.impl().is_view = false;
-  record(result, "adaptive_avg_pool2d", {x}, [s, lo, hi, in_shape = x.sizes()](const Tensor& g) {
-    Tensor go = g.contiguous();
-    Tensor gx = zeros(in_shape, g.dtype());
-    dispatch_floating(g.dtype(), "adaptive_avg_pool2d", [&](auto tag) {
-      using T = typename decltype(tag)::type;
-      const T* gp = go.data<T>();
-      T* gxp = gx.data<T>();
-      kernels::parallel_for(s.planes, s.Ho * s.Wo, [&](int64_t c) {
-        for (int64_t y = 0; y < s.Ho; ++y)
-          for (int64_t xo = 0; xo < s.Wo; ++xo) {
-            int64_t y0 = lo(y, s.H, s.Ho), y1 = hi(y, s.H, s.Ho), x0 = lo(xo, s.W, s.Wo), x1 = hi(xo, s.W, s.Wo);
-            T v = gp[(c * s.Ho + y) * s.Wo + xo] / T((y1 - y0) * (x1 - x0));
-            for (int64_t iy = y0; iy < y1; ++iy)
-              for (int64_t ixx = x0; ixx < x1; ++ixx) gxp[c * s.H * s.W + iy * s.W + ixx] += v;
-          }
-      });
-    });
-    return Grads{gx};
-  });
-  return result;
+  auto window = [s](int64_t y, int64_t xo) {
+    int64_t y0 = y * s.H / s.Ho, y1 = ((y + 1) * s.H + s.Ho - 1) / s.Ho;
+    int64_t x0 = xo * s.W / s.Wo, x1 = ((xo + 1) * s.W + s.Wo - 1) / s.Wo;
+    return AvgWindow{y0, y1, x0, x1, (y1 - y0) * (x1 - x0)};
+  };
+  return window_mean(x, x4, unbatched, s, window, "adaptive_avg_pool2d");
 }
 
 }  // namespace nabla
