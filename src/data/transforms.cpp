@@ -62,46 +62,48 @@ Tensor random_crop(const Tensor& x, int64_t padding, Generator& gen) {
   return out;
 }
 
-Tensor random_horizontal_flip(const Tensor& x, double p, Generator& gen) {
-  check_images(x, "random_horizontal_flip");
+namespace {
+
+// A copy of images x [N, C, H, W] in which each image, with probability p, is
+// changed in place by edit(img, C, H, W); the shared frame of the random augmentations.
+template <class Edit> Tensor edit_some_images(const Tensor& x, double p, Generator& gen, const char* op, Edit edit) {
+  check_images(x, op);
   int64_t N = x.sizes()[0], C = x.sizes()[1], H = x.sizes()[2], W = x.sizes()[3];
-  Tensor out = x.contiguous().clone().detach();
+  Tensor out = Tensor::empty(x.sizes(), x.dtype());
+  out.copy_(x.detach());
   dispatch_all(x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     T* o = out.data<T>();
-    for (int64_t n = 0; n < N; ++n) {
-      if (gen.uniform() >= p) continue;
-      for (int64_t r = 0; r < C * H; ++r) std::reverse(o + (n * C * H + r) * W, o + (n * C * H + r + 1) * W);
-    }
+    for (int64_t n = 0; n < N; ++n)
+      if (gen.uniform() < p) edit(o + n * C * H * W, C, H, W);
   });
   return out;
 }
 
+}  // namespace
+
+Tensor random_horizontal_flip(const Tensor& x, double p, Generator& gen) {
+  return edit_some_images(x, p, gen, "random_horizontal_flip", [](auto* img, int64_t C, int64_t H, int64_t W) {
+    for (int64_t r = 0; r < C * H; ++r) std::reverse(img + r * W, img + (r + 1) * W);
+  });
+}
+
 Tensor random_erasing(const Tensor& x, double p, Generator& gen) {
-  check_images(x, "random_erasing");
-  int64_t N = x.sizes()[0], C = x.sizes()[1], H = x.sizes()[2], W = x.sizes()[3];
-  Tensor out = x.contiguous().clone().detach();
-  dispatch_all(x.dtype(), [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    T* o = out.data<T>();
-    for (int64_t n = 0; n < N; ++n) {
-      if (gen.uniform() >= p) continue;
-      for (int attempt = 0; attempt < 10; ++attempt) {
-        double area = H * W * (0.02 + gen.uniform() * (0.33 - 0.02));
-        double logr = std::log(0.3) + gen.uniform() * (std::log(3.3) - std::log(0.3));
-        double r = std::exp(logr);
-        auto h = static_cast<int64_t>(std::round(std::sqrt(area * r)));
-        auto w = static_cast<int64_t>(std::round(std::sqrt(area / r)));
-        if (h < 1 || w < 1 || h >= H || w >= W) continue;
-        int64_t y0 = gen.randint(0, H - h + 1), x0 = gen.randint(0, W - w + 1);
-        for (int64_t c = 0; c < C; ++c)
-          for (int64_t y = y0; y < y0 + h; ++y)
-            for (int64_t xx = x0; xx < x0 + w; ++xx) o[((n * C + c) * H + y) * W + xx] = T(0);
-        break;
-      }
+  return edit_some_images(x, p, gen, "random_erasing", [&gen](auto* img, int64_t C, int64_t H, int64_t W) {
+    for (int attempt = 0; attempt < 10; ++attempt) {
+      double area = H * W * (0.02 + gen.uniform() * (0.33 - 0.02));
+      double logr = std::log(0.3) + gen.uniform() * (std::log(3.3) - std::log(0.3));
+      double r = std::exp(logr);
+      auto h = static_cast<int64_t>(std::round(std::sqrt(area * r)));
+      auto w = static_cast<int64_t>(std::round(std::sqrt(area / r)));
+      if (h < 1 || w < 1 || h >= H || w >= W) continue;
+      int64_t y0 = gen.randint(0, H - h + 1), x0 = gen.randint(0, W - w + 1);
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t y = y0; y < y0 + h; ++y)
+          for (int64_t xx = x0; xx < x0 + w; ++xx) img[(c * H + y) * W + xx] = 0;
+      break;
     }
   });
-  return out;
 }
 
 std::pair<std::vector<double>, std::vector<double>> channel_stats(const Tensor& images) {
