@@ -2,7 +2,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "nabla/models/densenet.h"
+#include "nabla/models/fixup.h"
+#include "nabla/models/mobilenet.h"
 #include "nabla/models/resnet.h"
+#include "nabla/models/unet.h"
 #include "nabla/nn/nn.h"
 
 namespace nabla::models {
@@ -11,8 +15,10 @@ using nn::ModulePtr;
 using std::make_shared;
 
 std::string ModelConfig::to_json() const {
-  return nlohmann::json{{"input_shape", input_shape}, {"num_classes", num_classes}, {"hidden", hidden},
-                        {"dropout", dropout}}
+  return nlohmann::json{{"input_shape", input_shape}, {"num_classes", num_classes},
+                        {"hidden", hidden},           {"dropout", dropout},
+                        {"stem", stem},               {"drop_path", drop_path},
+                        {"zero_init_residual", zero_init_residual}}
       .dump();
 }
 
@@ -24,6 +30,9 @@ ModelConfig ModelConfig::from_json(const std::string& s) {
     c.num_classes = j.at("num_classes").get<int64_t>();
     c.hidden = j.value("hidden", std::vector<int64_t>{});
     c.dropout = j.value("dropout", 0.0);
+    c.stem = j.value("stem", std::string());
+    c.drop_path = j.value("drop_path", 0.0);
+    c.zero_init_residual = j.value("zero_init_residual", false);
   } catch (const nlohmann::json::exception& e) {
     throw Error(fmt::format("model config: malformed '{}': {}", s, e.what()));
   }
@@ -68,15 +77,60 @@ ModulePtr lenet(const ModelConfig& cfg) {
   return seq;
 }
 
+namespace {
+
+// Residual and convolutional nets train with SGD + momentum, cosine decay and
+// light augmentation (random 2-pixel shifts, mirroring).
+constexpr const char* kConvNetDefaults =
+    R"({"epochs": 30, "opt": "sgd", "lr": 0.1, "momentum": 0.9, "wd": 0.0005, "sched": "cosine",)"
+    R"( "batch_size": 128, "crop_padding": 2, "hflip": true})";
+// Without normalization layers the first steps need a gentler start.
+constexpr const char* kFixupDefaults =
+    R"({"epochs": 30, "opt": "sgd", "lr": 0.1, "momentum": 0.9, "wd": 0.0005, "sched": "warmup-cosine",)"
+    R"( "warmup_epochs": 1, "batch_size": 128, "crop_padding": 2, "hflip": true})";
+
+ModelInfo cifar_resnet_entry(int64_t depth) {
+  return {"resnet" + std::to_string(depth),
+          fmt::format("CIFAR-style ResNet-{} (3 stages x {} basic blocks, 16/32/64 channels)", depth, (depth - 2) / 6),
+          [depth](const ModelConfig& c) { return cifar_resnet(c, depth); }, kConvNetDefaults};
+}
+
+}  // namespace
+
 const std::vector<ModelInfo>& zoo() {
   static const std::vector<ModelInfo> z = {
       {"mlp", "multi-layer perceptron (default hidden 256-128-100, ReLU)", mlp,
        R"({"epochs": 20, "opt": "adam", "lr": 0.001, "sched": "cosine", "batch_size": 128})"},
       {"lenet", "LeNet-style CNN: 2 x (conv5x5 + ReLU + maxpool) + 2 dense layers", lenet,
        R"({"epochs": 15, "opt": "adam", "lr": 0.001, "sched": "cosine", "batch_size": 128})"},
-      {"resnet20", "CIFAR-style ResNet-20 (3 stages x 3 basic blocks, 16/32/64 channels, projection shortcuts)",
-       [](const ModelConfig& c) { return cifar_resnet(c, 3); },
-       R"({"epochs": 30, "opt": "sgd", "lr": 0.1, "momentum": 0.9, "wd": 0.0005, "sched": "cosine", "batch_size": 128})"},
+      cifar_resnet_entry(20),
+      cifar_resnet_entry(32),
+      cifar_resnet_entry(44),
+      cifar_resnet_entry(56),
+      cifar_resnet_entry(110),
+      {"resnet18", "torchvision ResNet-18 (basic blocks 2-2-2-2; stem 'imagenet' or 'small')", resnet18,
+       kConvNetDefaults},
+      {"resnet34", "torchvision ResNet-34 (basic blocks 3-4-6-3)", resnet34, kConvNetDefaults},
+      {"resnet50", "torchvision ResNet-50 (bottlenecks 3-4-6-3)", resnet50, kConvNetDefaults},
+      {"preact-resnet18", "pre-activation ResNet-18 for small images (BN-ReLU-conv blocks)", preact_resnet18,
+       kConvNetDefaults},
+      {"wrn-16-4", "Wide ResNet WRN-16-4 (pre-activation, widths 64/128/256; --dropout inside blocks)",
+       [](const ModelConfig& c) { return wide_resnet(c, 16, 4); }, kConvNetDefaults},
+      {"wrn-28-10", "Wide ResNet WRN-28-10 (pre-activation, widths 160/320/640)",
+       [](const ModelConfig& c) { return wide_resnet(c, 28, 10); }, kConvNetDefaults},
+      {"resnext29-4x32d", "ResNeXt-29 for small images, cardinality 4, bottleneck width 32",
+       [](const ModelConfig& c) { return resnext29(c, 4, 32); }, kConvNetDefaults},
+      {"resnext50-32x4d", "torchvision ResNeXt-50 32x4d", resnext50_32x4d, kConvNetDefaults},
+      {"densenet-bc-100", "DenseNet-BC for small images (depth 100, growth 12, compression 0.5)",
+       [](const ModelConfig& c) { return densenet_bc(c, 100, 12); }, kConvNetDefaults},
+      {"densenet121", "torchvision DenseNet-121 (growth 32, blocks 6-12-24-16)", densenet121, kConvNetDefaults},
+      {"mobilenet-v2", "torchvision MobileNetV2 (inverted residuals, depthwise convs, ReLU6)", mobilenet_v2,
+       kConvNetDefaults},
+      {"fixup-resnet20", "ResNet-20 with Fixup initialization and no normalization layers",
+       [](const ModelConfig& c) { return fixup_cifar_resnet(c, 20); }, kFixupDefaults},
+      {"unet", "U-Net for segmentation (3 levels, 32-256 channels, transposed-conv upsampling)",
+       [](const ModelConfig& c) { return unet(c); },
+       R"({"epochs": 5, "opt": "adam", "lr": 0.001, "sched": "cosine", "batch_size": 64})"},
   };
   return z;
 }

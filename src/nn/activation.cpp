@@ -1,10 +1,12 @@
 #include "nabla/nn/activation.h"
 
 #include "nabla/ops/activation.h"
+#include "nabla/ops/elementwise.h"
 
 namespace nabla::nn {
 
 Tensor ReLU::forward(const Tensor& x) { return relu(x); }
+Tensor ReLU6::forward(const Tensor& x) { return clamp(x, 0.0, 6.0); }
 Tensor LeakyReLU::forward(const Tensor& x) { return leaky_relu(x, negative_slope); }
 Tensor ELU::forward(const Tensor& x) { return elu(x, alpha); }
 Tensor GELU::forward(const Tensor& x) { return gelu(x, approximate); }

@@ -266,4 +266,37 @@ Tensor binary_cross_entropy_with_logits(const Tensor& x, const Tensor& y, const 
   return reduce(loss, r);
 }
 
+Tensor dice_loss(const Tensor& logits, const Tensor& target, double smooth) {
+  NABLA_CHECK(logits.dim() >= 2, "dice_loss: expected logits [N, C, ...], got {}", shape_str(logits.sizes()));
+  NABLA_CHECK(is_floating(logits.dtype()), "dice_loss: logits must be floating, got {}", dtype_name(logits.dtype()));
+  NABLA_CHECK(smooth >= 0, "dice_loss: smooth must be non-negative, got {}", smooth);
+  int64_t C = logits.size(1);
+  Shape spatial(logits.sizes().begin() + 2, logits.sizes().end());
+  Shape want = {logits.size(0)};
+  want.insert(want.end(), spatial.begin(), spatial.end());
+  Tensor t = target;
+  if (C == 1 && t.dim() == logits.dim()) t = t.squeeze(1);
+  NABLA_CHECK(t.sizes() == want, "dice_loss: target {} does not match logits {} (expected target {})",
+              shape_str(target.sizes()), shape_str(logits.sizes()), shape_str(want));
+  Tensor probs, onehot;
+  if (C == 1) {
+    probs = sigmoid(logits).squeeze(1).unsqueeze(-1);  // [N, d..., 1]
+    onehot = t.to(logits.dtype()).unsqueeze(-1);
+  } else {
+    NABLA_CHECK(t.dtype() == DType::i64, "dice_loss: targets of {} classes must be i64 class indices, got {}", C,
+                dtype_name(t.dtype()));
+    Shape perm = {0};
+    for (int64_t d = 2; d < logits.dim(); ++d) perm.push_back(d);
+    perm.push_back(1);
+    probs = softmax(logits, 1).permute(perm);  // [N, d..., C]
+    onehot = one_hot(t, C).to(logits.dtype());
+  }
+  // Sum over everything but the class dim.
+  Tensor p2 = probs.reshape({-1, probs.size(-1)}), t2 = onehot.reshape({-1, onehot.size(-1)});
+  Tensor inter = sum(mul(p2, t2), {0});
+  Tensor card = add(sum(p2, {0}), sum(t2, {0}));
+  Tensor dice = div(add(mul(inter, 2.0), smooth), add(card, smooth));
+  return add(neg(mean(dice)), 1.0);
+}
+
 }  // namespace nabla

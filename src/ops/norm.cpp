@@ -290,4 +290,11 @@ Tensor dropout2d(const Tensor& x, double p, bool training, Generator* gen) {
   return dropout_with_mask_shape(x, p, training, gen, ms, "dropout2d");
 }
 
+Tensor drop_path(const Tensor& x, double p, bool training, Generator* gen) {
+  NABLA_CHECK(x.dim() >= 1, "drop_path: expected a batch [N, ...], got a scalar");
+  Shape ms(x.dim(), 1);
+  ms[0] = x.sizes()[0];
+  return dropout_with_mask_shape(x, p, training, gen, ms, "drop_path");
+}
+
 }  // namespace nabla

@@ -78,4 +78,46 @@ double expected_calibration_error(const Tensor& probs, const Tensor& labels, int
   return ece;
 }
 
+namespace {
+
+// f(tp, |T|, |P|) per class of counts[true][pred]; NaN where |T| + |P| is 0.
+template <class F> std::vector<double> per_class(const Tensor& confusion, const char* op, F f) {
+  NABLA_CHECK(confusion.dim() == 2 && confusion.size(0) == confusion.size(1) && confusion.dtype() == DType::i64,
+              "{}: expected an i64 confusion matrix [K, K], got {} {}", op, dtype_name(confusion.dtype()),
+              shape_str(confusion.sizes()));
+  int64_t K = confusion.size(0);
+  std::vector<int64_t> m = confusion.to_vector<int64_t>();
+  std::vector<double> out(K);
+  for (int64_t c = 0; c < K; ++c) {
+    double tp = double(m[c * K + c]), truth = 0, pred = 0;
+    for (int64_t j = 0; j < K; ++j) {
+      truth += double(m[c * K + j]);
+      pred += double(m[j * K + c]);
+    }
+    out[c] = truth + pred > 0 ? f(tp, truth, pred) : std::nan("");
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<double> iou_per_class(const Tensor& confusion) {
+  return per_class(confusion, "iou_per_class", [](double tp, double t, double p) { return tp / (t + p - tp); });
+}
+
+std::vector<double> dice_per_class(const Tensor& confusion) {
+  return per_class(confusion, "dice_per_class", [](double tp, double t, double p) { return 2 * tp / (t + p); });
+}
+
+double nanmean(const std::vector<double>& v) {
+  double s = 0;
+  int64_t n = 0;
+  for (double x : v)
+    if (!std::isnan(x)) {
+      s += x;
+      ++n;
+    }
+  return n ? s / double(n) : 0.0;
+}
+
 }  // namespace nabla::train

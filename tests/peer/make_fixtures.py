@@ -71,6 +71,14 @@ def prob(shape):
     return ("p", shape)
 
 
+def dice_reference(p, t, smooth=1.0):
+    """Soft Dice loss over [N, C, H, W] probabilities and one-hot (or 0/1) targets."""
+    dims = [0] + list(range(2, p.dim()))
+    inter = (p * t).sum(dims)
+    card = p.sum(dims) + t.sum(dims)
+    return 1 - ((2 * inter + smooth) / (card + smooth)).mean()
+
+
 CASES = {
     # elementwise
     "add": (lambda a, b: a + b, [("n", [3, 4]), ("n", [4])]),
@@ -201,6 +209,18 @@ CASES = {
                               [("n", [2, 2, 6, 6])]),
     "adaptive_avg_pool2d": (lambda x: F.adaptive_avg_pool2d(x, (3, 2)), [("n", [2, 3, 7, 5])]),
     "global_avg_pool": (lambda x: F.adaptive_avg_pool2d(x, 1), [("n", [2, 3, 4, 4])]),
+    "interp_nearest": (lambda x: F.interpolate(x, size=(7, 5), mode="nearest"), [("n", [2, 3, 4, 3])]),
+    "interp_nearest_scale": (lambda x: F.interpolate(x, scale_factor=2.0, mode="nearest"), [("n", [2, 2, 3, 4])]),
+    "interp_nearest_down": (lambda x: F.interpolate(x, size=(3, 2), mode="nearest"), [("n", [1, 2, 7, 5])]),
+    "interp_bilinear": (lambda x: F.interpolate(x, size=(7, 9), mode="bilinear", align_corners=False),
+                        [("n", [2, 2, 4, 5])]),
+    "interp_bilinear_corners": (lambda x: F.interpolate(x, size=(5, 3), mode="bilinear", align_corners=True),
+                                [("n", [1, 2, 4, 6])]),
+    "interp_bilinear_scale": (lambda x: F.interpolate(x, scale_factor=1.5, mode="bilinear", align_corners=False),
+                              [("n", [1, 2, 4, 5])]),
+    "dice_loss": (lambda x, t: dice_reference(torch.softmax(x, 1), F.one_hot(t, 3).permute(0, 3, 1, 2).to(x.dtype)),
+                  [("n", [2, 3, 4, 4]), ("i", [2, 4, 4], 0, 3)]),
+    "dice_loss_binary": (lambda x, t: dice_reference(torch.sigmoid(x), t), [("n", [2, 1, 5, 5]), ("u", [2, 1, 5, 5], 0.0, 1.0)]),
     "batch_norm_train": (lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True), [("n", [4, 3, 5, 5]), ("n", [3]), ("n", [3])]),
     "batch_norm_1d": (lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True), [("n", [6, 4]), ("n", [4]), ("n", [4])]),
     "batch_norm_eval": (lambda x, rm, rv, w, b: F.batch_norm(x, rm, rv, w, b, training=False),

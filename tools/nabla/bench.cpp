@@ -72,7 +72,7 @@ nn::ModulePtr bench_model(const std::string& name) {
   }
   if (name == "cnn") return models::lenet(mc);  // the same architecture as the peer's cnn
   mc.input_shape = {1, 32, 32};
-  return models::cifar_resnet(mc, 3);
+  return models::cifar_resnet(mc, 20);
 }
 
 double train_step(nn::Module& m, optim::Optimizer& opt, const Tensor& x, const Tensor& y) {

@@ -14,7 +14,10 @@ struct ModelConfig {
   Shape input_shape;
   int64_t num_classes = 10;
   std::vector<int64_t> hidden;  ///< mlp: hidden layer sizes (default 256, 128, 100)
-  double dropout = 0.0;         ///< dropout before each dense layer after the first
+  double dropout = 0.0;         ///< mlp/lenet: before dense layers; WRN: inside blocks; MobileNetV2, DenseNet: classifier
+  std::string stem;             ///< ImageNet-style nets: "imagenet" (7x7/2 conv + max pool, default) or "small" (3x3/1 conv)
+  double drop_path = 0.0;       ///< residual nets: stochastic depth rate of the last block (linear decay over depth)
+  bool zero_init_residual = false;  ///< residual nets: the last norm (or conv) of each branch starts at zero
   std::string to_json() const;
   static ModelConfig from_json(const std::string& s);
 };

@@ -12,6 +12,13 @@ class ReLU : public Module {
   std::string type_name() const override { return "ReLU"; }
 };
 
+/// min(max(x, 0), 6), as used by MobileNetV2.
+class ReLU6 : public Module {
+ public:
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "ReLU6"; }
+};
+
 class LeakyReLU : public Module {
  public:
   explicit LeakyReLU(double negative_slope = 0.01) : negative_slope(negative_slope) {}

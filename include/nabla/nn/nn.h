@@ -5,3 +5,4 @@
 #include "nabla/nn/init.h"
 #include "nabla/nn/layers.h"
 #include "nabla/nn/module.h"
+#include "nabla/nn/upsample.h"

@@ -37,4 +37,11 @@ Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction reduc
 Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target, const Tensor& weight = Tensor(),
                                         const Tensor& pos_weight = Tensor(), Reduction reduction = Reduction::Mean);
 
+/// Soft Dice loss for segmentation (Milletari et al. 2016): 1 - mean over
+/// classes of (2 |P n T| + smooth) / (|P| + |T| + smooth), with P the softmax
+/// of logits [N, C, d1, ...] over C and T the one-hot of i64 targets [N, d1, ...].
+/// With C == 1, P is the sigmoid and T the 0/1 targets (i64 or floating, shape
+/// [N, d1, ...] or [N, 1, d1, ...]).
+Tensor dice_loss(const Tensor& logits, const Tensor& target, double smooth = 1.0);
+
 }  // namespace nabla

@@ -24,5 +24,8 @@ Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight = Tensor
 Tensor dropout(const Tensor& x, double p = 0.5, bool training = true, Generator* gen = nullptr);
 /// Zeroes whole channels of [N, C, *] with probability p when training.
 Tensor dropout2d(const Tensor& x, double p = 0.5, bool training = true, Generator* gen = nullptr);
+/// Stochastic depth (Huang et al. 2016): zeroes each example's whole tensor
+/// [N, ...] with probability p and scales the kept ones by 1/(1-p) when training.
+Tensor drop_path(const Tensor& x, double p = 0.0, bool training = true, Generator* gen = nullptr);
 
 }  // namespace nabla

@@ -1,5 +1,7 @@
 #pragma once
-// Classification metrics.
+// Classification and segmentation metrics.
+#include <vector>
+
 #include "nabla/tensor/tensor.h"
 
 namespace nabla::train {
@@ -13,5 +15,13 @@ Tensor confusion_matrix(const Tensor& preds, const Tensor& labels, int64_t num_c
 /// Expected calibration error of probabilities [N, K] with `bins` equal-width
 /// confidence bins: sum over bins of |accuracy - confidence| weighted by the bin's share.
 double expected_calibration_error(const Tensor& probs, const Tensor& labels, int64_t bins = 15);
+
+/// Per-class intersection over union |P n T| / |P u T| from a confusion matrix
+/// [K, K] (counts[true][pred]); NaN for a class absent from both predictions and labels.
+std::vector<double> iou_per_class(const Tensor& confusion);
+/// Per-class Dice (F1) 2 |P n T| / (|P| + |T|); NaN where a class is absent from both.
+std::vector<double> dice_per_class(const Tensor& confusion);
+/// Mean of the per-class values that are not NaN (0 if none is).
+double nanmean(const std::vector<double>& v);
 
 }  // namespace nabla::train
