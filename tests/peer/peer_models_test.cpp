@@ -1,7 +1,8 @@
 // Weights move both ways between PyTorch and nabla through safetensors:
 // a PyTorch state_dict loads into the nabla model of the same architecture and
-// gives PyTorch's logits (within 1e-4); nabla's state_dict is exported for
-// make_model_fixtures.py --check to load into PyTorch.
+// gives PyTorch's logits (within 1e-4) in eval mode and in train mode (batch
+// statistics, and the same running statistics afterwards); nabla's state_dict
+// is exported for make_model_fixtures.py --check to load into PyTorch.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -19,38 +20,64 @@ std::string dir() {
   return d ? std::string(d) + "/models/" : "";
 }
 
-nn::ModulePtr build(const std::string& name) {
+// The model for the fixture's input x [N, C, H, W] and 10 classes.
+nn::ModulePtr build(const std::string& name, const Tensor& x) {
   models::ModelConfig mc;
-  mc.input_shape = {1, 28, 28};
+  mc.input_shape = Shape(x.sizes().begin() + 1, x.sizes().end());
   mc.num_classes = 10;
   return models::create(name, mc);
+}
+
+std::string max_diff(const Tensor& a, const Tensor& b) {
+  return fmt::format("max |diff| {:.3g} (max |value| {:.3g})", max(abs(a.detach() - b.detach())).item(),
+                     max(abs(b.detach())).item());
 }
 
 class PeerModel : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(PeerModel, PyTorchWeightsGivePyTorchLogits) {
   ASSERT_FALSE(dir().empty()) << "NABLA_PEER_DIR is not set (run through ctest)";
-  auto m = build(GetParam());
+  auto io_ = io::load_safetensors(dir() + GetParam() + "_io.safetensors");
+  const Tensor& x = io_.at("x");
+  auto m = build(GetParam(), x);
   m->load_state_dict(io::load_safetensors(dir() + GetParam() + ".safetensors"));
   m->eval();
-  auto io_ = io::load_safetensors(dir() + GetParam() + "_io.safetensors");
-  Tensor got = m->forward(io_.at("x"));
-  EXPECT_TRUE(allclose(got, io_.at("logits"), 1e-4, 1e-4))
-      << "max |diff| " << max(abs(got.detach() - io_.at("logits"))).item();
+  Tensor got = m->forward(x);
+  EXPECT_TRUE(allclose(got, io_.at("logits"), 1e-4, 1e-4)) << "eval: " << max_diff(got, io_.at("logits"));
+  m->train();
+  got = m->forward(x);
+  EXPECT_TRUE(allclose(got, io_.at("logits_train"), 1e-4, 1e-4))
+      << "train: " << max_diff(got, io_.at("logits_train"));
+  for (auto& [key, value] : m->state_dict()) {
+    ASSERT_TRUE(io_.count("after." + key)) << key;
+    const Tensor& want = io_.at("after." + key);
+    if (value.dtype() == DType::i64) {
+      EXPECT_EQ(value.to_vector<int64_t>(), want.to_vector<int64_t>()) << key;
+    } else {
+      EXPECT_TRUE(allclose(value, want, 1e-4, 1e-5)) << key << " after a train-mode forward: " << max_diff(value, want);
+    }
+  }
 }
 
 TEST_P(PeerModel, ExportsWeightsForPyTorch) {
   ASSERT_FALSE(dir().empty());
   manual_seed(11);
-  auto m = build(GetParam());
+  Tensor x = rand(io::load_safetensors(dir() + GetParam() + "_io.safetensors").at("x").sizes());
+  auto m = build(GetParam(), x);
   m->eval();
-  Tensor x = rand({3, 1, 28, 28});
   Tensor logits = m->forward(x).detach();
   io::save_safetensors(dir() + "export_" + GetParam() + ".safetensors", m->state_dict());
   io::save_safetensors(dir() + "export_" + GetParam() + "_io.safetensors", {{"x", x}, {"logits", logits}});
 }
 
-INSTANTIATE_TEST_SUITE_P(Models, PeerModel, ::testing::Values("mlp", "lenet"),
-                         [](const auto& info) { return info.param; });
+INSTANTIATE_TEST_SUITE_P(Models, PeerModel, 
+                         ::testing::Values("mlp", "lenet", "resnet20", "wrn-16-4", "resnet18", "resnet50",
+                                           "resnext50-32x4d", "densenet121", "mobilenet-v2"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           for (char& c : n)
+                             if (c == '-') c = '_';
+                           return n;
+                         });
 
 }  // namespace
