@@ -26,7 +26,7 @@ DenseBlock::DenseBlock(int64_t n, int64_t cin, int64_t k, int64_t bn_size, doubl
 
 Tensor DenseBlock::forward(const Tensor& x) {
   std::vector<Tensor> features{x};
-  for (auto& [name, layer] : named_children()) features.push_back(layer->forward(cat(features, 1)));
+  for (auto& [name, layer] : named_children()) features.push_back((*layer)(cat(features, 1)));
   return cat(features, 1);
 }
 
@@ -78,8 +78,8 @@ class DenseNet : public nn::Module {
   }
 
   Tensor forward(const Tensor& x) override {
-    Tensor y = relu(features->forward(x));
-    return classifier->forward(adaptive_avg_pool2d(y, {1, 1}).flatten(1));
+    Tensor y = relu((*features)(x));
+    return (*classifier)(adaptive_avg_pool2d(y, {1, 1}).flatten(1));
   }
   std::string type_name() const override { return "DenseNet"; }
 

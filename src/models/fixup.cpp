@@ -27,9 +27,9 @@ FixupBasicBlock::FixupBasicBlock(int64_t cin, int64_t planes, int64_t stride) {
 
 Tensor FixupBasicBlock::forward(const Tensor& x) {
   Tensor xa = add(x, bias1a);
-  Tensor y = relu(add(conv1->forward(xa), bias1b));
-  y = add(mul(conv2->forward(add(y, bias2a)), scale), bias2b);
-  return relu(add(y, downsample ? downsample->forward(xa) : x));
+  Tensor y = relu(add((*conv1)(xa), bias1b));
+  y = add(mul((*conv2)(add(y, bias2a)), scale), bias2b);
+  return relu(add(y, downsample ? (*downsample)(xa) : x));
 }
 
 namespace {
@@ -73,10 +73,10 @@ class FixupResNet : public nn::Module {
   }
 
   Tensor forward(const Tensor& x) override {
-    Tensor y = relu(add(conv1->forward(x), bias1));
-    for (auto& layer : layers) y = layer->forward(y);
+    Tensor y = relu(add((*conv1)(x), bias1));
+    for (auto& layer : layers) y = (*layer)(y);
     y = adaptive_avg_pool2d(y, {1, 1}).flatten(1);
-    return fc->forward(add(y, bias2));
+    return (*fc)(add(y, bias2));
   }
   std::string type_name() const override { return "FixupResNet"; }
 

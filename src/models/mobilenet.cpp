@@ -26,7 +26,7 @@ InvertedResidual::InvertedResidual(int64_t cin, int64_t cout, int64_t stride, in
 }
 
 Tensor InvertedResidual::forward(const Tensor& x) {
-  Tensor y = conv->forward(x);
+  Tensor y = (*conv)(x);
   return use_residual ? add(x, y) : y;
 }
 
@@ -70,7 +70,7 @@ class MobileNetV2 : public nn::Module {
   }
 
   Tensor forward(const Tensor& x) override {
-    return classifier->forward(adaptive_avg_pool2d(features->forward(x), {1, 1}).flatten(1));
+    return (*classifier)(adaptive_avg_pool2d((*features)(x), {1, 1}).flatten(1));
   }
   std::string type_name() const override { return "MobileNetV2"; }
 

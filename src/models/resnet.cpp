@@ -43,9 +43,9 @@ BasicBlock::BasicBlock(int64_t cin, int64_t planes, int64_t stride, const BlockO
 }
 
 Tensor BasicBlock::forward(const Tensor& x) {
-  Tensor y = relu(bn1->forward(conv1->forward(x)));
-  y = branch(bn2->forward(conv2->forward(y)));
-  return relu(add(y, downsample ? downsample->forward(x) : x));
+  Tensor y = relu((*bn1)((*conv1)(x)));
+  y = branch((*bn2)((*conv2)(y)));
+  return relu(add(y, downsample ? (*downsample)(x) : x));
 }
 
 void BasicBlock::zero_init_residual() { nn::init::zeros_(bn2->weight); }
@@ -63,10 +63,10 @@ Bottleneck::Bottleneck(int64_t cin, int64_t planes, int64_t stride, const BlockO
 }
 
 Tensor Bottleneck::forward(const Tensor& x) {
-  Tensor y = relu(bn1->forward(conv1->forward(x)));
-  y = relu(bn2->forward(conv2->forward(y)));
-  y = branch(bn3->forward(conv3->forward(y)));
-  return relu(add(y, downsample ? downsample->forward(x) : x));
+  Tensor y = relu((*bn1)((*conv1)(x)));
+  y = relu((*bn2)((*conv2)(y)));
+  y = branch((*bn3)((*conv3)(y)));
+  return relu(add(y, downsample ? (*downsample)(x) : x));
 }
 
 void Bottleneck::zero_init_residual() { nn::init::zeros_(bn3->weight); }
@@ -81,11 +81,11 @@ PreActBlock::PreActBlock(int64_t cin, int64_t planes, int64_t stride, const Bloc
 }
 
 Tensor PreActBlock::forward(const Tensor& x) {
-  Tensor a = relu(bn1->forward(x));
-  Tensor shortcut = downsample ? downsample->forward(a) : x;
-  Tensor y = relu(bn2->forward(conv1->forward(a)));
+  Tensor a = relu((*bn1)(x));
+  Tensor shortcut = downsample ? (*downsample)(a) : x;
+  Tensor y = relu((*bn2)((*conv1)(a)));
   if (dropout > 0) y = nabla::dropout(y, dropout, is_training());
-  y = branch(conv2->forward(y));
+  y = branch((*conv2)(y));
   return add(y, shortcut);
 }
 

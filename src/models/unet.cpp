@@ -29,11 +29,11 @@ UNetUp::UNetUp(int64_t cin, int64_t cout, bool bilinear) {
 }
 
 Tensor UNetUp::forward(const Tensor& x, const Tensor& skip) {
-  Tensor u = up->forward(x);
+  Tensor u = (*up)(x);
   // Odd sizes lose a row or column in the encoder's pooling; pad it back.
   int64_t dh = skip.size(2) - u.size(2), dw = skip.size(3) - u.size(3);
   if (dh != 0 || dw != 0) u = pad(u, {dw / 2, dw - dw / 2, dh / 2, dh - dh / 2});
-  return conv->forward(cat({skip, u}, 1));
+  return (*conv)(cat({skip, u}, 1));
 }
 
 namespace {
@@ -55,11 +55,11 @@ class UNet : public nn::Module {
   }
 
   Tensor forward(const Tensor& x) override {
-    std::vector<Tensor> skips{inc->forward(x)};
-    for (auto& d : downs) skips.push_back(d->forward(skips.back()));
+    std::vector<Tensor> skips{(*inc)(x)};
+    for (auto& d : downs) skips.push_back((*d)(skips.back()));
     Tensor y = skips.back();
     for (size_t i = 0; i < ups.size(); ++i) y = ups[i]->forward(y, skips[skips.size() - 2 - i]);
-    return outc->forward(y);
+    return (*outc)(y);
   }
   std::string type_name() const override { return "UNet"; }
 

@@ -15,7 +15,7 @@ ModulePtr Sequential::push_back(const std::string& name, ModulePtr m) {
 
 Tensor Sequential::forward(const Tensor& x) {
   Tensor h = x;
-  for (const auto& [n, m] : named_children()) h = m->forward(h);
+  for (const auto& [n, m] : named_children()) h = (*m)(h);
   return h;
 }
 

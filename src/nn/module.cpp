@@ -7,6 +7,21 @@
 
 namespace nabla::nn {
 
+namespace {
+thread_local ForwardHook t_forward_hook;
+}  // namespace
+
+Tensor Module::operator()(const Tensor& x) {
+  Tensor y = forward(x);
+  if (t_forward_hook) t_forward_hook(*this, x, y);
+  return y;
+}
+
+ForwardHookGuard::ForwardHookGuard(ForwardHook hook) : previous_(std::move(t_forward_hook)) {
+  t_forward_hook = std::move(hook);
+}
+ForwardHookGuard::~ForwardHookGuard() { t_forward_hook = std::move(previous_); }
+
 Tensor Module::forward(const Tensor&) {
   throw Error(fmt::format("{}: forward(Tensor) is not implemented for this module", type_name()));
 }

@@ -41,6 +41,9 @@ std::string TrainConfig::to_json() const {
             {"limit_test", limit_test},
             {"hidden", hidden},
             {"dropout", dropout},
+            {"stem", stem},
+            {"drop_path", drop_path},
+            {"zero_init_residual", zero_init_residual},
             {"normalize", preprocess.normalize},
             {"crop_padding", preprocess.crop_padding},
             {"hflip", preprocess.hflip},
@@ -82,6 +85,9 @@ void TrainConfig::merge_json(const std::string& text) {
       else if (k == "limit_test") limit_test = v.get<int64_t>();
       else if (k == "hidden") hidden = v.get<std::vector<int64_t>>();
       else if (k == "dropout") dropout = v.get<double>();
+      else if (k == "stem") stem = v.get<std::string>();
+      else if (k == "drop_path") drop_path = v.get<double>();
+      else if (k == "zero_init_residual") zero_init_residual = v.get<bool>();
       else if (k == "normalize") preprocess.normalize = v.get<std::string>();
       else if (k == "crop_padding") preprocess.crop_padding = v.get<int64_t>();
       else if (k == "hflip") preprocess.hflip = v.get<bool>();

@@ -66,5 +66,15 @@ printf '{"model": "mlp", "epochs": 1, "hidden": [32], "limit_train": 1000, "limi
 check "config file and flags" grep -q '"lr":0.002' "$work/cfg/config.json"
 check "config hidden sizes" grep -q '"hidden":\[32\]' "$work/cfg/config.json"
 
+"$NABLA" models >"$work/models.out" 2>&1
+check "models lists the zoo" grep -q "^wrn-16-4 *2748602 " "$work/models.out"
+check "models counts parameters" grep -q "^resnet20 *272186 " "$work/models.out"
+"$NABLA" summary --model resnet18 --input 3,224,224 --classes 1000 >"$work/summary.out" 2>&1
+check "summary totals" grep -q "^parameters: 11,689,512 " "$work/summary.out"
+check "summary FLOPs" grep -q "3.64 GFLOPs" "$work/summary.out"
+check "summary layer rows" grep -q "^layer4.1.conv2 (Conv2d) *\[1, 512, 7, 7\] *2,359,296 " "$work/summary.out"
+expect_error "summary bad input" "--input: expected positive sizes" summary --model resnet20 --input 3,x,32
+expect_error "summary input too small" "too small" summary --model unet --input 1,4,4
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,6 +1,7 @@
 #include "commands.h"
 
 #include <cblas.h>
+#include <dnnl.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -40,6 +41,9 @@ models::ModelConfig model_config_for(const data::Splits& d, const train::TrainCo
   mc.num_classes = std::max(d.train->num_classes(), d.test->num_classes());
   mc.hidden = cfg.hidden;
   mc.dropout = cfg.dropout;
+  mc.stem = cfg.stem;
+  mc.drop_path = cfg.drop_path;
+  mc.zero_init_residual = cfg.zero_init_residual;
   return mc;
 }
 
@@ -161,7 +165,9 @@ int run_info() {
   std::printf("nabla %s\n", version());
   std::printf("threads: %d\n", get_num_threads());
   std::printf("BLAS: %s (core %s)\n", openblas_get_config(), openblas_get_corename());
-  std::printf("oneDNN: not used (convolutions run as im2col + BLAS GEMM)\n");
+  const dnnl_version_t* v = dnnl_version();
+  std::printf("oneDNN: %d.%d.%d (convolutions in f32; NABLA_DNNL=0 selects im2col + GEMM)\n", v->major, v->minor,
+              v->patch);
   return 0;
 }
 
@@ -169,9 +175,20 @@ int run_models() {
   models::ModelConfig mc;
   mc.input_shape = {1, 28, 28};
   mc.num_classes = 10;
-  std::printf("%-10s %12s  %s\n", "model", "parameters", "description (parameters for 1x28x28 input, 10 classes)");
+  std::printf("%-16s %12s  %s\n", "model", "parameters", "description (parameters for 1x28x28 input, 10 classes)");
   for (const models::ModelInfo& m : models::zoo())
-    std::printf("%-10s %12lld  %s\n", m.name.c_str(), (long long)m.make(mc)->num_parameters(), m.description.c_str());
+    std::printf("%-16s %12lld  %s\n", m.name.c_str(), (long long)m.make(mc)->num_parameters(), m.description.c_str());
+  return 0;
+}
+
+int run_summary(const SummaryOptions& o) {
+  models::ModelConfig mc;
+  mc.input_shape = o.input;
+  mc.num_classes = o.classes;
+  mc.stem = o.stem;
+  nn::ModulePtr m = models::create(o.model, mc);
+  std::printf("%s: %s\n", o.model.c_str(), m->type_name().c_str());
+  std::printf("%s", nn::summarize(*m, o.input).str().c_str());
   return 0;
 }
 

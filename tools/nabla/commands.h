@@ -34,5 +34,13 @@ struct BenchOptions {
 int run_bench(const BenchOptions& o);
 int run_info();
 int run_models();
+/// Options of `nabla summary`.
+struct SummaryOptions {
+  std::string model;
+  Shape input{1, 28, 28};  ///< one example's shape
+  int64_t classes = 10;
+  std::string stem;
+};
+int run_summary(const SummaryOptions& o);
 
 }  // namespace nabla::cli

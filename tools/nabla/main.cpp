@@ -1,4 +1,4 @@
-// The nabla command: train, eval, predict, info, models.
+// The nabla command: train, eval, predict, bench, info, models, summary.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
@@ -10,6 +10,28 @@
 #include <nlohmann/json.hpp>
 
 using namespace nabla;
+
+namespace {
+
+// "256,128" -> {256, 128}; every size positive.
+std::vector<int64_t> parse_sizes(const std::string& text, const char* option, const char* example) {
+  std::vector<int64_t> out;
+  size_t p = 0;
+  while (p <= text.size()) {
+    size_t q = text.find(',', p);
+    if (q == std::string::npos) q = text.size();
+    std::string tok = text.substr(p, q - p);
+    char* end = nullptr;
+    long long v = std::strtoll(tok.c_str(), &end, 10);
+    NABLA_CHECK(!tok.empty() && *end == '\0' && v > 0, "{}: expected positive sizes like {}, got '{}'", option,
+                example, text);
+    out.push_back(v);
+    p = q + 1;
+  }
+  return out;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"nabla: train, evaluate and run neural networks"};
@@ -47,6 +69,11 @@ int main(int argc, char** argv) {
   tr->add_option("--limit-test", cfg.limit_test, "use only the first N test examples")->check(CLI::NonNegativeNumber);
   tr->add_option("--hidden", hidden_csv, "mlp hidden sizes, e.g. 256,128,100");
   tr->add_option("--dropout", cfg.dropout, "dropout probability")->check(CLI::Range(0.0, 1.0));
+  tr->add_option("--stem", cfg.stem, "ImageNet-style nets: imagenet (7x7/2 conv + max pool) or small (3x3/1 conv)")
+      ->check(CLI::IsMember({"imagenet", "small"}));
+  tr->add_option("--drop-path", cfg.drop_path, "stochastic depth rate of the last residual block (linear in depth)")
+      ->check(CLI::Range(0.0, 0.99));
+  tr->add_flag("--zero-init-residual", cfg.zero_init_residual, "start each residual branch's last norm at zero");
   tr->add_option("--normalize", cfg.preprocess.normalize, "standard (train-set mean/std) or none (pixels / 255)")
       ->check(CLI::IsMember({"standard", "none"}));
   tr->add_option("--crop-padding", cfg.preprocess.crop_padding, "random-crop augmentation padding")
@@ -87,6 +114,13 @@ int main(int argc, char** argv) {
   bench->add_option("--weights", bo.model_in, "infer_*: trained weights (safetensors)")->check(CLI::ExistingFile);
   auto* info = app.add_subcommand("info", "version, threads, BLAS");
   auto* models_cmd = app.add_subcommand("models", "list the model zoo");
+  cli::SummaryOptions so;
+  std::string input_csv;
+  auto* summary = app.add_subcommand("summary", "per-layer table of a model: output shapes, parameters, FLOPs");
+  summary->add_option("--model", so.model, "model name (see `nabla models`)")->required();
+  summary->add_option("--input", input_csv, "one example's shape, e.g. 3,32,32 (default 1,28,28)");
+  summary->add_option("--classes", so.classes, "number of classes")->check(CLI::PositiveNumber);
+  summary->add_option("--stem", so.stem, "imagenet or small")->check(CLI::IsMember({"imagenet", "small"}));
 
   try {
     app.parse(argc, argv);
@@ -120,21 +154,7 @@ int main(int argc, char** argv) {
       cfg.merge_json(models::default_train_config(model));
       cfg.merge_json(file.dump());
       cfg.merge_json(flags.dump());
-      if (!hidden_csv.empty()) {
-        cfg.hidden.clear();
-        size_t p = 0;
-        while (p <= hidden_csv.size()) {
-          size_t q = hidden_csv.find(',', p);
-          if (q == std::string::npos) q = hidden_csv.size();
-          std::string tok = hidden_csv.substr(p, q - p);
-          char* end = nullptr;
-          long long v = std::strtoll(tok.c_str(), &end, 10);
-          NABLA_CHECK(!tok.empty() && *end == '\0' && v > 0, "--hidden: expected positive sizes like 256,128, got '{}'",
-                      hidden_csv);
-          cfg.hidden.push_back(v);
-          p = q + 1;
-        }
-      }
+      if (!hidden_csv.empty()) cfg.hidden = parse_sizes(hidden_csv, "--hidden", "256,128");
       cfg.progress = !no_progress;
       return cli::run_train(cfg, resume, train_weights);
     }
@@ -143,6 +163,10 @@ int main(int argc, char** argv) {
     if (bench->parsed()) return cli::run_bench(bo);
     if (info->parsed()) return cli::run_info();
     if (models_cmd->parsed()) return cli::run_models();
+    if (summary->parsed()) {
+      if (!input_csv.empty()) so.input = parse_sizes(input_csv, "--input", "3,32,32");
+      return cli::run_summary(so);
+    }
   } catch (const Error& e) {
     std::fprintf(stderr, "nabla: error: %s\n", e.what());
     return 1;

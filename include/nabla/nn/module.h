@@ -2,6 +2,7 @@
 // nn::Module: the base of every layer and model. Registers parameters, buffers
 // and submodules by name, so state_dict() produces PyTorch's dotted names
 // ("layer1.0.conv1.weight") and weights move between nabla and PyTorch.
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -21,7 +22,10 @@ class Module : public std::enable_shared_from_this<Module> {
 
   /// The layer's computation; the default throws (containers override it).
   virtual Tensor forward(const Tensor& x);
-  Tensor operator()(const Tensor& x) { return forward(x); }
+  /// Runs forward() and then the installed forward hook, if any (see
+  /// ForwardHookGuard). Containers and zoo models call their children this way;
+  /// calling forward() directly skips the hook, as in PyTorch.
+  Tensor operator()(const Tensor& x);
 
   /// Type name for printing ("Linear").
   virtual std::string type_name() const = 0;
@@ -75,5 +79,21 @@ class Module : public std::enable_shared_from_this<Module> {
 };
 
 using ModulePtr = std::shared_ptr<Module>;
+
+/// Called after each module call made through Module::operator().
+using ForwardHook = std::function<void(Module& m, const Tensor& input, const Tensor& output)>;
+
+/// Installs a forward hook on this thread for its lifetime (the previous one
+/// is restored after): how `nabla summary` sees every layer's output shape.
+class ForwardHookGuard {
+ public:
+  explicit ForwardHookGuard(ForwardHook hook);
+  ~ForwardHookGuard();
+  ForwardHookGuard(const ForwardHookGuard&) = delete;
+  ForwardHookGuard& operator=(const ForwardHookGuard&) = delete;
+
+ private:
+  ForwardHook previous_;
+};
 
 }  // namespace nabla::nn

@@ -39,6 +39,9 @@ struct TrainConfig {
   int64_t limit_test = 0;
   std::vector<int64_t> hidden;  ///< mlp hidden sizes
   double dropout = 0.0;
+  std::string stem;                 ///< ImageNet-style nets: "imagenet" or "small" ("": the model's default)
+  double drop_path = 0.0;           ///< residual nets: stochastic depth rate of the last block
+  bool zero_init_residual = false;  ///< residual nets: each branch's last norm starts at zero
   data::Preprocess preprocess;
   bool progress = true;
 

@@ -1,0 +1,107 @@
+#include "nabla/nn/summary.h"
+
+#include <fmt/format.h>
+
+#include <map>
+
+#include "nabla/autograd/grad_mode.h"
+#include "nabla/nn/layers.h"
+#include "nabla/tensor/factory.h"
+
+namespace nabla::nn {
+
+namespace {
+
+int64_t prod(const std::array<int64_t, 2>& a) { return a[0] * a[1]; }
+
+// Forward FLOPs of one call: multiply-adds count 2 in the layers where they dominate.
+int64_t layer_flops(Module& m, const Tensor& in, const Tensor& out) {
+  if (auto* c = dynamic_cast<Conv2d*>(&m))
+    return out.numel() * (2 * (c->in_channels / c->options.groups) * prod(c->options.kernel_size) +
+                          (c->bias.defined() ? 1 : 0));
+  if (auto* c = dynamic_cast<Conv1d*>(&m))
+    return out.numel() * (2 * (c->in_channels / c->groups) * c->kernel_size + (c->bias.defined() ? 1 : 0));
+  if (auto* c = dynamic_cast<ConvTranspose2d*>(&m))
+    return in.numel() * 2 * (c->out_channels / c->groups) * c->kernel_size * c->kernel_size +
+           (c->bias.defined() ? out.numel() : 0);
+  if (auto* l = dynamic_cast<Linear*>(&m))
+    return out.numel() * (2 * l->in_features + (l->bias.defined() ? 1 : 0));
+  if (auto* p = dynamic_cast<MaxPool2d*>(&m)) return out.numel() * prod(p->params.kernel);
+  if (auto* p = dynamic_cast<AvgPool2d*>(&m)) return out.numel() * prod(p->params.kernel);
+  if (dynamic_cast<AdaptiveAvgPool2d*>(&m)) return in.numel();
+  if (dynamic_cast<BatchNorm*>(&m) || dynamic_cast<LayerNorm*>(&m) || dynamic_cast<GroupNorm*>(&m))
+    return 2 * out.numel();
+  if (dynamic_cast<Flatten*>(&m) || dynamic_cast<Identity*>(&m) || dynamic_cast<Dropout*>(&m) ||
+      dynamic_cast<Dropout2d*>(&m))
+    return 0;
+  return out.numel();
+}
+
+// 1234567 -> "1,234,567" (counts are never negative).
+std::string thousands(int64_t v) {
+  std::string digits = std::to_string(v), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+std::string human(double flops) {
+  if (flops >= 1e9) return fmt::format("{:.2f} GFLOPs", flops / 1e9);
+  if (flops >= 1e6) return fmt::format("{:.2f} MFLOPs", flops / 1e6);
+  return fmt::format("{:.0f} FLOPs", flops);
+}
+
+}  // namespace
+
+ModelSummary summarize(Module& model, const Shape& input_shape) {
+  ModelSummary s;
+  std::map<const Module*, std::string> names;
+  for (auto& [name, m] : model.named_modules()) names[m.get()] = name;
+  s.input = {1};
+  s.input.insert(s.input.end(), input_shape.begin(), input_shape.end());
+  bool was_training = model.is_training();
+  model.eval();
+  {
+    NoGradGuard ng;
+    ForwardHookGuard hook([&](Module& m, const Tensor& in, const Tensor& out) {
+      if (!m.named_children().empty()) return;  // containers and blocks: their leaves are listed
+      auto it = names.find(&m);
+      s.layers.push_back({it == names.end() ? "?" : it->second, m.type_name(), out.sizes(), m.num_parameters(),
+                          layer_flops(m, in, out)});
+    });
+    try {
+      s.output = model(zeros(s.input)).sizes();
+    } catch (...) {
+      model.train(was_training);
+      throw;
+    }
+  }
+  model.train(was_training);
+  for (auto& [name, p] : model.named_parameters()) {
+    s.params += p.numel();
+    if (p.requires_grad()) s.trainable += p.numel();
+  }
+  for (const LayerSummary& l : s.layers) s.flops += l.flops;
+  return s;
+}
+
+std::string ModelSummary::str() const {
+  size_t w = 5;
+  for (const LayerSummary& l : layers) w = std::max(w, l.name.size() + l.type.size() + 3);
+  std::string line(w + 48, '-');
+  std::string out = fmt::format("{:<{}} {:>20} {:>12} {:>14}\n{}\n", "layer (type)", w, "output shape", "params",
+                                "FLOPs", line);
+  for (const LayerSummary& l : layers)
+    out += fmt::format("{:<{}} {:>20} {:>12} {:>14}\n", l.name + " (" + l.type + ")", w, shape_str(l.output),
+                       thousands(l.params), thousands(l.flops));
+  out += line + "\n";
+  out += fmt::format("input {}  output {}\n", shape_str(input), shape_str(output));
+  out += fmt::format("parameters: {} ({} trainable, {:.2f} MB as f32)\n", thousands(params), thousands(trainable),
+                     double(params) * 4 / 1e6);
+  out += fmt::format("forward FLOPs per example: {} ({})\n", thousands(flops), human(double(flops)));
+  return out;
+}
+
+}  // namespace nabla::nn
