@@ -21,9 +21,9 @@ TensorDataset::TensorDataset(Tensor inputs, Tensor labels, int64_t num_classes)
     : inputs_(std::move(inputs)), labels_(std::move(labels)), num_classes_(num_classes) {
   NABLA_CHECK(inputs_.dim() >= 1, "TensorDataset: inputs must have a leading example dim, got {}",
               shape_str(inputs_.sizes()));
-  NABLA_CHECK(labels_.dim() == 1 && labels_.dtype() == DType::i64,
-              "TensorDataset: labels must be 1-D i64, got {} {}", dtype_name(labels_.dtype()),
-              shape_str(labels_.sizes()));
+  NABLA_CHECK(labels_.dim() >= 1 && labels_.dtype() == DType::i64,
+              "TensorDataset: labels must be i64 [N] (classes) or [N, ...] (per-pixel classes), got {} {}",
+              dtype_name(labels_.dtype()), shape_str(labels_.sizes()));
   NABLA_CHECK(labels_.sizes()[0] == inputs_.sizes()[0], "TensorDataset: {} inputs but {} labels",
               inputs_.sizes()[0], labels_.sizes()[0]);
   if (num_classes_ < 0) num_classes_ = labels_.numel() ? static_cast<int64_t>(max(labels_).item()) + 1 : 0;

@@ -3,6 +3,8 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -257,17 +259,63 @@ Splits split_dataset(const TensorDataset& all, double test_fraction, uint64_t se
           std::make_shared<TensorDataset>(bte.input, bte.target, all.num_classes()), name};
 }
 
+namespace {
+
+std::shared_ptr<TensorDataset> noisy_masks(const TensorDataset& d, double noise, double threshold, uint64_t seed) {
+  NABLA_CHECK(d.inputs().dtype() == DType::u8 && d.inputs().dim() == 4 && d.inputs().size(1) == 1,
+              "segmentation: expected grayscale u8 images [N, 1, H, W], got {} {}", dtype_name(d.inputs().dtype()),
+              shape_str(d.inputs().sizes()));
+  Tensor img = d.inputs().contiguous();
+  int64_t N = img.size(0), H = img.size(2), W = img.size(3);
+  Tensor x = Tensor::empty(img.sizes(), DType::u8), y = Tensor::empty({N, H, W}, DType::i64);
+  const uint8_t* ip = img.data<uint8_t>();
+  uint8_t* xp = x.data<uint8_t>();
+  int64_t* yp = y.data<int64_t>();
+  Generator g(seed);
+  for (int64_t i = 0; i < img.numel(); ++i) {
+    double v = ip[i];
+    yp[i] = v > threshold * 255.0 ? 1 : 0;
+    xp[i] = static_cast<uint8_t>(std::clamp(std::round(v + noise * 255.0 * g.normal()), 0.0, 255.0));
+  }
+  return std::make_shared<TensorDataset>(x, y, 2);
+}
+
+}  // namespace
+
+Splits segmentation_from_images(const Splits& images, double noise, double threshold, uint64_t seed) {
+  NABLA_CHECK(noise >= 0 && threshold >= 0 && threshold < 1,
+              "segmentation: noise must be >= 0 and threshold in [0, 1), got {} and {}", noise, threshold);
+  return {noisy_masks(*images.train, noise, threshold, seed), noisy_masks(*images.test, noise, threshold, seed + 1),
+          images.name + "-seg"};
+}
+
 Splits load_data_spec(const std::string& spec) {
   if (spec == "fashion-mnist") {
     Splits s = load_idx_dir(fashion_mnist_dir());
     s.name = "fashion-mnist";
     return s;
   }
+  if (spec.rfind("fashion-mnist-seg", 0) == 0) {
+    // fashion-mnist-seg[:NOISE,THRESHOLD], fractions of 255; defaults 0.3 and 0.1.
+    double noise = 0.3, threshold = 0.1;
+    std::string rest = spec.substr(std::string("fashion-mnist-seg").size());
+    if (!rest.empty()) {
+      char* end = nullptr;
+      NABLA_CHECK(rest[0] == ':', "--data: expected fashion-mnist-seg[:NOISE,THRESHOLD], got '{}'", spec);
+      noise = std::strtod(rest.c_str() + 1, &end);
+      if (*end == ',') threshold = std::strtod(end + 1, &end);
+      NABLA_CHECK(*end == '\0' && end != rest.c_str() + 1,
+                  "--data: expected fashion-mnist-seg[:NOISE,THRESHOLD] with numbers, got '{}'", spec);
+    }
+    Splits s = load_idx_dir(fashion_mnist_dir());
+    s.name = "fashion-mnist";
+    return segmentation_from_images(s, noise, threshold);
+  }
   auto colon = spec.find(':');
   std::string kind = spec.substr(0, colon), arg = colon == std::string::npos ? "" : spec.substr(colon + 1);
   NABLA_CHECK(colon != std::string::npos && !arg.empty(),
-              "--data: unknown data set '{}' (expected fashion-mnist, idx:DIR, cifar10:DIR, csv:FILE or "
-              "csv:TRAIN,TEST)", spec);
+              "--data: unknown data set '{}' (expected fashion-mnist, fashion-mnist-seg[:NOISE,THRESHOLD], idx:DIR, "
+              "cifar10:DIR, csv:FILE or csv:TRAIN,TEST)", spec);
   if (kind == "idx") return load_idx_dir(arg);
   if (kind == "cifar10") return load_cifar10_dir(arg);
   if (kind == "csv") {

@@ -23,6 +23,9 @@ FixupBasicBlock::FixupBasicBlock(int64_t cin, int64_t planes, int64_t stride) {
   bias2b = register_parameter("bias2b", zeros({1}));
   if (stride != 1 || cin != planes)
     downsample = register_module("downsample", make_shared<nn::Conv2d>(cin, planes, 1, stride, 0, 1, 1, false));
+  // A scalar's gradient sums over every pixel and channel: the paper's code
+  // trains the scalars at a tenth of the base learning rate.
+  for (const char* n : {"bias1a", "bias1b", "bias2a", "bias2b", "scale"}) set_lr_multiplier(n, 0.1);
 }
 
 Tensor FixupBasicBlock::forward(const Tensor& x) {
@@ -50,6 +53,8 @@ class FixupResNet : public nn::Module {
     }
     bias2 = register_parameter("bias2", zeros({1}));
     fc = register_module("fc", make_shared<nn::Linear>(64, cfg.num_classes));
+    set_lr_multiplier("bias1", 0.1);
+    set_lr_multiplier("bias2", 0.1);
   }
 
   // Needs the module owned by a shared_ptr (it walks the tree), so not in the constructor.

@@ -130,7 +130,8 @@ const std::vector<ModelInfo>& zoo() {
        [](const ModelConfig& c) { return fixup_cifar_resnet(c, 20); }, kFixupDefaults},
       {"unet", "U-Net for segmentation (3 levels, 32-256 channels, transposed-conv upsampling)",
        [](const ModelConfig& c) { return unet(c); },
-       R"({"epochs": 5, "opt": "adam", "lr": 0.001, "sched": "cosine", "batch_size": 64})"},
+       R"({"epochs": 3, "opt": "adam", "lr": 0.001, "sched": "cosine", "batch_size": 32, "loss": "ce+dice",)"
+       R"( "data": "fashion-mnist-seg"})"},
   };
   return z;
 }

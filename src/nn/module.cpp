@@ -1,5 +1,7 @@
 #include "nabla/nn/module.h"
 
+#include <cmath>
+
 #include <set>
 #include <sstream>
 
@@ -31,6 +33,26 @@ Tensor Module::register_parameter(const std::string& name, Tensor t, bool requir
   if (t.defined() && requires_grad) t.requires_grad_();
   params_.emplace_back(name, t);
   return t;
+}
+
+void Module::set_lr_multiplier(const std::string& name, double multiplier) {
+  bool found = false;
+  for (auto& [n, t] : params_) found = found || n == name;
+  NABLA_CHECK(found, "set_lr_multiplier: {} has no parameter '{}'", type_name(), name);
+  NABLA_CHECK(multiplier > 0 && std::isfinite(multiplier), "set_lr_multiplier: multiplier must be positive, got {}",
+              multiplier);
+  lr_multipliers_[name] = multiplier;
+}
+
+std::vector<std::pair<std::string, double>> Module::named_lr_multipliers() const {
+  std::vector<std::pair<std::string, double>> out;
+  for (auto& [n, t] : params_) {
+    auto it = lr_multipliers_.find(n);
+    out.emplace_back(n, it == lr_multipliers_.end() ? 1.0 : it->second);
+  }
+  for (auto& [cn, child] : children_)
+    for (auto& [sn, m] : child->named_lr_multipliers()) out.emplace_back(cn + "." + sn, m);
+  return out;
 }
 
 Tensor Module::register_buffer(const std::string& name, Tensor t) {

@@ -1,5 +1,9 @@
 #include "nabla/optim/optimizer.h"
 
+#include <tuple>
+
+#include <map>
+
 #include <omp.h>
 
 #include <cmath>
@@ -28,6 +32,27 @@ std::vector<ParamGroup> no_decay_on_bias_and_norm(const nn::Module& model, doubl
   std::vector<ParamGroup> out;
   if (!decay.params.empty()) out.push_back(decay);
   if (!no_decay.params.empty()) out.push_back(no_decay);
+  return out;
+}
+
+std::vector<ParamGroup> param_groups(const nn::Module& model, double lr, double weight_decay, bool decay_bias) {
+  auto params = model.named_parameters();
+  auto mults = model.named_lr_multipliers();
+  NABLA_CHECK(params.size() == mults.size(), "param_groups: {} parameters but {} multipliers", params.size(),
+              mults.size());
+  // (multiplier != 1, multiplier, no decay) -> group, so base-rate groups sort first.
+  std::map<std::tuple<bool, double, bool>, ParamGroup> groups;
+  for (size_t i = 0; i < params.size(); ++i) {
+    const Tensor& p = params[i].second;
+    double m = mults[i].second;
+    bool no_decay = !decay_bias && p.dim() <= 1;
+    ParamGroup& g = groups[{m != 1.0, m, no_decay}];
+    g.params.push_back(p);
+    g.set("weight_decay", no_decay ? 0.0 : weight_decay);
+    g.set("lr", lr * m);
+  }
+  std::vector<ParamGroup> out;
+  for (auto& [k, g] : groups) out.push_back(std::move(g));
   return out;
 }
 

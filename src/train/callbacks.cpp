@@ -45,10 +45,11 @@ class Progress : public Callback {
   }
 
   void on_epoch_end(Trainer&, const EpochMetrics& m) override {
+    std::string test = std::isnan(m.test_miou) ? fmt::format("acc {:.4f} ECE {:.4f}", m.test_acc, m.test_ece)
+                                               : fmt::format("pixel acc {:.4f} mIoU {:.4f}", m.test_acc, m.test_miou);
     std::fprintf(stderr,
-                 "epoch %lld: train loss %.4f acc %.4f | test loss %.4f acc %.4f ECE %.4f | lr %.3g | %.1f s, %.0f "
-                 "samples/s\n",
-                 (long long)m.epoch, m.train_loss, m.train_acc, m.test_loss, m.test_acc, m.test_ece, m.lr, m.seconds,
+                 "epoch %lld: train loss %.4f acc %.4f | test loss %.4f %s | lr %.3g | %.1f s, %.0f samples/s\n",
+                 (long long)m.epoch, m.train_loss, m.train_acc, m.test_loss, test.c_str(), m.lr, m.seconds,
                  m.samples_per_s);
     std::fflush(stderr);
     last_ = {};
@@ -76,8 +77,8 @@ class Checkpointer : public Callback {
  public:
   explicit Checkpointer(std::string dir) : dir_(std::move(dir)) {}
   void on_epoch_end(Trainer& t, const EpochMetrics& m) override {
-    bool best = m.test_acc > t.best_accuracy();
-    if (best) t.set_best_accuracy(m.test_acc);
+    bool best = m.score() > t.best_accuracy();
+    if (best) t.set_best_accuracy(m.score());
     io::Checkpoint ck = t.checkpoint();
     io::save_checkpoint((std::filesystem::path(dir_) / "last.ckpt").string(), ck);
     if (best) io::save_checkpoint((std::filesystem::path(dir_) / "best.ckpt").string(), ck);
@@ -91,11 +92,11 @@ class EarlyStopping : public Callback {
  public:
   explicit EarlyStopping(int64_t patience) : patience_(patience) {}
   void on_epoch_end(Trainer& t, const EpochMetrics& m) override {
-    if (m.test_acc > best_) {
-      best_ = m.test_acc;
+    if (m.score() > best_) {
+      best_ = m.score();
       bad_ = 0;
     } else if (++bad_ >= patience_) {
-      std::fprintf(stderr, "early stopping: no better test accuracy for %lld epochs\n", (long long)patience_);
+      std::fprintf(stderr, "early stopping: no better test score for %lld epochs\n", (long long)patience_);
       t.request_stop();
     }
   }

@@ -17,7 +17,26 @@ void check(const Tensor& scores, const Tensor& labels, const char* op) {
 }
 }  // namespace
 
-double accuracy(const Tensor& logits, const Tensor& labels) { return topk_accuracy(logits, labels, 1); }
+std::pair<Tensor, Tensor> pixels_as_rows(const Tensor& scores, const Tensor& labels) {
+  NABLA_CHECK(scores.dim() >= 3 && labels.dim() == scores.dim() - 1 && labels.size(0) == scores.size(0),
+              "pixels_as_rows: expected scores [N, K, d...] and labels [N, d...], got {} and {}",
+              shape_str(scores.sizes()), shape_str(labels.sizes()));
+  for (int64_t d = 1; d < labels.dim(); ++d)
+    NABLA_CHECK(labels.size(d) == scores.size(d + 1), "pixels_as_rows: scores {} and labels {} differ in size",
+                shape_str(scores.sizes()), shape_str(labels.sizes()));
+  Shape perm = {0};
+  for (int64_t d = 2; d < scores.dim(); ++d) perm.push_back(d);
+  perm.push_back(1);
+  return {scores.permute(perm).reshape({-1, scores.size(1)}), labels.reshape({-1})};
+}
+
+double accuracy(const Tensor& logits, const Tensor& labels) {
+  if (logits.dim() > 2) {
+    auto [rows, flat] = pixels_as_rows(logits, labels);
+    return topk_accuracy(rows, flat, 1);
+  }
+  return topk_accuracy(logits, labels, 1);
+}
 
 double topk_accuracy(const Tensor& logits, const Tensor& labels, int64_t k) {
   check(logits, labels, "topk_accuracy");

@@ -7,6 +7,7 @@
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/data/loader.h"
 #include "nabla/ops/activation.h"
+#include "nabla/ops/elementwise.h"
 #include "nabla/ops/loss.h"
 #include "nabla/ops/shape.h"
 #include "nabla/ops/reduce.h"
@@ -32,6 +33,7 @@ std::string TrainConfig::to_json() const {
             {"sched", sched},
             {"warmup_epochs", warmup_epochs},
             {"label_smoothing", label_smoothing},
+            {"loss", loss},
             {"clip_grad", clip_grad},
             {"early_stop", early_stop},
             {"seed", seed},
@@ -76,6 +78,7 @@ void TrainConfig::merge_json(const std::string& text) {
       else if (k == "sched") sched = v.get<std::string>();
       else if (k == "warmup_epochs") warmup_epochs = v.get<int64_t>();
       else if (k == "label_smoothing") label_smoothing = v.get<double>();
+      else if (k == "loss") loss = v.get<std::string>();
       else if (k == "clip_grad") clip_grad = v.get<double>();
       else if (k == "early_stop") early_stop = v.get<int64_t>();
       else if (k == "seed") seed = v.get<uint64_t>();
@@ -100,10 +103,11 @@ void TrainConfig::merge_json(const std::string& text) {
 }
 
 std::string EpochMetrics::to_json() const {
-  return json{{"epoch", epoch},           {"train_loss", train_loss}, {"train_acc", train_acc},
-              {"test_loss", test_loss},   {"test_acc", test_acc},     {"test_ece", test_ece},
-              {"lr", lr},                 {"seconds", seconds},       {"samples_per_s", samples_per_s}}
-      .dump();
+  json j{{"epoch", epoch},         {"train_loss", train_loss}, {"train_acc", train_acc},
+         {"test_loss", test_loss}, {"test_acc", test_acc},     {"test_ece", test_ece},
+         {"lr", lr},               {"seconds", seconds},       {"samples_per_s", samples_per_s}};
+  if (!std::isnan(test_miou)) j["test_miou"] = test_miou;
+  return j.dump();
 }
 
 EvalResult evaluate(nn::Module& model, const data::TensorDataset& ds, const data::Preprocess& pre,
@@ -113,25 +117,54 @@ EvalResult evaluate(nn::Module& model, const data::TensorDataset& ds, const data
   model.eval();
   EvalResult r;
   std::vector<Tensor> probs;
+  bool seg = ds.labels().dim() > 1;
   double loss_sum = 0;
   for (int64_t lo = 0; lo < ds.size(); lo += batch_size) {
     int64_t n = std::min(batch_size, ds.size() - lo);
     Tensor x = pre.apply(ds.inputs().narrow(0, lo, n));
     Tensor y = ds.labels().narrow(0, lo, n);
     Tensor logits = model.forward(x);
-    NABLA_CHECK(logits.dim() == 2 && logits.sizes()[0] == n,
-                "evaluate: model output {} is not [batch, classes] for a batch of {}", shape_str(logits.sizes()), n);
+    if (seg) {
+      Shape want = {n, logits.dim() > 1 ? logits.size(1) : 0};
+      want.insert(want.end(), y.sizes().begin() + 1, y.sizes().end());
+      NABLA_CHECK(logits.sizes() == want, "evaluate: model output {} does not match per-pixel labels {}",
+                  shape_str(logits.sizes()), shape_str(y.sizes()));
+    } else {
+      NABLA_CHECK(logits.dim() == 2 && logits.sizes()[0] == n,
+                  "evaluate: model output {} is not [batch, classes] for a batch of {}", shape_str(logits.sizes()),
+                  n);
+    }
     CrossEntropyOptions o;
     o.reduction = Reduction::Sum;
-    loss_sum += cross_entropy(logits, y, o).item();
-    probs.push_back(softmax(logits, 1));
+    loss_sum += cross_entropy(logits, y, o).item() / static_cast<double>(y.numel() / n);
+    if (seg) {
+      // Pixels are too many to keep their probabilities: count them as we go.
+      Tensor pred = argmax(logits, 1).reshape({-1});
+      Tensor cm = confusion_matrix(pred, y.contiguous().reshape({-1}), logits.size(1));
+      r.confusion = r.confusion.defined() ? add(r.confusion, cm) : cm;
+    } else {
+      probs.push_back(softmax(logits, 1));
+    }
   }
   model.train(was_training);
-  NABLA_CHECK(!probs.empty(), "evaluate: empty data set");
+  NABLA_CHECK(ds.size() > 0, "evaluate: empty data set");
+  r.loss = loss_sum / static_cast<double>(ds.size());
+  if (seg) {
+    std::vector<int64_t> cm = r.confusion.to_vector<int64_t>();
+    int64_t K = r.confusion.size(0), hits = 0, total = 0;
+    for (int64_t i = 0; i < K; ++i)
+      for (int64_t j = 0; j < K; ++j) {
+        total += cm[i * K + j];
+        if (i == j) hits += cm[i * K + j];
+      }
+    r.accuracy = total ? static_cast<double>(hits) / static_cast<double>(total) : 0.0;
+    r.miou = nanmean(iou_per_class(r.confusion));
+    r.dice = nanmean(dice_per_class(r.confusion));
+    return r;
+  }
   r.probs = probs.size() == 1 ? probs[0] : nabla::cat(probs, 0);
   r.labels = ds.labels().contiguous();
   r.preds = argmax(r.probs, 1);
-  r.loss = loss_sum / static_cast<double>(ds.size());
   r.accuracy = accuracy(r.probs, r.labels);
   r.ece = expected_calibration_error(r.probs, r.labels);
   r.confusion = confusion_matrix(r.preds, r.labels, r.probs.sizes()[1]);
@@ -141,9 +174,7 @@ EvalResult evaluate(nn::Module& model, const data::TensorDataset& ds, const data
 namespace {
 
 std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& c, nn::Module& m) {
-  std::vector<optim::ParamGroup> groups =
-      c.decay_bias ? std::vector<optim::ParamGroup>{optim::ParamGroup(m.parameters(), {{"weight_decay", c.wd}})}
-                   : optim::no_decay_on_bias_and_norm(m, c.wd);
+  std::vector<optim::ParamGroup> groups = optim::param_groups(m, c.lr, c.wd, c.decay_bias);
   if (c.opt == "sgd") return std::make_unique<optim::SGD>(groups, c.lr, c.momentum, 0.0, c.wd, c.nesterov);
   if (c.opt == "adam") return std::make_unique<optim::Adam>(groups, c.lr, 0.9, 0.999, 1e-8, c.wd);
   if (c.opt == "adamw") return std::make_unique<optim::AdamW>(groups, c.lr, 0.9, 0.999, 1e-8, c.wd);
@@ -159,6 +190,14 @@ Trainer::Trainer(TrainConfig cfg, nn::ModulePtr model, models::ModelConfig model
   NABLA_CHECK(cfg_.epochs >= 1, "--epochs must be at least 1, got {}", cfg_.epochs);
   NABLA_CHECK(cfg_.batch_size >= 1, "--batch-size must be at least 1, got {}", cfg_.batch_size);
   NABLA_CHECK(cfg_.lr > 0 && std::isfinite(cfg_.lr), "--lr must be positive, got {}", cfg_.lr);
+  NABLA_CHECK(cfg_.loss == "ce" || cfg_.loss == "dice" || cfg_.loss == "ce+dice",
+              "--loss: unknown loss '{}' (expected ce, dice or ce+dice)", cfg_.loss);
+  if (data_.train->labels().dim() > 1) {
+    const data::Preprocess& p = cfg_.preprocess;
+    NABLA_CHECK(p.crop_padding == 0 && !p.hflip && p.erasing == 0,
+                "segmentation data ({}): random crop, flip and erasing would move the image but not its mask; "
+                "turn them off (--crop-padding 0, no --hflip, --erasing 0)", data_.name);
+  }
   opt_ = make_optimizer(cfg_, *model_);
   int64_t per_epoch = (data_.train->size() + cfg_.batch_size - 1) / cfg_.batch_size;
   const std::string& s = cfg_.sched;
@@ -173,7 +212,9 @@ Trainer::Trainer(TrainConfig cfg, nn::ModulePtr model, models::ModelConfig model
   } else if (s == "cosine") {
     sched_ = std::make_unique<optim::CosineAnnealingLR>(*opt_, cfg_.epochs);
   } else if (s == "warmup-cosine") {
-    sched_ = std::make_unique<optim::WarmupCosineLR>(*opt_, cfg_.warmup_epochs * per_epoch, cfg_.epochs * per_epoch);
+    // A run shorter than its warm-up (a quick test of a recipe) still decays at the end.
+    int64_t total = cfg_.epochs * per_epoch;
+    sched_ = std::make_unique<optim::WarmupCosineLR>(*opt_, std::min(cfg_.warmup_epochs * per_epoch, total - 1), total);
     sched_per_batch_ = true;
   } else if (s == "onecycle") {
     sched_ = std::make_unique<optim::OneCycleLR>(*opt_, cfg_.lr, cfg_.epochs * per_epoch);
@@ -239,7 +280,12 @@ std::vector<EpochMetrics> Trainer::fit() {
     int64_t seen = 0, batch = 0, nb = loader.num_batches();
     while (auto b = loader.next()) {
       Tensor logits = model_->forward(b->input);
-      Tensor loss = cross_entropy(logits, b->target, ce);
+      Tensor loss;
+      if (cfg_.loss != "dice") loss = cross_entropy(logits, b->target, ce);
+      if (cfg_.loss != "ce") {
+        Tensor dice = dice_loss(logits, b->target);
+        loss = loss.defined() ? add(loss, dice) : dice;
+      }
       double lv = loss.item();
       NABLA_CHECK(std::isfinite(lv), "training diverged: loss is {} at epoch {}, step {}; lower --lr (now {}) or "
                   "set --clip-grad", lv, epoch_ + 1, step_ + 1, opt_->lr());
@@ -271,12 +317,13 @@ std::vector<EpochMetrics> Trainer::fit() {
     m.test_loss = ev.loss;
     m.test_acc = ev.accuracy;
     m.test_ece = ev.ece;
+    m.test_miou = ev.miou;
     m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     ++epoch_;
     if (sched_ && !sched_per_batch_) sched_->step();
-    if (plateau_) plateau_->step(m.test_acc);
+    if (plateau_) plateau_->step(m.score());
     for (auto& cb : callbacks_) cb->on_epoch_end(*this, m);
-    if (m.test_acc > best_acc_) best_acc_ = m.test_acc;
+    if (m.score() > best_acc_) best_acc_ = m.score();
     history.push_back(m);
   }
   for (auto& cb : callbacks_) cb->on_train_end(*this);

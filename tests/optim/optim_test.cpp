@@ -90,3 +90,24 @@ TEST(Scheduler, StateDictRestoresTheEpoch) {
   EXPECT_EQ(s2.last_epoch(), 5);
   EXPECT_DOUBLE_EQ(opt2.lr(), 0.25);
 }
+
+TEST(ParamGroups, DecayAndLearningRateMultipliers) {
+  models::ModelConfig mc;
+  mc.input_shape = {1, 8, 8};
+  mc.num_classes = 3;
+  auto net = models::create("fixup-resnet20", mc);
+  auto groups = optim::param_groups(*net, 0.1, 5e-4);
+  ASSERT_EQ(groups.size(), 3u);  // weights (decay), fc bias (no decay), scalars (lr / 10, no decay)
+  EXPECT_DOUBLE_EQ(groups[0].get("lr"), 0.1);
+  EXPECT_DOUBLE_EQ(groups[0].get("weight_decay"), 5e-4);
+  EXPECT_DOUBLE_EQ(groups[1].get("weight_decay"), 0.0);
+  EXPECT_DOUBLE_EQ(groups[2].get("lr"), 0.01);
+  EXPECT_EQ(groups[2].params.size(), 9u * 5 + 2);  // five scalars per block, bias1 and bias2
+  size_t total = 0;
+  for (auto& g : groups) total += g.params.size();
+  EXPECT_EQ(total, net->parameters().size());
+  auto all_decay = optim::param_groups(*net, 0.1, 5e-4, true);
+  EXPECT_EQ(all_decay.size(), 2u);
+  optim::SGD sgd(groups, 0.1, 0.9);
+  EXPECT_DOUBLE_EQ(sgd.lr(), 0.1);
+}

@@ -152,3 +152,88 @@ TEST(Trainer, ConfigJsonRoundTripsAndRejectsUnknownKeys) {
   c.opt = "lbfgs";
   EXPECT_THROW(train::Trainer(c, toy_model(&mc), mc, s), Error);
 }
+
+TEST(Metrics, IouAndDiceFromConfusionAndPixelAccuracy) {
+  // counts[true][pred]: class 0 has tp 6, |T| 8, |P| 7; class 1 tp 3, |T| 4, |P| 5; class 2 absent.
+  Tensor cm = from_vector<int64_t>({6, 2, 0,  //
+                                    1, 3, 0,  //
+                                    0, 0, 0},
+                                   {3, 3});
+  std::vector<double> iou = train::iou_per_class(cm), dice = train::dice_per_class(cm);
+  EXPECT_DOUBLE_EQ(iou[0], 6.0 / 9.0);
+  EXPECT_DOUBLE_EQ(iou[1], 3.0 / 6.0);
+  EXPECT_TRUE(std::isnan(iou[2]));
+  EXPECT_DOUBLE_EQ(dice[0], 12.0 / 15.0);
+  EXPECT_DOUBLE_EQ(train::nanmean(iou), (6.0 / 9.0 + 0.5) / 2);
+  EXPECT_THROW(train::iou_per_class(from_vector<int64_t>({1, 2}, {2})), Error);
+
+  // Per-pixel logits [N=1, K=2, 2, 2]: argmax per pixel is 0, 1, 1, 0.
+  Tensor logits = from_vector<float>({3, 0, 0, 2,  //
+                                      1, 1, 4, 0},
+                                     {1, 2, 2, 2});
+  Tensor labels = from_vector<int64_t>({0, 1, 0, 0}, {1, 2, 2});
+  EXPECT_DOUBLE_EQ(train::accuracy(logits, labels), 0.75);
+  auto [rows, flat] = train::pixels_as_rows(logits, labels);
+  EXPECT_EQ(rows.sizes(), (Shape{4, 2}));
+  EXPECT_EQ(rows.to_vector<float>(), (std::vector<float>{3, 1, 0, 1, 0, 4, 2, 0}));
+  EXPECT_THROW(train::pixels_as_rows(logits, from_vector<int64_t>({0, 1, 0}, {1, 3})), Error);
+}
+
+TEST(Segmentation, MasksFromImagesWithSeededNoise) {
+  Tensor img = from_vector<uint8_t>({0, 10, 30, 200, 255, 26}, {1, 1, 2, 3});
+  data::Splits s{std::make_shared<data::TensorDataset>(img, from_vector<int64_t>({0})),
+                 std::make_shared<data::TensorDataset>(img, from_vector<int64_t>({0})), "toy"};
+  data::Splits clean = data::segmentation_from_images(s, 0.0, 0.1);
+  EXPECT_EQ(clean.train->labels().sizes(), (Shape{1, 2, 3}));
+  EXPECT_EQ(clean.train->labels().to_vector<int64_t>(), (std::vector<int64_t>{0, 0, 1, 1, 1, 1}));  // > 25.5
+  EXPECT_EQ(clean.train->inputs().to_vector<uint8_t>(), img.to_vector<uint8_t>());
+  EXPECT_EQ(clean.train->num_classes(), 2);
+  data::Splits a = data::segmentation_from_images(s, 0.3, 0.1), b = data::segmentation_from_images(s, 0.3, 0.1);
+  EXPECT_EQ(a.train->inputs().to_vector<uint8_t>(), b.train->inputs().to_vector<uint8_t>());  // seeded
+  EXPECT_NE(a.train->inputs().to_vector<uint8_t>(), img.to_vector<uint8_t>());
+  EXPECT_NE(a.train->inputs().to_vector<uint8_t>(), a.test->inputs().to_vector<uint8_t>());  // splits differ
+  EXPECT_THROW(data::segmentation_from_images(s, 0.3, 1.5), Error);
+  data::Splits rgb{std::make_shared<data::TensorDataset>(zeros({1, 3, 2, 2}, DType::u8), from_vector<int64_t>({0})),
+                   s.test, "rgb"};
+  EXPECT_THROW(data::segmentation_from_images(rgb, 0.1, 0.1), Error);
+}
+
+TEST(Segmentation, TrainerReportsMeanIouAndRejectsAugmentation) {
+  manual_seed(0);
+  // Toy task: the mask is where the (noise-free) image is bright.
+  Tensor img = mul(rand({64, 1, 8, 8}), 255.0).to(DType::u8);
+  data::Splits raw{std::make_shared<data::TensorDataset>(img, zeros({64}, DType::i64)),
+                   std::make_shared<data::TensorDataset>(img.narrow(0, 0, 16), zeros({16}, DType::i64)), "toy"};
+  data::Splits d = data::segmentation_from_images(raw, 0.0, 0.5);
+  train::TrainConfig c;
+  c.model = "unet";
+  c.epochs = 12;
+  c.batch_size = 16;
+  c.lr = 0.01;
+  c.loss = "ce+dice";
+  c.progress = false;
+  c.preprocess.normalize = "none";
+  models::ModelConfig mc;
+  mc.input_shape = {1, 8, 8};
+  mc.num_classes = 2;
+  models::UNetSpec spec;
+  spec.base_channels = 4;
+  spec.depth = 1;
+  auto m = models::unet(mc, spec);
+  train::Trainer t(c, m, mc, d);
+  auto h = t.fit();
+  ASSERT_EQ(h.size(), 12u);
+  EXPECT_FALSE(std::isnan(h.back().test_miou));
+  EXPECT_GT(h.back().test_miou, 0.75);  // thresholding each pixel is easy
+  EXPECT_NE(h.back().to_json().find("\"test_miou\""), std::string::npos);
+  train::EvalResult r = train::evaluate(*m, *d.test, c.preprocess);
+  EXPECT_TRUE(r.segmentation());
+  EXPECT_EQ(r.confusion.sizes(), (Shape{2, 2}));
+  EXPECT_EQ(sum(r.confusion).item(), 16 * 8 * 8);
+
+  c.preprocess.hflip = true;
+  EXPECT_THROW(train::Trainer(c, m, mc, d), Error);
+  c.preprocess.hflip = false;
+  c.loss = "focal";
+  EXPECT_THROW(train::Trainer(c, m, mc, d), Error);
+}

@@ -81,6 +81,8 @@ int run_train(train::TrainConfig cfg, const std::string& resume, const std::stri
   auto history = trainer.fit();
   double acc = history.empty() ? trainer.best_accuracy() : history.back().test_acc;
   std::printf("test accuracy: %.4f\n", acc);
+  if (!history.empty() && !std::isnan(history.back().test_miou))
+    std::printf("test mean IoU: %.4f\n", history.back().test_miou);
   return 0;
 }
 
@@ -129,13 +131,21 @@ Loaded load_for_inference(const ModelSource& src) {
 int run_eval(const ModelSource& src) {
   Loaded l = load_for_inference(src);
   train::EvalResult r = train::evaluate(*l.model, *l.data.test, l.pre);
-  std::printf("examples: %lld\ntest loss: %.4f\ntest accuracy: %.4f\nECE: %.4f\nconfusion matrix (rows: true, "
-              "columns: predicted):\n",
-              (long long)l.data.test->size(), r.loss, r.accuracy, r.ece);
+  if (r.segmentation()) {
+    std::printf("examples: %lld\ntest loss: %.4f\ntest accuracy: %.4f (per pixel)\ntest mean IoU: %.4f\n"
+                "test mean Dice: %.4f\nper-class IoU:", (long long)l.data.test->size(), r.loss, r.accuracy, r.miou,
+                r.dice);
+    for (double v : train::iou_per_class(r.confusion)) std::printf(" %.4f", v);
+    std::printf("\nconfusion matrix of pixels (rows: true, columns: predicted):\n");
+  } else {
+    std::printf("examples: %lld\ntest loss: %.4f\ntest accuracy: %.4f\nECE: %.4f\nconfusion matrix (rows: true, "
+                "columns: predicted):\n",
+                (long long)l.data.test->size(), r.loss, r.accuracy, r.ece);
+  }
   std::vector<int64_t> cm = r.confusion.to_vector<int64_t>();
   int64_t K = r.confusion.sizes()[0];
   for (int64_t i = 0; i < K; ++i) {
-    for (int64_t j = 0; j < K; ++j) std::printf("%6lld", (long long)cm[i * K + j]);
+    for (int64_t j = 0; j < K; ++j) std::printf(" %9lld", (long long)cm[i * K + j]);
     std::printf("\n");
   }
   return 0;
@@ -144,6 +154,8 @@ int run_eval(const ModelSource& src) {
 int run_predict(const ModelSource& src, const std::string& out_csv) {
   NABLA_CHECK(!out_csv.empty(), "predict: --out FILE.csv is required");
   Loaded l = load_for_inference(src);
+  NABLA_CHECK(l.data.test->labels().dim() == 1,
+              "predict: writes one row of class probabilities per example; for segmentation data use `nabla eval`");
   train::EvalResult r = train::evaluate(*l.model, *l.data.test, l.pre);
   int64_t N = r.probs.sizes()[0], K = r.probs.sizes()[1];
   std::vector<double> p = r.probs.to_vector<double>();

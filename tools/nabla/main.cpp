@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
   auto* tr = app.add_subcommand("train", "train a model");
   tr->add_option("--config", config_file, "JSON file with any of the options below (flags override it)");
   tr->add_option("--model", cfg.model, "model name (see `nabla models`)");
-  tr->add_option("--data", cfg.data, "fashion-mnist | idx:DIR | cifar10:DIR | csv:FILE | csv:TRAIN,TEST");
+  tr->add_option("--data", cfg.data, "fashion-mnist | fashion-mnist-seg[:NOISE,THRESHOLD] | idx:DIR | cifar10:DIR | csv:FILE | csv:TRAIN,TEST");
   tr->add_option("--epochs", cfg.epochs, "epochs")->check(CLI::PositiveNumber);
   tr->add_option("--batch-size", cfg.batch_size, "batch size")->check(CLI::PositiveNumber);
   tr->add_option("--opt", cfg.opt, "optimizer")->check(CLI::IsMember({"sgd", "adam", "adamw", "rmsprop", "adagrad"}));
@@ -57,6 +57,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"none", "step", "multistep", "exponential", "cosine", "warmup-cosine", "onecycle",
                              "plateau"}));
   tr->add_option("--warmup-epochs", cfg.warmup_epochs, "warm-up epochs (warmup-cosine)")->check(CLI::NonNegativeNumber);
+  tr->add_option("--loss", cfg.loss, "ce (cross entropy), dice or ce+dice (segmentation)")
+      ->check(CLI::IsMember({"ce", "dice", "ce+dice"}));
   tr->add_option("--label-smoothing", cfg.label_smoothing, "label smoothing")->check(CLI::Range(0.0, 1.0));
   tr->add_option("--clip-grad", cfg.clip_grad, "clip the global gradient norm to this")->check(CLI::NonNegativeNumber);
   tr->add_option("--early-stop", cfg.early_stop, "patience in epochs; 0 disables")->check(CLI::NonNegativeNumber);

@@ -32,7 +32,7 @@ class Dataset {
 };
 
 /// Inputs [N, ...] (any dtype; images stay u8 until a transform converts them)
-/// and class labels [N] (i64), held in memory.
+/// and class labels [N] (i64) or per-pixel class maps [N, H, W] (segmentation), held in memory.
 class TensorDataset : public Dataset {
  public:
   TensorDataset(Tensor inputs, Tensor labels, int64_t num_classes = -1);

@@ -33,7 +33,13 @@ std::shared_ptr<TensorDataset> load_csv(const std::string& path);
 /// Splits a data set into train/test by a seeded shuffle; test gets `test_fraction`.
 Splits split_dataset(const TensorDataset& all, double test_fraction, uint64_t seed, const std::string& name);
 
-/// Parses a --data spec: "fashion-mnist", "idx:DIR", "cifar10:DIR",
+/// A segmentation task from grayscale images: the target of each pixel is 1
+/// where the clean image is brighter than `threshold` (a fraction of 255), else
+/// 0; the input is the image plus Gaussian noise of standard deviation `noise`
+/// (a fraction of 255), clamped to [0, 255]. The noise is seeded, so the data repeat.
+Splits segmentation_from_images(const Splits& images, double noise, double threshold, uint64_t seed = 1);
+
+/// Parses a --data spec: "fashion-mnist", "fashion-mnist-seg[:NOISE,THRESHOLD]", "idx:DIR", "cifar10:DIR",
 /// "csv:FILE" (an 80/20 seeded split) or "csv:TRAIN,TEST".
 Splits load_data_spec(const std::string& spec);
 

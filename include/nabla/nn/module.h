@@ -43,6 +43,9 @@ class Module : public std::enable_shared_from_this<Module> {
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_modules();
   /// Total number of parameter elements.
   int64_t num_parameters() const;
+  /// Each parameter (dotted name) with its learning-rate multiplier: 1 unless
+  /// the module that owns it set another (Fixup's scalar biases, muP's layers).
+  std::vector<std::pair<std::string, double>> named_lr_multipliers() const;
 
   /// Training mode (dropout active, batch norm uses batch statistics) for the whole tree.
   virtual void train(bool on = true);
@@ -69,12 +72,15 @@ class Module : public std::enable_shared_from_this<Module> {
     return m;
   }
   void add_child(const std::string& name, std::shared_ptr<Module> m);
+  /// Scales the learning rate of this module's own parameter `name` (see named_lr_multipliers()).
+  void set_lr_multiplier(const std::string& name, double multiplier);
 
   bool training_ = true;
 
  private:
   std::vector<std::pair<std::string, Tensor>> params_;
   std::vector<std::pair<std::string, Tensor>> buffers_;
+  std::map<std::string, double> lr_multipliers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
 };
 

@@ -27,6 +27,11 @@ struct ParamGroup {
 /// Two groups: weights with `weight_decay`, and biases and normalization
 /// parameters (tensors of at most one dim) with none — the usual recipe.
 std::vector<ParamGroup> no_decay_on_bias_and_norm(const nn::Module& model, double weight_decay);
+/// The trainer's grouping: weight decay on weights only (on everything with
+/// `decay_bias`), and parameters with a learning-rate multiplier other than 1
+/// (Module::named_lr_multipliers) in groups of their own with lr = lr x multiplier.
+/// Groups of multiplier 1 come first, so Optimizer::lr() reports the base rate.
+std::vector<ParamGroup> param_groups(const nn::Module& model, double lr, double weight_decay, bool decay_bias = false);
 
 /// Base class: holds the groups and per-parameter state, and steps them.
 class Optimizer {

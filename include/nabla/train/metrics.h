@@ -6,8 +6,12 @@
 
 namespace nabla::train {
 
-/// Fraction of rows of logits [N, K] whose argmax equals labels [N].
+/// Fraction of rows of logits [N, K] whose argmax equals labels [N]; for
+/// per-pixel logits [N, K, d...] and labels [N, d...], the fraction of pixels.
 double accuracy(const Tensor& logits, const Tensor& labels);
+/// Per-pixel scores [N, K, d...] as rows [N * d..., K] (and labels [N, d...] as
+/// [N * d...]), so the classification metrics apply to segmentation.
+std::pair<Tensor, Tensor> pixels_as_rows(const Tensor& scores, const Tensor& labels);
 /// Fraction of rows whose label is among the k largest logits.
 double topk_accuracy(const Tensor& logits, const Tensor& labels, int64_t k);
 /// counts[true][pred], i64 [K, K].

@@ -1,6 +1,8 @@
 #pragma once
 // Trainer: the training loop for classification, with callbacks for progress,
 // metrics logging, checkpoints and early stopping.
+#include <cmath>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +32,7 @@ struct TrainConfig {
   std::string sched = "none";   ///< none | step | multistep | exponential | cosine | warmup-cosine | onecycle | plateau
   int64_t warmup_epochs = 0;    ///< warmup-cosine
   double label_smoothing = 0.0;
+  std::string loss = "ce";      ///< ce | dice | ce+dice (dice: segmentation)
   double clip_grad = 0.0;       ///< max global gradient norm; 0 disables
   int64_t early_stop = 0;       ///< stop after this many epochs without a better test accuracy; 0 disables
   uint64_t seed = 0;
@@ -55,16 +58,23 @@ struct EpochMetrics {
   int64_t epoch = 0;
   double train_loss = 0, train_acc = 0, test_loss = 0, test_acc = 0, test_ece = 0, lr = 0, seconds = 0,
          samples_per_s = 0;
+  double test_miou = std::numeric_limits<double>::quiet_NaN();  ///< segmentation only
+  /// What "best" means: mean IoU for segmentation, accuracy otherwise.
+  double score() const { return std::isnan(test_miou) ? test_acc : test_miou; }
   std::string to_json() const;
 };
 
-/// A model's results on a data set.
+/// A model's results on a data set. For segmentation (labels [N, H, W]),
+/// accuracy is per pixel, the confusion matrix counts pixels, miou and dice
+/// are filled, and probs/preds/labels stay undefined.
 struct EvalResult {
   double loss = 0, accuracy = 0, ece = 0;
+  double miou = std::numeric_limits<double>::quiet_NaN(), dice = std::numeric_limits<double>::quiet_NaN();
   Tensor probs;      ///< [N, K] softmax probabilities
   Tensor preds;      ///< [N] i64
   Tensor labels;     ///< [N] i64
   Tensor confusion;  ///< [K, K] i64
+  bool segmentation() const { return !std::isnan(miou); }
 };
 
 /// Runs `model` (in eval mode, without autograd) over `ds`.
