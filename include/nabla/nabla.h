@@ -27,6 +27,7 @@
 #include "nabla/ops/norm.h"
 #include "nabla/ops/interpolate.h"
 #include "nabla/ops/pool.h"
+#include "nabla/ops/recurrent.h"
 #include "nabla/ops/reduce.h"
 #include "nabla/ops/shape.h"
 #include "nabla/nn/nn.h"

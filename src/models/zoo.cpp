@@ -89,6 +89,10 @@ constexpr const char* kFixupDefaults =
     R"({"epochs": 30, "opt": "sgd", "lr": 0.1, "momentum": 0.9, "wd": 0.0005, "sched": "warmup-cosine",)"
     R"( "warmup_epochs": 1, "batch_size": 128, "crop_padding": 2, "hflip": true})";
 
+constexpr const char* kUNetDefaults =
+    R"({"epochs": 3, "opt": "adam", "lr": 0.001, "sched": "cosine", "batch_size": 32, "loss": "ce+dice",)"
+    R"( "data": "fashion-mnist-seg"})";
+
 ModelInfo cifar_resnet_entry(int64_t depth) {
   return {"resnet" + std::to_string(depth),
           fmt::format("CIFAR-style ResNet-{} (3 stages x {} basic blocks, 16/32/64 channels)", depth, (depth - 2) / 6),
@@ -129,9 +133,14 @@ const std::vector<ModelInfo>& zoo() {
       {"fixup-resnet20", "ResNet-20 with Fixup initialization and no normalization layers",
        [](const ModelConfig& c) { return fixup_cifar_resnet(c, 20); }, kFixupDefaults},
       {"unet", "U-Net for segmentation (3 levels, 32-256 channels, transposed-conv upsampling)",
-       [](const ModelConfig& c) { return unet(c); },
-       R"({"epochs": 3, "opt": "adam", "lr": 0.001, "sched": "cosine", "batch_size": 32, "loss": "ce+dice",)"
-       R"( "data": "fashion-mnist-seg"})"},
+       [](const ModelConfig& c) { return unet(c); }, kUNetDefaults},
+      {"unet-bilinear", "U-Net with bilinear upsampling + 1x1 conv instead of transposed convs",
+       [](const ModelConfig& c) {
+         UNetSpec s;
+         s.bilinear = true;
+         return unet(c, s);
+       },
+       kUNetDefaults},
   };
   return z;
 }

@@ -66,7 +66,7 @@ TEST_P(EveryModel, TrainsAStepAndRoundTripsThroughSafetensors) {
   auto net = models::create(name, cfg);
   Tensor x = randn({2, 1, 28, 28});
   Tensor out = net->forward(x);
-  if (name == "unet") {
+  if (name.rfind("unet", 0) == 0) {
     ASSERT_EQ(out.sizes(), (Shape{2, 10, 28, 28}));
   } else {
     ASSERT_EQ(out.sizes(), (Shape{2, 10}));

@@ -2,11 +2,23 @@
 // contiguous inputs and again on non-contiguous copies of the same inputs.
 #include <gtest/gtest.h>
 
+#include "nabla/ops/recurrent.h"
 #include "support/gradcheck.h"
 
 using namespace nabla;
 using nabla::testing::gradcheck;
 using Ins = std::vector<Tensor>;
+
+namespace {
+
+// Everything a recurrent layer returns, as one flat tensor.
+Tensor rec_all(const RecurrentResult& r) {
+  std::vector<Tensor> parts{r.output.flatten(), r.h_n.flatten()};
+  if (r.c_n.defined()) parts.push_back(r.c_n.flatten());
+  return cat(parts, 0);
+}
+
+}  // namespace
 
 namespace {
 
@@ -136,6 +148,24 @@ std::vector<Case> all_cases() {
        {R({2, 1, 4, 3})}},
       {"dice_loss", [](const Ins& i) { return dice_loss(i[0], i[1]); }, {R({2, 3, 3, 2}), I({2, 3, 2}, 0, 3)}},
       {"dice_loss_binary", [](const Ins& i) { return dice_loss(i[0], i[1], 0.5); }, {R({3, 1, 4}), C({3, 4}, 0, 1)}},
+      // Recurrent layers: output, h_n (and c_n) flattened into one tensor.
+      {"lstm_layer", [](const Ins& i) { return rec_all(recurrent_layer("lstm", i[0], i[1], i[2], i[3], i[4])); },
+       {R({3, 2, 8}), R({2, 2}), R({2, 2}), R({8, 2}), R({8})}},
+      {"lstm_layer_reverse_lengths",
+       [](const Ins& i) { return rec_all(recurrent_layer("lstm", i[0], i[1], i[2], i[3], i[4], {3, 1}, true)); },
+       {R({3, 2, 8}), R({2, 2}), R({2, 2}), R({8, 2}), R({8})}},
+      {"gru_layer_lengths",
+       [](const Ins& i) { return rec_all(recurrent_layer("gru", i[0], i[1], Tensor(), i[2], i[3], {2, 3})); },
+       {R({3, 2, 6}), R({2, 2}), R({6, 2}), R({6})}},
+      {"gru_layer_reverse",
+       [](const Ins& i) { return rec_all(recurrent_layer("gru", i[0], i[1], Tensor(), i[2], Tensor(), {}, true)); },
+       {R({4, 1, 9}), R({1, 3}), R({9, 3})}},
+      {"rnn_tanh_layer",
+       [](const Ins& i) { return rec_all(recurrent_layer("rnn_tanh", i[0], i[1], Tensor(), i[2], i[3], {1, 3})); },
+       {R({3, 2, 3}), R({2, 3}), R({3, 3}), R({3})}},
+      {"rnn_relu_layer",
+       [](const Ins& i) { return rec_all(recurrent_layer("rnn_relu", i[0], i[1], Tensor(), i[2], i[3], {}, true)); },
+       {R({3, 2, 3}, 0.2, 1.0), R({2, 3}, 0.2, 1.0), R({3, 3}, 0.2, 1.0), R({3}, 0.2, 1.0)}},
       {"batch_norm", [](const Ins& i) { return batch_norm(i[0], Tensor(), Tensor(), i[1], i[2], true); },
        {R({3, 2, 2, 2}), R({2}), R({2})}},
       {"batch_norm_eval", [](const Ins& i) { return batch_norm(i[0], i[1], i[2], i[3], i[4], false); },

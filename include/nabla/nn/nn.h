@@ -5,5 +5,6 @@
 #include "nabla/nn/init.h"
 #include "nabla/nn/layers.h"
 #include "nabla/nn/module.h"
+#include "nabla/nn/rnn.h"
 #include "nabla/nn/summary.h"
 #include "nabla/nn/upsample.h"

@@ -1,0 +1,286 @@
+// One recurrent layer's time loop. The state arrays are kept in processing
+// order (step s of each sequence, which for a reversed or shorter sequence is
+// not time s), so forward and backward are plain loops over s; only reading
+// the input projections and writing the outputs translate s to a time index.
+// A sequence that has ended keeps its state unchanged, which gives PyTorch's
+// packed-sequence results: zero outputs past the end, final states taken at
+// each sequence's own end, and gradients that pass through the frozen steps.
+#include "nabla/ops/recurrent.h"
+
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <variant>
+
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/parallel.h"
+#include "nabla/autograd/node.h"
+#include "nabla/tensor/factory.h"
+
+namespace nabla {
+
+using autograd::record;
+
+namespace {
+
+enum class Cell { Tanh, Relu, Lstm, Gru };
+
+Cell parse_cell(const std::string& mode) {
+  if (mode == "rnn_tanh") return Cell::Tanh;
+  if (mode == "rnn_relu") return Cell::Relu;
+  if (mode == "lstm") return Cell::Lstm;
+  if (mode == "gru") return Cell::Gru;
+  throw Error(fmt::format("recurrent_layer: unknown mode '{}' (expected rnn_tanh, rnn_relu, lstm or gru)", mode));
+}
+
+int64_t gate_count(Cell c) { return c == Cell::Lstm ? 4 : c == Cell::Gru ? 3 : 1; }
+
+// Which time step each sequence is at on processing step s.
+struct Plan {
+  Cell cell;
+  int64_t T, B, H, G;
+  std::vector<int64_t> len;
+  bool reverse;
+  int64_t time(int64_t b, int64_t s) const { return reverse ? len[b] - 1 - s : s; }
+  bool active(int64_t b, int64_t s) const { return s < len[b]; }
+  int64_t GH() const { return G * H; }
+  // Values saved per step and sequence: LSTM i, f, g, o; GRU r, z, n and the
+  // recurrent part of n's pre-activation; RNN the new state.
+  int64_t saved_width() const { return cell == Cell::Lstm || cell == Cell::Gru ? 4 * H : H; }
+};
+
+// What the backward reads, in processing order.
+template <class T> struct Tape {
+  std::vector<T> act;  // [T, B, saved_width]
+  std::vector<T> hs;   // [T + 1, B, H]: hs[s] is the state entering step s
+  std::vector<T> cs;   // [T + 1, B, H]: LSTM cell states
+};
+
+template <class T> T sigmoid_of(T x) { return T(1) / (T(1) + std::exp(-x)); }
+
+template <class T>
+void forward_steps(const Plan& p, const T* xg, const T* h0, const T* c0, const T* w, const T* bias, T* out,
+                   Tape<T>& tape) {
+  const int64_t B = p.B, H = p.H, GH = p.GH(), SW = p.saved_width();
+  const bool lstm = p.cell == Cell::Lstm;
+  tape.hs.assign(static_cast<size_t>((p.T + 1) * B * H), T(0));
+  std::memcpy(tape.hs.data(), h0, sizeof(T) * B * H);
+  if (lstm) {
+    tape.cs.assign(static_cast<size_t>((p.T + 1) * B * H), T(0));
+    std::memcpy(tape.cs.data(), c0, sizeof(T) * B * H);
+  }
+  tape.act.assign(static_cast<size_t>(p.T * B * SW), T(0));
+  std::vector<T> hg(static_cast<size_t>(B * GH));
+  for (int64_t s = 0; s < p.T; ++s) {
+    const T* h = tape.hs.data() + s * B * H;
+    T* hnext = tape.hs.data() + (s + 1) * B * H;
+    kernels::gemm(false, true, B, GH, H, T(1), h, H, w, H, T(0), hg.data(), GH);
+    kernels::parallel_for(B, GH * 8, [&](int64_t b) {
+      const T* hb = h + b * H;
+      T* hn = hnext + b * H;
+      const T* cb = lstm ? tape.cs.data() + s * B * H + b * H : nullptr;
+      T* cn = lstm ? tape.cs.data() + (s + 1) * B * H + b * H : nullptr;
+      if (!p.active(b, s)) {  // ended: the state stays as it was
+        std::memcpy(hn, hb, sizeof(T) * H);
+        if (lstm) std::memcpy(cn, cb, sizeof(T) * H);
+        return;
+      }
+      int64_t t = p.time(b, s);
+      const T* x = xg + (t * B + b) * GH;
+      T* g = hg.data() + b * GH;
+      if (bias)
+        for (int64_t k = 0; k < GH; ++k) g[k] += bias[k];
+      T* a = tape.act.data() + (s * B + b) * SW;
+      switch (p.cell) {
+        case Cell::Lstm:
+          for (int64_t j = 0; j < H; ++j) {
+            T i = sigmoid_of(x[j] + g[j]), f = sigmoid_of(x[H + j] + g[H + j]);
+            T gg = std::tanh(x[2 * H + j] + g[2 * H + j]), o = sigmoid_of(x[3 * H + j] + g[3 * H + j]);
+            T c = f * cb[j] + i * gg;
+            a[j] = i;
+            a[H + j] = f;
+            a[2 * H + j] = gg;
+            a[3 * H + j] = o;
+            cn[j] = c;
+            hn[j] = o * std::tanh(c);
+          }
+          break;
+        case Cell::Gru:
+          for (int64_t j = 0; j < H; ++j) {
+            T r = sigmoid_of(x[j] + g[j]), z = sigmoid_of(x[H + j] + g[H + j]);
+            T n = std::tanh(x[2 * H + j] + r * g[2 * H + j]);
+            a[j] = r;
+            a[H + j] = z;
+            a[2 * H + j] = n;
+            a[3 * H + j] = g[2 * H + j];
+            hn[j] = (T(1) - z) * n + z * hb[j];
+          }
+          break;
+        case Cell::Tanh:
+          for (int64_t j = 0; j < H; ++j) a[j] = hn[j] = std::tanh(x[j] + g[j]);
+          break;
+        case Cell::Relu:
+          for (int64_t j = 0; j < H; ++j) a[j] = hn[j] = std::max(T(0), x[j] + g[j]);
+          break;
+      }
+      std::memcpy(out + (t * B + b) * H, hn, sizeof(T) * H);
+    });
+  }
+}
+
+// dY [T + 2, B, H] holds the gradients of output, h_n and c_n.
+template <class T>
+void backward_steps(const Plan& p, const Tape<T>& tape, const T* w, const T* dY, T* dxg, T* dh0, T* dc0, T* dw,
+                    T* dbias) {
+  const int64_t B = p.B, H = p.H, GH = p.GH(), SW = p.saved_width(), TT = p.T;
+  const bool lstm = p.cell == Cell::Lstm;
+  std::vector<T> dh(dY + TT * B * H, dY + (TT + 1) * B * H), dc;
+  if (lstm) dc.assign(dY + (TT + 1) * B * H, dY + (TT + 2) * B * H);
+  std::vector<T> dhg(static_cast<size_t>(TT * B * GH), T(0));  // gradients of h W_hh^T + b_hh, all steps
+  for (int64_t s = TT - 1; s >= 0; --s) {
+    T* dhg_s = dhg.data() + s * B * GH;
+    kernels::parallel_for(B, GH * 8, [&](int64_t b) {
+      if (!p.active(b, s)) return;  // ended: dh and dc pass through unchanged
+      int64_t t = p.time(b, s);
+      T* dhb = dh.data() + b * H;
+      const T* dout = dY + (t * B + b) * H;
+      for (int64_t j = 0; j < H; ++j) dhb[j] += dout[j];
+      const T* a = tape.act.data() + (s * B + b) * SW;
+      const T* hprev = tape.hs.data() + (s * B + b) * H;
+      T* dx = dxg + (t * B + b) * GH;
+      T* dg = dhg_s + b * GH;
+      switch (p.cell) {
+        case Cell::Lstm: {
+          const T* cprev = tape.cs.data() + (s * B + b) * H;
+          const T* c = tape.cs.data() + ((s + 1) * B + b) * H;
+          T* dcb = dc.data() + b * H;
+          for (int64_t j = 0; j < H; ++j) {
+            T i = a[j], f = a[H + j], gg = a[2 * H + j], o = a[3 * H + j], tc = std::tanh(c[j]);
+            T dct = dcb[j] + dhb[j] * o * (T(1) - tc * tc);
+            dx[j] = dg[j] = dct * gg * i * (T(1) - i);
+            dx[H + j] = dg[H + j] = dct * cprev[j] * f * (T(1) - f);
+            dx[2 * H + j] = dg[2 * H + j] = dct * i * (T(1) - gg * gg);
+            dx[3 * H + j] = dg[3 * H + j] = dhb[j] * tc * o * (T(1) - o);
+            dcb[j] = dct * f;
+            dhb[j] = T(0);  // the previous state reaches this step only through W_hh
+          }
+          break;
+        }
+        case Cell::Gru:
+          for (int64_t j = 0; j < H; ++j) {
+            T r = a[j], z = a[H + j], n = a[2 * H + j], hn = a[3 * H + j], d = dhb[j];
+            T dn = d * (T(1) - z) * (T(1) - n * n);
+            T dr = dn * hn * r * (T(1) - r);
+            T dz = d * (hprev[j] - n) * z * (T(1) - z);
+            dx[j] = dg[j] = dr;
+            dx[H + j] = dg[H + j] = dz;
+            dx[2 * H + j] = dn;
+            dg[2 * H + j] = dn * r;
+            dhb[j] = d * z;
+          }
+          break;
+        case Cell::Tanh:
+          for (int64_t j = 0; j < H; ++j) {
+            dx[j] = dg[j] = dhb[j] * (T(1) - a[j] * a[j]);
+            dhb[j] = T(0);
+          }
+          break;
+        case Cell::Relu:
+          for (int64_t j = 0; j < H; ++j) {
+            dx[j] = dg[j] = a[j] > T(0) ? dhb[j] : T(0);
+            dhb[j] = T(0);
+          }
+          break;
+      }
+    });
+    kernels::gemm(false, false, B, H, GH, T(1), dhg_s, GH, w, H, T(1), dh.data(), H);
+  }
+  std::memcpy(dh0, dh.data(), sizeof(T) * B * H);
+  if (lstm) std::memcpy(dc0, dc.data(), sizeof(T) * B * H);
+  // dW_hh = sum over steps of dhg_s^T h_s: one GEMM over all steps at once.
+  kernels::gemm(true, false, GH, H, TT * B, T(1), dhg.data(), GH, tape.hs.data(), H, T(0), dw, H);
+  if (dbias) {
+    std::fill(dbias, dbias + GH, T(0));
+    for (int64_t r = 0; r < TT * B; ++r)
+      for (int64_t k = 0; k < GH; ++k) dbias[k] += dhg[r * GH + k];
+  }
+}
+
+void check_shape(const Tensor& t, const Shape& want, const char* what, const std::string& mode) {
+  NABLA_CHECK(t.defined() && t.sizes() == want, "recurrent_layer({}): {} must be {}, got {}", mode, what,
+              shape_str(want), t.defined() ? shape_str(t.sizes()) : "nothing");
+}
+
+}  // namespace
+
+RecurrentResult recurrent_layer(const std::string& mode, const Tensor& xg, const Tensor& h0, const Tensor& c0,
+                                const Tensor& w_hh, const Tensor& b_hh, const std::vector<int64_t>& lengths,
+                                bool reverse) {
+  Cell cell = parse_cell(mode);
+  NABLA_CHECK(xg.dim() == 3, "recurrent_layer({}): input projections must be [T, B, G*H], got {}", mode,
+              shape_str(xg.sizes()));
+  NABLA_CHECK(w_hh.dim() == 2, "recurrent_layer({}): w_hh must be [G*H, H], got {}", mode,
+              shape_str(w_hh.sizes()));
+  Plan p{cell, xg.size(0), xg.size(1), w_hh.size(1), gate_count(cell), {}, reverse};
+  NABLA_CHECK(p.T >= 1 && p.B >= 1 && p.H >= 1, "recurrent_layer({}): empty input {}", mode,
+              shape_str(xg.sizes()));
+  check_shape(w_hh, {p.GH(), p.H}, "w_hh", mode);
+  check_shape(xg, {p.T, p.B, p.GH()}, "the input projections", mode);
+  check_shape(h0, {p.B, p.H}, "h0", mode);
+  if (cell == Cell::Lstm) check_shape(c0, {p.B, p.H}, "c0", mode);
+  if (b_hh.defined()) check_shape(b_hh, {p.GH()}, "b_hh", mode);
+  for (const Tensor* t : {&h0, &c0, &w_hh, &b_hh})
+    NABLA_CHECK(!t->defined() || t->dtype() == xg.dtype(), "recurrent_layer({}): dtypes differ ({} and {})", mode,
+                dtype_name(xg.dtype()), dtype_name(t->dtype()));
+  if (lengths.empty()) {
+    p.len.assign(static_cast<size_t>(p.B), p.T);
+  } else {
+    NABLA_CHECK(static_cast<int64_t>(lengths.size()) == p.B, "recurrent_layer({}): {} lengths for a batch of {}",
+                mode, lengths.size(), p.B);
+    for (int64_t L : lengths)
+      NABLA_CHECK(L >= 1 && L <= p.T, "recurrent_layer({}): length {} is outside [1, {}]", mode, L, p.T);
+    p.len = lengths;
+  }
+
+  Tensor xc = xg.detach().contiguous(), hc = h0.detach().contiguous(), wc = w_hh.detach().contiguous();
+  Tensor cc = cell == Cell::Lstm ? c0.detach().contiguous() : Tensor();
+  Tensor bc = b_hh.defined() ? b_hh.detach().contiguous() : Tensor();
+  // One tensor holds output, h_n and c_n, so one graph node serves all three.
+  Tensor Y = zeros({p.T + 2, p.B, p.H}, xg.dtype());
+  auto tape = std::make_shared<std::variant<Tape<float>, Tape<double>>>();
+  dispatch_floating(xg.dtype(), "recurrent_layer", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    Tape<T>& tp = tape->template emplace<Tape<T>>();
+    T* y = Y.data<T>();
+    forward_steps<T>(p, xc.data<T>(), hc.data<T>(), cc.defined() ? cc.data<T>() : nullptr, wc.data<T>(),
+                     bc.defined() ? bc.data<T>() : nullptr, y, tp);
+    const int64_t BH = p.B * p.H;
+    std::memcpy(y + p.T * BH, tp.hs.data() + p.T * BH, sizeof(T) * BH);
+    if (cell == Cell::Lstm) std::memcpy(y + (p.T + 1) * BH, tp.cs.data() + p.T * BH, sizeof(T) * BH);
+  });
+  bool has_bias = b_hh.defined();
+  record(
+      Y, mode == "lstm" ? "lstm" : mode == "gru" ? "gru" : "rnn", {xg, h0, c0, w_hh, b_hh},
+      [p, tape, wc, has_bias](const Tensor& g) {
+        Tensor gy = g.contiguous();
+        Tensor dxg = zeros({p.T, p.B, p.GH()}, g.dtype()), dh0 = Tensor::empty({p.B, p.H}, g.dtype());
+        Tensor dc0 = p.cell == Cell::Lstm ? Tensor::empty({p.B, p.H}, g.dtype()) : Tensor();
+        Tensor dw = Tensor::empty({p.GH(), p.H}, g.dtype());
+        Tensor db = has_bias ? Tensor::empty({p.GH()}, g.dtype()) : Tensor();
+        dispatch_floating(g.dtype(), "recurrent_layer backward", [&](auto tag) {
+          using T = typename decltype(tag)::type;
+          backward_steps<T>(p, std::get<Tape<T>>(*tape), wc.data<T>(), gy.data<T>(), dxg.data<T>(), dh0.data<T>(),
+                            dc0.defined() ? dc0.data<T>() : nullptr, dw.data<T>(),
+                            db.defined() ? db.data<T>() : nullptr);
+        });
+        return std::vector<Tensor>{dxg, dh0, dc0, dw, db};
+      },
+      {w_hh});
+  RecurrentResult r;
+  r.output = Y.narrow(0, 0, p.T);
+  r.h_n = Y.select(0, p.T);
+  if (cell == Cell::Lstm) r.c_n = Y.select(0, p.T + 1);
+  return r;
+}
+
+}  // namespace nabla

@@ -1,0 +1,86 @@
+#include <gtest/gtest.h>
+
+#include "nabla/nabla.h"
+
+using namespace nabla;
+
+namespace {
+double max_abs(const Tensor& t) { return max(abs(t.detach())).item(); }
+}  // namespace
+
+TEST(Rnn, PyTorchParameterNamesShapesAndInit) {
+  nn::RNNOptions o;
+  o.input_size = 3;
+  o.hidden_size = 4;
+  o.num_layers = 2;
+  o.bidirectional = true;
+  nn::LSTM lstm(o);
+  std::vector<std::string> names;
+  for (auto& [n, p] : lstm.named_parameters()) names.push_back(n);
+  ASSERT_EQ(names.size(), 16u);
+  EXPECT_EQ(names[0], "weight_ih_l0");
+  EXPECT_EQ(names[4], "weight_ih_l0_reverse");
+  EXPECT_EQ(names[8], "weight_ih_l1");
+  auto sd = lstm.state_dict();
+  EXPECT_EQ(sd.at("weight_ih_l0").sizes(), (Shape{16, 3}));
+  EXPECT_EQ(sd.at("weight_ih_l1_reverse").sizes(), (Shape{16, 8}));  // reads both directions of layer 0
+  EXPECT_EQ(sd.at("bias_hh_l1").sizes(), (Shape{16}));
+  for (auto& [n, p] : lstm.named_parameters()) EXPECT_LE(max_abs(p), 0.5) << n;  // U(-1/sqrt(4), 1/sqrt(4))
+  EXPECT_EQ(lstm.str(), "LSTM(3, 4, num_layers=2, bidirectional=True)");
+}
+
+TEST(Rnn, ShapesBatchFirstUnbatchedAndErrors) {
+  nn::RNNOptions o;
+  o.input_size = 3;
+  o.hidden_size = 5;
+  o.batch_first = true;
+  nn::GRU gru(o);
+  nn::RNNOutput r = gru.forward(randn({2, 7, 3}), Tensor());
+  EXPECT_EQ(r.output.sizes(), (Shape{2, 7, 5}));
+  EXPECT_EQ(r.h_n.sizes(), (Shape{1, 2, 5}));
+  EXPECT_FALSE(r.c_n.defined());
+  // The last output of a one-layer unidirectional net is its final state.
+  EXPECT_EQ(max_abs(sub(r.output.select(1, 6), r.h_n.select(0, 0))), 0.0);
+  Tensor u = gru.forward(randn({7, 3}));  // unbatched [T, F]
+  EXPECT_EQ(u.sizes(), (Shape{7, 5}));
+  EXPECT_THROW(gru.forward(randn({2, 7, 4})), Error);                      // wrong feature count
+  EXPECT_THROW(gru.forward(randn({2, 7, 3}), randn({2, 2, 5})), Error);    // h0 for 2 layers
+  EXPECT_THROW(gru.forward(randn({2, 7, 3}), Tensor(), randn({1, 2, 5})), Error);  // c0 to a GRU
+  EXPECT_THROW(gru.forward(randn({2, 7, 3}), Tensor(), Tensor(), {7, 8}), Error);  // length > T
+  EXPECT_THROW(gru.forward(randn({2, 7, 3}), Tensor(), Tensor(), {7}), Error);     // one length for two
+  o.nonlinearity = "sigmoid";
+  EXPECT_THROW(nn::RNN bad(o), Error);
+}
+
+TEST(Rnn, LengthsZeroThePaddingAndFreezeTheState) {
+  nn::RNNOptions o;
+  o.input_size = 2;
+  o.hidden_size = 3;
+  nn::LSTM lstm(o);
+  Tensor x = randn({5, 2, 2});
+  nn::RNNOutput packed = lstm.forward(x, Tensor(), Tensor(), {5, 3});
+  EXPECT_EQ(max_abs(packed.output.narrow(0, 3, 2).select(1, 1)), 0.0);  // past the end of sequence 1
+  // Sequence 1 alone, cut to its length, gives the same outputs and final states.
+  nn::RNNOutput alone = lstm.forward(x.narrow(0, 0, 3).narrow(1, 1, 1), Tensor());
+  EXPECT_LT(max_abs(sub(alone.output.select(1, 0), packed.output.narrow(0, 0, 3).select(1, 1))), 1e-6);
+  EXPECT_LT(max_abs(sub(alone.h_n.select(1, 0), packed.h_n.select(1, 1))), 1e-6);
+  EXPECT_LT(max_abs(sub(alone.c_n.select(1, 0), packed.c_n.select(1, 1))), 1e-6);
+}
+
+TEST(Rnn, CellsMatchOneStepOfTheLayer) {
+  nn::LSTMCell cell(3, 4);
+  nn::RNNOptions o;
+  o.input_size = 3;
+  o.hidden_size = 4;
+  nn::LSTM lstm(o);
+  lstm.load_state_dict({{"weight_ih_l0", cell.weight_ih}, {"weight_hh_l0", cell.weight_hh},
+                        {"bias_ih_l0", cell.bias_ih}, {"bias_hh_l0", cell.bias_hh}});
+  Tensor x = randn({2, 3}), h = randn({2, 4}), c = randn({2, 4});
+  auto [h1, c1] = cell.forward(x, h, c);
+  nn::RNNOutput r = lstm.forward(x.unsqueeze(0), h.unsqueeze(0), c.unsqueeze(0));
+  EXPECT_LT(max_abs(sub(h1, r.h_n.select(0, 0))), 1e-6);
+  EXPECT_LT(max_abs(sub(c1, r.c_n.select(0, 0))), 1e-6);
+  Tensor u = cell.forward(randn({3}));  // unbatched
+  EXPECT_EQ(u.sizes(), (Shape{4}));
+  EXPECT_THROW(cell.forward(randn({2, 5})), Error);
+}
