@@ -5,6 +5,7 @@
 #include "nabla/models/densenet.h"
 #include "nabla/models/fixup.h"
 #include "nabla/models/mobilenet.h"
+#include "nabla/models/recurrent.h"
 #include "nabla/models/resnet.h"
 #include "nabla/models/unet.h"
 #include "nabla/nn/nn.h"
@@ -132,6 +133,8 @@ const std::vector<ModelInfo>& zoo() {
        kConvNetDefaults},
       {"fixup-resnet20", "ResNet-20 with Fixup initialization and no normalization layers",
        [](const ModelConfig& c) { return fixup_cifar_resnet(c, 20); }, kFixupDefaults},
+      {"row-gru", "GRU over the image's rows (28 steps of 28 pixels), 2 layers of 128, classifier on the last state",
+       row_gru, R"({"epochs": 15, "opt": "adam", "lr": 0.002, "sched": "cosine", "batch_size": 128, "clip_grad": 1.0})"},
       {"unet", "U-Net for segmentation (3 levels, 32-256 channels, transposed-conv upsampling)",
        [](const ModelConfig& c) { return unet(c); }, kUNetDefaults},
       {"unet-bilinear", "U-Net with bilinear upsampling + 1x1 conv instead of transposed convs",

@@ -2,7 +2,9 @@
 // contiguous inputs and again on non-contiguous copies of the same inputs.
 #include <gtest/gtest.h>
 
+#include "nabla/nn/minrnn.h"
 #include "nabla/ops/recurrent.h"
+#include "nabla/ops/scan.h"
 #include "support/gradcheck.h"
 
 using namespace nabla;
@@ -148,6 +150,10 @@ std::vector<Case> all_cases() {
        {R({2, 1, 4, 3})}},
       {"dice_loss", [](const Ins& i) { return dice_loss(i[0], i[1]); }, {R({2, 3, 3, 2}), I({2, 3, 2}, 0, 3)}},
       {"dice_loss_binary", [](const Ins& i) { return dice_loss(i[0], i[1], 0.5); }, {R({3, 1, 4}), C({3, 4}, 0, 1)}},
+      {"cumsum", [](const Ins& i) { return cumsum(i[0], 1); }, {R({2, 4, 3})}},
+      {"logcumsumexp", [](const Ins& i) { return logcumsumexp(i[0], 0); }, {R({5, 3}, -3, 3)}},
+      {"log_space_scan", [](const Ins& i) { return nn::log_space_scan(i[0], i[1], i[2]); },
+       {R({2, 5, 3}, -2, -0.1), R({2, 5, 3}, -2, 1), R({2, 3}, -1, 0.5)}},
       // Recurrent layers: output, h_n (and c_n) flattened into one tensor.
       {"lstm_layer", [](const Ins& i) { return rec_all(recurrent_layer("lstm", i[0], i[1], i[2], i[3], i[4])); },
        {R({3, 2, 8}), R({2, 2}), R({2, 2}), R({8, 2}), R({8})}},

@@ -209,6 +209,8 @@ CASES = {
                               [("n", [2, 2, 6, 6])]),
     "adaptive_avg_pool2d": (lambda x: F.adaptive_avg_pool2d(x, (3, 2)), [("n", [2, 3, 7, 5])]),
     "global_avg_pool": (lambda x: F.adaptive_avg_pool2d(x, 1), [("n", [2, 3, 4, 4])]),
+    "cumsum": (lambda x: torch.cumsum(x, 1), [("n", [3, 5, 2])]),
+    "logcumsumexp": (lambda x: torch.logcumsumexp(x * 4, 0), [("n", [6, 3])]),
     "interp_nearest": (lambda x: F.interpolate(x, size=(7, 5), mode="nearest"), [("n", [2, 3, 4, 3])]),
     "interp_nearest_scale": (lambda x: F.interpolate(x, scale_factor=2.0, mode="nearest"), [("n", [2, 2, 3, 4])]),
     "interp_nearest_down": (lambda x: F.interpolate(x, size=(3, 2), mode="nearest"), [("n", [1, 2, 7, 5])]),

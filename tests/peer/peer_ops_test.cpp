@@ -177,6 +177,8 @@ const std::map<std::string, OpFn>& cases() {
        }},
       {"adaptive_avg_pool2d", [](const Ins& i) { return adaptive_avg_pool2d(i[0], {3, 2}); }},
       {"global_avg_pool", [](const Ins& i) { return adaptive_avg_pool2d(i[0], {1, 1}); }},
+      {"cumsum", [](const Ins& i) { return cumsum(i[0], 1); }},
+      {"logcumsumexp", [](const Ins& i) { return logcumsumexp(mul(i[0], 4.0), 0); }},
       {"interp_nearest", [](const Ins& i) { return interpolate(i[0], std::array<int64_t, 2>{7, 5}); }},
       {"interp_nearest_scale", [](const Ins& i) { return interpolate(i[0], std::array<double, 2>{2.0, 2.0}); }},
       {"interp_nearest_down", [](const Ins& i) { return interpolate(i[0], std::array<int64_t, 2>{3, 2}); }},

@@ -4,6 +4,7 @@
 #include "nabla/nn/container.h"
 #include "nabla/nn/init.h"
 #include "nabla/nn/layers.h"
+#include "nabla/nn/minrnn.h"
 #include "nabla/nn/module.h"
 #include "nabla/nn/rnn.h"
 #include "nabla/nn/summary.h"

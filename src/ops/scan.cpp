@@ -1,0 +1,132 @@
+// Scans run per lane (every index of the other dims), lanes split over the
+// threads: a lane's T steps are sequential, the lanes independent.
+#include "nabla/ops/scan.h"
+
+#include <cmath>
+#include <limits>
+
+#include "kernels/cpu/parallel.h"
+#include "nabla/autograd/node.h"
+#include "nabla/tensor/factory.h"
+
+namespace nabla {
+
+using autograd::record;
+
+namespace {
+
+// x viewed as [outer, T, inner] after making it contiguous.
+struct Lanes {
+  int64_t outer, T, inner;
+};
+
+Lanes lanes_of(const Tensor& x, int64_t dim) {
+  Lanes l{1, x.size(dim), 1};
+  for (int64_t d = 0; d < dim; ++d) l.outer *= x.size(d);
+  for (int64_t d = dim + 1; d < x.dim(); ++d) l.inner *= x.size(d);
+  return l;
+}
+
+// Runs f(lane_pointer_offset, stride) for every lane: element t of the lane
+// is at base + t * inner.
+template <class F> void for_lanes(const Lanes& l, F f) {
+  kernels::parallel_for(l.outer * l.inner, l.T, [&](int64_t k) {
+    int64_t o = k / l.inner, i = k % l.inner;
+    f(o * l.T * l.inner + i, l.inner);
+  });
+}
+
+}  // namespace
+
+Tensor cumsum(const Tensor& x, int64_t dim_in) {
+  NABLA_CHECK(x.dim() >= 1, "cumsum: expected at least one dim, got a scalar");
+  int64_t dim = wrap_dim(dim_in, x.dim(), "cumsum");
+  Lanes l = lanes_of(x, dim);
+  Tensor xc = x.detach().contiguous();
+  Tensor out = Tensor::empty(x.sizes(), x.dtype());
+  dispatch_floating(x.dtype(), "cumsum", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* in = xc.data<T>();
+    T* o = out.data<T>();
+    for_lanes(l, [&](int64_t base, int64_t st) {
+      T acc = 0;
+      for (int64_t t = 0; t < l.T; ++t) o[base + t * st] = acc += in[base + t * st];
+    });
+  });
+  record(out, "cumsum", {x}, [l](const Tensor& g) {
+    // d/dx_s of sum_t g_t y_t is the sum of g_t over t >= s: a reversed cumsum.
+    Tensor gc = g.contiguous();
+    Tensor gx = Tensor::empty(g.sizes(), g.dtype());
+    dispatch_floating(g.dtype(), "cumsum backward", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T* gp = gc.data<T>();
+      T* o = gx.data<T>();
+      for_lanes(l, [&](int64_t base, int64_t st) {
+        T acc = 0;
+        for (int64_t t = l.T - 1; t >= 0; --t) o[base + t * st] = acc += gp[base + t * st];
+      });
+    });
+    return std::vector<Tensor>{gx};
+  });
+  return out;
+}
+
+namespace {
+
+// log(exp(a) + exp(b)) without overflow; -inf is the identity.
+template <class T> T log_add_exp(T a, T b) {
+  if (a == -std::numeric_limits<T>::infinity()) return b;
+  if (b == -std::numeric_limits<T>::infinity()) return a;
+  T m = std::max(a, b);
+  return m + std::log1p(std::exp(-std::abs(a - b)));
+}
+
+}  // namespace
+
+Tensor logcumsumexp(const Tensor& x, int64_t dim_in) {
+  NABLA_CHECK(x.dim() >= 1, "logcumsumexp: expected at least one dim, got a scalar");
+  int64_t dim = wrap_dim(dim_in, x.dim(), "logcumsumexp");
+  Lanes l = lanes_of(x, dim);
+  Tensor xc = x.detach().contiguous();
+  Tensor out = Tensor::empty(x.sizes(), x.dtype());
+  dispatch_floating(x.dtype(), "logcumsumexp", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* in = xc.data<T>();
+    T* o = out.data<T>();
+    for_lanes(l, [&](int64_t base, int64_t st) {
+      T acc = -std::numeric_limits<T>::infinity();
+      for (int64_t t = 0; t < l.T; ++t) o[base + t * st] = acc = log_add_exp(acc, in[base + t * st]);
+    });
+  });
+  Tensor y = out.detach();
+  record(
+      out, "logcumsumexp", {x},
+      [l, xc, y](const Tensor& g) {
+        // dL/dx_s = sum_{t >= s} g_t exp(x_s - y_t). The positive and negative
+        // parts of g are summed separately in log space, from the end backwards,
+        // so nothing overflows however negative y gets.
+        Tensor gc = g.contiguous();
+        Tensor gx = Tensor::empty(g.sizes(), g.dtype());
+        dispatch_floating(g.dtype(), "logcumsumexp backward", [&](auto tag) {
+          using T = typename decltype(tag)::type;
+          const T ninf = -std::numeric_limits<T>::infinity();
+          const T *gp = gc.data<T>(), *xp = xc.data<T>(), *yp = y.data<T>();
+          T* o = gx.data<T>();
+          for_lanes(l, [&](int64_t base, int64_t st) {
+            T pos = ninf, neg = ninf;
+            for (int64_t t = l.T - 1; t >= 0; --t) {
+              int64_t k = base + t * st;
+              T gt = gp[k];
+              if (gt > 0) pos = log_add_exp(pos, std::log(gt) - yp[k]);
+              if (gt < 0) neg = log_add_exp(neg, std::log(-gt) - yp[k]);
+              o[k] = std::exp(xp[k] + pos) - std::exp(xp[k] + neg);
+            }
+          });
+        });
+        return std::vector<Tensor>{gx};
+      },
+      {x});
+  return out;
+}
+
+}  // namespace nabla
