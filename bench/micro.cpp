@@ -1,7 +1,9 @@
 // Micro-benchmarks of the hot kernels (Google Benchmark), with GFLOP/s or GB/s
 // counters: GEMM, convolution forward/backward, elementwise, softmax + cross
-// entropy, batch norm, max pooling. Run: build/release/bench/nabla_micro
+// entropy, batch norm, max pooling, minGRU's scan. Run: build/release/bench/nabla_micro
 #include <benchmark/benchmark.h>
+
+#include <cmath>
 
 #include "nabla/nabla.h"
 
@@ -92,6 +94,31 @@ void BM_MaxPool(benchmark::State& st) {
   bytes(st, 4.0 * x.numel() * 1.75);  // read x, write values and i64 indices
 }
 BENCHMARK(BM_MaxPool)->Args({32, 24})->Args({64, 8})->UseRealTime();
+
+// minGRU's recurrence h_t = a_t h_{t-1} + b_t over T steps (batch 8, hidden 256),
+// forward and backward: the log-space scan (arg 1 = 1) against a loop over t (0).
+void BM_MinGRUScan(benchmark::State& st) {
+  int64_t T = st.range(0), B = 8, H = 256;
+  bool parallel = st.range(1) == 1;
+  Tensor k = randn({B, T, 2 * H}).requires_grad_();
+  for (auto _ : st) {
+    Tensor h;
+    if (parallel) {
+      Tensor log_z = neg(softplus(neg(k.narrow(2, 0, H)))), log_a = neg(softplus(k.narrow(2, 0, H)));
+      h = nn::log_space_scan(log_a, add(log_z, log(add(relu(k.narrow(2, H, H)), 0.5))), full({B, H}, -INFINITY));
+    } else {
+      Tensor zz = sigmoid(k.narrow(2, 0, H));
+      h = nn::sequential_scan(add(neg(zz), 1.0), mul(zz, add(relu(k.narrow(2, H, H)), 0.5)), zeros({B, H}));
+    }
+    sum(h).backward();
+  }
+  st.counters["steps/s"] = benchmark::Counter(double(T), benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_MinGRUScan)
+    ->ArgsProduct({{64, 512, 4096}, {0, 1}})
+    ->ArgNames({"T", "parallel"})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 
