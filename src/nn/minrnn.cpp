@@ -67,7 +67,7 @@ Tensor MinRNNBase::forward(const Tensor& x, const Tensor& h0) {
   Tensor x3 = x.dim() == 2 ? x.unsqueeze(0) : x;
   Tensor h = initial_state(h0, x3.size(0), x.dtype());
   auto [log_a, log_b] = log_coefficients((*linear)(x3));
-  Tensor out = log_space_scan(log_a, log_b, log(h));
+  Tensor out = linear_scan(log_a, log_b, h);
   return x.dim() == 2 ? out.squeeze(0) : out;
 }
 

@@ -129,4 +129,63 @@ Tensor logcumsumexp(const Tensor& x, int64_t dim_in) {
   return out;
 }
 
+Tensor linear_scan(const Tensor& log_a, const Tensor& log_b, const Tensor& h0) {
+  NABLA_CHECK(log_a.dim() == 3 && log_a.sizes() == log_b.sizes(),
+              "linear_scan: log_a and log_b must be [B, T, H] of one shape, got {} and {}", shape_str(log_a.sizes()),
+              shape_str(log_b.sizes()));
+  const int64_t B = log_a.size(0), T = log_a.size(1), H = log_a.size(2);
+  NABLA_CHECK(h0.dim() == 2 && h0.size(0) == B && h0.size(1) == H, "linear_scan: h0 must be [{}, {}], got {}", B, H,
+              shape_str(h0.sizes()));
+  NABLA_CHECK(log_b.dtype() == log_a.dtype() && h0.dtype() == log_a.dtype(), "linear_scan: dtypes differ");
+  Tensor la = log_a.detach().contiguous(), lb = log_b.detach().contiguous(), hc = h0.detach().contiguous();
+  Tensor out = Tensor::empty({B, T, H}, log_a.dtype());
+  Lanes l{B, T, H};
+  dispatch_floating(log_a.dtype(), "linear_scan", [&](auto tag) {
+    using S = typename decltype(tag)::type;
+    const S *ap = la.data<S>(), *bp = lb.data<S>(), *h0p = hc.data<S>();
+    S* o = out.data<S>();
+    for_lanes(l, [&](int64_t base, int64_t st) {
+      S h = h0p[(base / (T * H)) * H + base % H];
+      for (int64_t t = 0; t < T; ++t) {
+        int64_t k = base + t * st;
+        o[k] = h = std::exp(ap[k]) * h + std::exp(bp[k]);
+      }
+    });
+  });
+  Tensor y = out.detach();
+  record(
+      out, "linear_scan", {log_a, log_b, h0},
+      [l, la, lb, hc, y](const Tensor& g) {
+        // G_t, the gradient reaching h_t from the output and from h_{t+1}, runs
+        // backwards: G_t = g_t + a_{t+1} G_{t+1}. Then dlog_b_t = G_t b_t,
+        // dlog_a_t = G_t a_t h_{t-1}, dh0 = a_1 G_1.
+        Tensor gc = g.contiguous();
+        Tensor ga = Tensor::empty(g.sizes(), g.dtype()), gb = Tensor::empty(g.sizes(), g.dtype());
+        Tensor gh0 = Tensor::empty({l.outer, l.inner}, g.dtype());
+        dispatch_floating(g.dtype(), "linear_scan backward", [&](auto tag) {
+          using S = typename decltype(tag)::type;
+          const S *gp = gc.data<S>(), *ap = la.data<S>(), *bp = lb.data<S>(), *yp = y.data<S>(), *h0p = hc.data<S>();
+          S *gap = ga.data<S>(), *gbp = gb.data<S>(), *gh = gh0.data<S>();
+          const int64_t T = l.T, H = l.inner;
+          for_lanes(l, [&](int64_t base, int64_t st) {
+            int64_t lane0 = (base / (T * H)) * H + base % H;
+            S G = 0, a_next = 0;
+            for (int64_t t = T - 1; t >= 0; --t) {
+              int64_t k = base + t * st;
+              G = gp[k] + a_next * G;
+              S a = std::exp(ap[k]);
+              S hprev = t > 0 ? yp[k - st] : h0p[lane0];
+              gbp[k] = G * std::exp(bp[k]);
+              gap[k] = G * a * hprev;
+              a_next = a;
+            }
+            gh[lane0] = a_next * G;
+          });
+        });
+        return std::vector<Tensor>{ga, gb, gh0};
+      },
+      {log_a, log_b, h0});
+  return out;
+}
+
 }  // namespace nabla

@@ -119,3 +119,16 @@ TEST(MinRnn, GradientsOfParallelAndSequentialModesAgree) {
   auto ps = m.parameters();
   for (size_t i = 0; i < ps.size(); ++i) EXPECT_LT(max_abs(sub(par[i], ps[i].grad())), 1e-4);
 }
+
+TEST(MinRnn, FusedScanEqualsThePaperLogSpaceScanOnLongSequences) {
+  manual_seed(7);
+  Tensor k = randn({2, 2048, 4});
+  Tensor log_a = neg(softplus(k)), log_b = add(neg(softplus(neg(k))), -1.0), h0 = rand({2, 4});
+  Tensor fused = linear_scan(log_a, log_b, h0);
+  Tensor paper = nn::log_space_scan(log_a, log_b, log(h0));
+  // Relative: the paper's form carries the cumulative sum of log a (here ~ -1400 at the end) in float32.
+  EXPECT_LT(max_abs(div(sub(fused, paper), fused)), 1e-3);
+  Tensor seq = nn::sequential_scan(exp(log_a.narrow(1, 0, 64)), exp(log_b.narrow(1, 0, 64)), h0);
+  EXPECT_LT(max_abs(sub(fused.narrow(1, 0, 64), seq)), 1e-5);
+  EXPECT_THROW(linear_scan(log_a, log_b, rand({3, 4})), Error);
+}

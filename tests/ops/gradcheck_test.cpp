@@ -154,6 +154,8 @@ std::vector<Case> all_cases() {
       {"logcumsumexp", [](const Ins& i) { return logcumsumexp(i[0], 0); }, {R({5, 3}, -3, 3)}},
       {"log_space_scan", [](const Ins& i) { return nn::log_space_scan(i[0], i[1], i[2]); },
        {R({2, 5, 3}, -2, -0.1), R({2, 5, 3}, -2, 1), R({2, 3}, -1, 0.5)}},
+      {"linear_scan", [](const Ins& i) { return linear_scan(i[0], i[1], i[2]); },
+       {R({2, 5, 3}, -2, 0.3), R({2, 5, 3}, -2, 1), R({2, 3}, -1, 1)}},
       // Recurrent layers: output, h_n (and c_n) flattened into one tensor.
       {"lstm_layer", [](const Ins& i) { return rec_all(recurrent_layer("lstm", i[0], i[1], i[2], i[3], i[4])); },
        {R({3, 2, 8}), R({2, 2}), R({2, 2}), R({8, 2}), R({8})}},

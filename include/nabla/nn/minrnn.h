@@ -5,6 +5,9 @@
 // with a log-space prefix scan (cumsum + logcumsumexp); generation runs step()
 // one token at a time. Both give the same states. h stays positive: the
 // candidate state is g(x) = x + 0.5 for x >= 0, sigmoid(x) below, as in the paper.
+// On CPU the scan runs as the fused linear_scan op (each lane's steps in one
+// pass, lanes over the threads); log_space_scan keeps the paper's cumsum +
+// logcumsumexp formulation, the one that parallelizes over time on a GPU.
 #include "nabla/nn/layers.h"
 
 namespace nabla::nn {
