@@ -92,3 +92,9 @@ TEST(Learn, UNetSegmentsNoisyFashionMnist) {
   RecordProperty("test_miou", std::to_string(m.test_miou));
   EXPECT_GT(m.test_miou, 0.80);
 }
+
+TEST(Learn, RowGruReadsImagesAsSequences) {
+  double acc = train_subset("row-gru", 6000, 1, "fashion-mnist", 1000).test_acc;
+  RecordProperty("test_acc", std::to_string(acc));
+  EXPECT_GT(acc, 0.55);
+}
