@@ -76,5 +76,16 @@ check "summary layer rows" grep -q "^layer4.1.conv2 (Conv2d) *\[1, 512, 7, 7\] *
 expect_error "summary bad input" "--input: expected positive sizes" summary --model resnet20 --input 3,x,32
 expect_error "summary input too small" "too small" summary --model unet --input 1,4,4
 
+seg="$work/seg"
+"$NABLA" train --model unet --epochs 1 --limit-train 300 --limit-test 100 --batch-size 50 --out "$seg" --no-progress \
+  >"$work/seg.out" 2>&1
+check "segmentation trains" grep -q "^test mean IoU: 0\.[4-9]" "$work/seg.out"
+check "segmentation metrics" grep -q '"test_miou"' "$seg/metrics.jsonl"
+"$NABLA" eval "$seg/best.ckpt" --limit-test 100 >"$work/seg_eval.out" 2>&1
+check "segmentation eval" grep -q "^test mean IoU: " "$work/seg_eval.out"
+expect_error "segmentation predict" "use \`nabla eval\`" predict "$seg/best.ckpt" --limit-test 10 --out "$work/p.csv"
+expect_error "segmentation augmentation" "mask" train --model unet --epochs 1 --limit-train 50 --hflip
+expect_error "bad seg spec" "fashion-mnist-seg" train --model unet --data fashion-mnist-seg:x --limit-train 10
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -62,10 +62,10 @@ int run_train(train::TrainConfig cfg, const std::string& resume, const std::stri
   models::ModelConfig mc = model_config_for(d, cfg);
   nn::ModulePtr model = models::create(cfg.model, mc);
   if (!weights.empty()) load_weights(*model, weights);
+  train::Trainer trainer(cfg, model, mc, d);  // checks the configuration before anything is printed
   std::fprintf(stderr, "nabla train: %s (%lld parameters) on %s: %lld train / %lld test examples, %d threads\n",
                cfg.model.c_str(), (long long)model->num_parameters(), d.name.c_str(), (long long)d.train->size(),
                (long long)d.test->size(), get_num_threads());
-  train::Trainer trainer(cfg, model, mc, d);
   if (!resume.empty()) {
     trainer.resume(resume);
     std::fprintf(stderr, "resumed from %s after epoch %lld\n", resume.c_str(), (long long)trainer.epoch());
