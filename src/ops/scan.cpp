@@ -36,37 +36,42 @@ template <class F> void for_lanes(const Lanes& l, F f) {
   });
 }
 
-}  // namespace
-
-Tensor cumsum(const Tensor& x, int64_t dim_in) {
-  NABLA_CHECK(x.dim() >= 1, "cumsum: expected at least one dim, got a scalar");
-  int64_t dim = wrap_dim(dim_in, x.dim(), "cumsum");
-  Lanes l = lanes_of(x, dim);
-  Tensor xc = x.detach().contiguous();
-  Tensor out = Tensor::empty(x.sizes(), x.dtype());
-  dispatch_floating(x.dtype(), "cumsum", [&](auto tag) {
+// out_t = combine(out_{t-1}, in_t) along each lane, from `identity`, forwards
+// or backwards: the body of both scans and of cumsum's backward.
+template <class Combine>
+Tensor scan_lanes(const Tensor& in, const Lanes& l, bool backwards, double identity, const char* op, Combine combine) {
+  Tensor ic = in.contiguous();
+  Tensor out = Tensor::empty(in.sizes(), in.dtype());
+  dispatch_floating(in.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const T* in = xc.data<T>();
+    const T* ip = ic.data<T>();
     T* o = out.data<T>();
     for_lanes(l, [&](int64_t base, int64_t st) {
-      T acc = 0;
-      for (int64_t t = 0; t < l.T; ++t) o[base + t * st] = acc += in[base + t * st];
+      T acc = static_cast<T>(identity);
+      for (int64_t s = 0; s < l.T; ++s) {
+        int64_t k = base + (backwards ? l.T - 1 - s : s) * st;
+        o[k] = acc = combine(acc, ip[k]);
+      }
     });
   });
-  record(out, "cumsum", {x}, [l](const Tensor& g) {
+  return out;
+}
+
+Lanes scan_lanes_of(const Tensor& x, int64_t& dim, const char* op) {
+  NABLA_CHECK(x.dim() >= 1, "{}: expected at least one dim, got a scalar", op);
+  dim = wrap_dim(dim, x.dim(), op);
+  return lanes_of(x, dim);
+}
+
+}  // namespace
+
+Tensor cumsum(const Tensor& x, int64_t dim) {
+  Lanes l = scan_lanes_of(x, dim, "cumsum");
+  auto plus = [](auto a, auto b) { return a + b; };
+  Tensor out = scan_lanes(x.detach(), l, false, 0.0, "cumsum", plus);
+  record(out, "cumsum", {x}, [l, plus](const Tensor& g) {
     // d/dx_s of sum_t g_t y_t is the sum of g_t over t >= s: a reversed cumsum.
-    Tensor gc = g.contiguous();
-    Tensor gx = Tensor::empty(g.sizes(), g.dtype());
-    dispatch_floating(g.dtype(), "cumsum backward", [&](auto tag) {
-      using T = typename decltype(tag)::type;
-      const T* gp = gc.data<T>();
-      T* o = gx.data<T>();
-      for_lanes(l, [&](int64_t base, int64_t st) {
-        T acc = 0;
-        for (int64_t t = l.T - 1; t >= 0; --t) o[base + t * st] = acc += gp[base + t * st];
-      });
-    });
-    return std::vector<Tensor>{gx};
+    return std::vector<Tensor>{scan_lanes(g, l, true, 0.0, "cumsum backward", plus)};
   });
   return out;
 }
@@ -83,21 +88,11 @@ template <class T> T log_add_exp(T a, T b) {
 
 }  // namespace
 
-Tensor logcumsumexp(const Tensor& x, int64_t dim_in) {
-  NABLA_CHECK(x.dim() >= 1, "logcumsumexp: expected at least one dim, got a scalar");
-  int64_t dim = wrap_dim(dim_in, x.dim(), "logcumsumexp");
-  Lanes l = lanes_of(x, dim);
+Tensor logcumsumexp(const Tensor& x, int64_t dim) {
+  Lanes l = scan_lanes_of(x, dim, "logcumsumexp");
   Tensor xc = x.detach().contiguous();
-  Tensor out = Tensor::empty(x.sizes(), x.dtype());
-  dispatch_floating(x.dtype(), "logcumsumexp", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const T* in = xc.data<T>();
-    T* o = out.data<T>();
-    for_lanes(l, [&](int64_t base, int64_t st) {
-      T acc = -std::numeric_limits<T>::infinity();
-      for (int64_t t = 0; t < l.T; ++t) o[base + t * st] = acc = log_add_exp(acc, in[base + t * st]);
-    });
-  });
+  Tensor out = scan_lanes(xc, l, false, -std::numeric_limits<double>::infinity(), "logcumsumexp",
+                          [](auto a, auto b) { return log_add_exp(a, b); });
   Tensor y = out.detach();
   record(
       out, "logcumsumexp", {x},
