@@ -76,6 +76,10 @@ check "summary layer rows" grep -q "^layer4.1.conv2 (Conv2d) *\[1, 512, 7, 7\] *
 expect_error "summary bad input" "--input: expected positive sizes" summary --model resnet20 --input 3,x,32
 expect_error "summary input too small" "too small" summary --model unet --input 1,4,4
 
+"$NABLA" bench lstm --steps 1 --warmup 0 >"$work/bench.out" 2>&1
+check "bench lstm" grep -q '"workload":"lstm".*\|"sample_unit":"tokens"' "$work/bench.out"
+check "bench lstm model size" grep -q '"params":886880' "$work/bench.out"
+
 seg="$work/seg"
 "$NABLA" train --model unet --epochs 1 --limit-train 300 --limit-test 100 --batch-size 50 --out "$seg" --no-progress \
   >"$work/seg.out" 2>&1

@@ -6,11 +6,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
 #include "nabla/data/readers.h"
 #include "nabla/data/transforms.h"
+#include "nabla/io/file.h"
 #include "nabla/models/resnet.h"
 #include "nabla/nabla.h"
 
@@ -169,6 +171,92 @@ void bench_resnet(const BenchOptions& o) {
   emit(r);
 }
 
+// The licence texts Debian ships, as torch_workloads.py's text_corpus(): files
+// of /usr/share/common-licenses (not links) in name order, tabs as spaces, a
+// 96-symbol vocabulary: '\n' -> 0, ASCII 32..126 -> 1..95, any other character
+// (a UTF-8 sequence counts as one) -> 1.
+Tensor licence_corpus(std::string* what) {
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator("/usr/share/common-licenses"))
+    if (e.is_regular_file() && !e.is_symlink()) files.push_back(e.path().string());
+  std::sort(files.begin(), files.end());
+  NABLA_CHECK(!files.empty(), "bench lstm: no text in /usr/share/common-licenses");
+  std::vector<int64_t> ids;
+  for (const std::string& f : files)
+    for (unsigned char c : io::read_file(f)) {
+      if (c >= 0x80 && c < 0xC0) continue;  // UTF-8 continuation byte: part of the previous character
+      if (c == '\t') c = ' ';
+      ids.push_back(c == '\n' ? 0 : c >= 32 && c <= 126 ? c - 31 : 1);
+    }
+  *what = fmt::format("/usr/share/common-licenses/* ({} files, {} chars)", files.size(), ids.size());
+  return from_vector<int64_t>(ids);
+}
+
+// torch_workloads.py's CharLSTM: embedding 64, LSTM 2 x 256, linear to the vocabulary.
+class CharLSTM : public nn::Module {
+ public:
+  explicit CharLSTM(int64_t vocab) {
+    emb = register_module("emb", std::make_shared<nn::Embedding>(vocab, 64));
+    nn::RNNOptions o;
+    o.input_size = 64;
+    o.hidden_size = 256;
+    o.num_layers = 2;
+    o.batch_first = true;
+    lstm = register_module("lstm", std::make_shared<nn::LSTM>(o));
+    head = register_module("head", std::make_shared<nn::Linear>(256, vocab));
+  }
+  Tensor forward(const Tensor& x) override { return (*head)((*lstm)((*emb)(x))); }
+  std::string type_name() const override { return "CharLSTM"; }
+  std::shared_ptr<nn::Embedding> emb;
+  std::shared_ptr<nn::LSTM> lstm;
+  std::shared_ptr<nn::Linear> head;
+};
+
+void bench_lstm(const BenchOptions& o) {
+  const int64_t batch = 32, ctx = 128, vocab = 96;
+  std::string what;
+  Tensor text = licence_corpus(&what);
+  const int64_t n = text.numel();
+  NABLA_CHECK(n > ctx + 1, "bench lstm: the corpus has only {} characters", n);
+  CharLSTM model(vocab);
+  optim::Adam opt(model.parameters(), 2e-3);
+  Generator gen(o.seed);
+  auto next = [&] {  // random windows of ctx + 1 characters: inputs and next-character targets
+    Tensor w = Tensor::empty({batch, ctx + 1}, DType::i64);
+    const int64_t* src = text.data<int64_t>();
+    for (int64_t b = 0; b < batch; ++b) {
+      int64_t start = gen.randint(0, n - ctx - 1);
+      std::copy(src + start, src + start + ctx + 1, w.data<int64_t>() + b * (ctx + 1));
+    }
+    return std::make_pair(w.narrow(1, 0, ctx), w.narrow(1, 1, ctx).reshape({-1}));
+  };
+  auto step = [&] {
+    auto [x, y] = next();
+    opt.zero_grad();
+    Tensor loss = cross_entropy(model.forward(x).reshape({-1, vocab}), y);
+    loss.backward();
+    opt.step();
+    return loss.item();
+  };
+  for (int64_t i = 0; i < o.warmup; ++i) step();
+  std::vector<double> losses;
+  auto t0 = clock_type::now();
+  for (int64_t i = 0; i < o.steps; ++i) losses.push_back(step());
+  double dt = std::chrono::duration<double>(clock_type::now() - t0).count();
+  json r = record("lstm", o.threads);
+  r["samples_per_s"] = std::round(batch * ctx * o.steps / dt * 10) / 10;
+  r["sample_unit"] = "tokens";
+  r["step_ms"] = std::round(1e5 * dt / o.steps) / 100;
+  r["final_loss"] = std::round(mean_last(losses, 10) * 1e4) / 1e4;
+  r["steps"] = o.steps;
+  r["warmup"] = o.warmup;
+  r["batch"] = batch;
+  r["ctx"] = ctx;
+  r["params"] = model.num_parameters();
+  r["text"] = what;
+  emit(r);
+}
+
 void bench_infer(const std::string& name, const BenchOptions& o) {
   auto model = bench_model(name == "infer_mlp" ? "mlp" : "cnn");
   bool trained = !o.model_in.empty();
@@ -210,8 +298,9 @@ int run_bench(const BenchOptions& o) {
   manual_seed(o.seed);
   if (o.workload == "mlp" || o.workload == "cnn") bench_epochs(o.workload, opts);
   else if (o.workload == "resnet") bench_resnet(opts);
+  else if (o.workload == "lstm") bench_lstm(opts);
   else if (o.workload == "infer_mlp" || o.workload == "infer_cnn") bench_infer(o.workload, opts);
-  else throw Error(fmt::format("bench: unknown workload '{}' (expected mlp, cnn, resnet, infer_mlp, infer_cnn)",
+  else throw Error(fmt::format("bench: unknown workload '{}' (expected mlp, cnn, resnet, lstm, infer_mlp, infer_cnn)",
                                o.workload));
   return 0;
 }

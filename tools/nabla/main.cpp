@@ -103,13 +103,13 @@ int main(int argc, char** argv) {
   pr->add_option("--out", out_csv, "output CSV")->required();
   cli::BenchOptions bo;
   auto* bench = app.add_subcommand("bench", "run a benchmark workload of ../shared/peer/torch_workloads.py");
-  bench->add_option("workload", bo.workload, "mlp | cnn | resnet | infer_mlp | infer_cnn")
+  bench->add_option("workload", bo.workload, "mlp | cnn | resnet | lstm | infer_mlp | infer_cnn")
       ->required()
-      ->check(CLI::IsMember({"mlp", "cnn", "resnet", "infer_mlp", "infer_cnn"}));
+      ->check(CLI::IsMember({"mlp", "cnn", "resnet", "lstm", "infer_mlp", "infer_cnn"}));
   bench->add_option("--threads", bo.threads, "threads")->check(CLI::PositiveNumber);
   bench->add_option("--epochs", bo.epochs, "epochs (mlp, cnn)")->check(CLI::PositiveNumber);
-  bench->add_option("--steps", bo.steps, "timed steps (resnet)")->check(CLI::PositiveNumber);
-  bench->add_option("--warmup", bo.warmup, "untimed steps (resnet)")->check(CLI::NonNegativeNumber);
+  bench->add_option("--steps", bo.steps, "timed steps (resnet, lstm)")->check(CLI::PositiveNumber);
+  bench->add_option("--warmup", bo.warmup, "untimed steps (resnet, lstm)")->check(CLI::NonNegativeNumber);
   bench->add_option("--runs", bo.runs, "timed runs (infer_*)")->check(CLI::PositiveNumber);
   bench->add_option("--seed", bo.seed, "seed");
   bench->add_option("--save", bo.model_out, "mlp/cnn: write the trained weights (safetensors)");
