@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "nabla/data/text.h"
 #include "nabla/io/file.h"
 #include "nabla/ops/index.h"
 #include "nabla/ops/shape.h"
@@ -315,8 +316,16 @@ Splits load_data_spec(const std::string& spec) {
   std::string kind = spec.substr(0, colon), arg = colon == std::string::npos ? "" : spec.substr(colon + 1);
   NABLA_CHECK(colon != std::string::npos && !arg.empty(),
               "--data: unknown data set '{}' (expected fashion-mnist, fashion-mnist-seg[:NOISE,THRESHOLD], idx:DIR, "
-              "cifar10:DIR, csv:FILE or csv:TRAIN,TEST)", spec);
+              "cifar10:DIR, csv:FILE, csv:TRAIN,TEST or text:FILE)", spec);
   if (kind == "idx") return load_idx_dir(arg);
+  if (kind == "text") {
+    Splits s;
+    s.text = load_text(arg);
+    s.name = s.text->name;
+    s.train = std::make_shared<TensorDataset>(s.text->train, s.text->train, s.text->vocab.size());
+    s.test = std::make_shared<TensorDataset>(s.text->val, s.text->val, s.text->vocab.size());
+    return s;
+  }
   if (kind == "cifar10") return load_cifar10_dir(arg);
   if (kind == "csv") {
     auto comma = arg.find(',');
@@ -328,7 +337,7 @@ Splits load_data_spec(const std::string& spec) {
     return {std::make_shared<TensorDataset>(tr->inputs(), tr->labels(), k),
             std::make_shared<TensorDataset>(te->inputs(), te->labels(), k), fs::path(arg).stem().string()};
   }
-  throw Error(fmt::format("--data: unknown data set kind '{}' in '{}' (expected idx, cifar10 or csv)", kind, spec));
+  throw Error(fmt::format("--data: unknown data set kind '{}' in '{}' (expected idx, cifar10, csv or text)", kind, spec));
 }
 
 }  // namespace nabla::data

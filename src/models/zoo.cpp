@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "nabla/models/char_rnn.h"
 #include "nabla/models/densenet.h"
 #include "nabla/models/fixup.h"
 #include "nabla/models/mobilenet.h"
@@ -94,6 +95,11 @@ constexpr const char* kUNetDefaults =
     R"({"epochs": 3, "opt": "adam", "lr": 0.001, "sched": "cosine", "batch_size": 32, "loss": "ce+dice",)"
     R"( "data": "fashion-mnist-seg"})";
 
+// Character models default to the licence texts every Debian system has; streams of 32, windows of 128.
+constexpr const char* kCharRNNDefaults =
+    R"({"epochs": 20, "opt": "adam", "lr": 0.002, "sched": "cosine", "batch_size": 32, "bptt": 128,)"
+    R"( "clip_grad": 5.0, "dropout": 0.2, "data": "text:/usr/share/common-licenses"})";
+
 ModelInfo cifar_resnet_entry(int64_t depth) {
   return {"resnet" + std::to_string(depth),
           fmt::format("CIFAR-style ResNet-{} (3 stages x {} basic blocks, 16/32/64 channels)", depth, (depth - 2) / 6),
@@ -135,6 +141,12 @@ const std::vector<ModelInfo>& zoo() {
        [](const ModelConfig& c) { return fixup_cifar_resnet(c, 20); }, kFixupDefaults},
       {"row-gru", "GRU over the image's rows (28 steps of 28 pixels), 2 layers of 128, classifier on the last state",
        row_gru, R"({"epochs": 15, "opt": "adam", "lr": 0.002, "sched": "cosine", "batch_size": 128, "clip_grad": 1.0})"},
+      {"char-lstm", "character language model: embedding 64, LSTM 2 x 256, linear read-out (--data text:FILE)",
+       [](const ModelConfig& c) { return char_rnn(c, "lstm"); }, kCharRNNDefaults},
+      {"char-gru", "character language model: embedding 64, GRU 2 x 256, linear read-out (--data text:FILE)",
+       [](const ModelConfig& c) { return char_rnn(c, "gru"); }, kCharRNNDefaults},
+      {"char-mingru", "character language model: embedding 64, minGRU 2 x 256 (residual, pre-norm), parallel scan",
+       [](const ModelConfig& c) { return char_rnn(c, "mingru"); }, kCharRNNDefaults},
       {"unet", "U-Net for segmentation (3 levels, 32-256 channels, transposed-conv upsampling)",
        [](const ModelConfig& c) { return unet(c); }, kUNetDefaults},
       {"unet-bilinear", "U-Net with bilinear upsampling + 1x1 conv instead of transposed convs",

@@ -24,8 +24,9 @@ class Progress : public Callback {
 
   void on_batch_end(Trainer& t, int64_t batch, int64_t nb, double loss, double acc, double sps) override {
     auto now = std::chrono::steady_clock::now();
-    double eta = sps > 0 ? static_cast<double>(nb - batch) * t.config().batch_size / sps : 0;
-    std::string stats = fmt::format("loss {:.4f}  acc {:.4f}  {:.0f} samples/s  ETA {}", loss, acc, sps, hms(eta));
+    double eta = sps > 0 ? static_cast<double>((nb - batch) * t.samples_per_step()) / sps : 0;
+    std::string stats =
+        fmt::format("loss {:.4f}  acc {:.4f}  {:.0f} {}/s  ETA {}", loss, acc, sps, t.sample_unit(), hms(eta));
     if (tty_) {
       if (batch < nb && now - last_ < std::chrono::milliseconds(100)) return;
       last_ = now;
@@ -44,13 +45,18 @@ class Progress : public Callback {
     std::fflush(stderr);
   }
 
-  void on_epoch_end(Trainer&, const EpochMetrics& m) override {
-    std::string test = std::isnan(m.test_miou) ? fmt::format("acc {:.4f} ECE {:.4f}", m.test_acc, m.test_ece)
-                                               : fmt::format("pixel acc {:.4f} mIoU {:.4f}", m.test_acc, m.test_miou);
-    std::fprintf(stderr,
-                 "epoch %lld: train loss %.4f acc %.4f | test loss %.4f %s | lr %.3g | %.1f s, %.0f samples/s\n",
-                 (long long)m.epoch, m.train_loss, m.train_acc, m.test_loss, test.c_str(), m.lr, m.seconds,
-                 m.samples_per_s);
+  void on_epoch_end(Trainer& t, const EpochMetrics& m) override {
+    std::string test;
+    if (!std::isnan(m.test_bpc))
+      test = fmt::format("val loss {:.4f} ppl {:.3f} bpc {:.4f} acc {:.4f}", m.test_loss, std::exp(m.test_loss),
+                         m.test_bpc, m.test_acc);
+    else if (!std::isnan(m.test_miou))
+      test = fmt::format("test loss {:.4f} pixel acc {:.4f} mIoU {:.4f}", m.test_loss, m.test_acc, m.test_miou);
+    else
+      test = fmt::format("test loss {:.4f} acc {:.4f} ECE {:.4f}", m.test_loss, m.test_acc, m.test_ece);
+    std::fprintf(stderr, "epoch %lld: train loss %.4f acc %.4f | %s | lr %.3g | %.1f s, %.0f %s/s\n",
+                 (long long)m.epoch, m.train_loss, m.train_acc, test.c_str(), m.lr, m.seconds, m.samples_per_s,
+                 t.sample_unit());
     std::fflush(stderr);
     last_ = {};
   }
@@ -103,7 +109,7 @@ class EarlyStopping : public Callback {
 
  private:
   int64_t patience_, bad_ = 0;
-  double best_ = -1;
+  double best_ = -std::numeric_limits<double>::infinity();
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/data/loader.h"
+#include "nabla/data/text.h"
 #include "nabla/ops/activation.h"
 #include "nabla/ops/elementwise.h"
 #include "nabla/ops/loss.h"
@@ -24,6 +25,7 @@ std::string TrainConfig::to_json() const {
             {"data", data},
             {"epochs", epochs},
             {"batch_size", batch_size},
+            {"bptt", bptt},
             {"opt", opt},
             {"lr", lr},
             {"wd", wd},
@@ -69,6 +71,7 @@ void TrainConfig::merge_json(const std::string& text) {
       else if (k == "data") data = v.get<std::string>();
       else if (k == "epochs") epochs = v.get<int64_t>();
       else if (k == "batch_size") batch_size = v.get<int64_t>();
+      else if (k == "bptt") bptt = v.get<int64_t>();
       else if (k == "opt") opt = v.get<std::string>();
       else if (k == "lr") lr = v.get<double>();
       else if (k == "wd") wd = v.get<double>();
@@ -107,6 +110,10 @@ std::string EpochMetrics::to_json() const {
          {"test_loss", test_loss}, {"test_acc", test_acc},     {"test_ece", test_ece},
          {"lr", lr},               {"seconds", seconds},       {"samples_per_s", samples_per_s}};
   if (!std::isnan(test_miou)) j["test_miou"] = test_miou;
+  if (!std::isnan(test_bpc)) {
+    j["test_bpc"] = test_bpc;
+    j["test_ppl"] = std::exp(test_loss);
+  }
   return j.dump();
 }
 
@@ -173,6 +180,53 @@ EvalResult evaluate(nn::Module& model, const data::TensorDataset& ds, const data
 
 namespace {
 
+// A stream [L] cut into `streams` equal slices [streams, n], and the same
+// shifted by one (each character's target is the next one). The tail that does
+// not fill a slice is dropped, as PyTorch's word-language-model example does.
+std::pair<Tensor, Tensor> batchify(const Tensor& ids, int64_t streams, int64_t offset = 0) {
+  int64_t n = (ids.numel() - 1 - offset) / streams;
+  NABLA_CHECK(n >= 1, "text: {} characters are too few for {} parallel streams; lower --batch-size", ids.numel(),
+              streams);
+  return {ids.narrow(0, offset, streams * n).reshape({streams, n}),
+          ids.narrow(0, offset + 1, streams * n).reshape({streams, n})};
+}
+
+}  // namespace
+
+TextEvalResult evaluate_text(models::LanguageModel& model, const Tensor& ids, int64_t streams, int64_t bptt) {
+  NoGradGuard ng;
+  NABLA_CHECK(ids.dim() == 1 && ids.dtype() == DType::i64, "evaluate_text: expected ids [L] (i64), got {} {}",
+              dtype_name(ids.dtype()), shape_str(ids.sizes()));
+  NABLA_CHECK(bptt >= 1, "evaluate_text: bptt must be at least 1, got {}", bptt);
+  streams = std::max<int64_t>(1, std::min(streams, (ids.numel() - 1) / 2));
+  bool was_training = model.is_training();
+  model.eval();
+  auto [x, y] = batchify(ids, streams);
+  models::RecurrentState state;
+  double loss_sum = 0, correct = 0;
+  CrossEntropyOptions o;
+  o.reduction = Reduction::Sum;
+  for (int64_t t0 = 0; t0 < x.size(1); t0 += bptt) {
+    int64_t T = std::min(bptt, x.size(1) - t0);
+    Tensor logits = model.forward_state(x.narrow(1, t0, T).contiguous(), state);
+    NABLA_CHECK(logits.dim() == 3 && logits.size(2) == model.vocab_size(),
+                "evaluate_text: model output {} is not [batch, time, {}]", shape_str(logits.sizes()),
+                model.vocab_size());
+    Tensor flat = logits.reshape({-1, model.vocab_size()});
+    Tensor target = y.narrow(1, t0, T).contiguous().reshape({-1});
+    loss_sum += cross_entropy(flat, target, o).item();
+    correct += accuracy(flat, target) * static_cast<double>(target.numel());
+  }
+  model.train(was_training);
+  TextEvalResult r;
+  r.characters = x.numel();
+  r.loss = loss_sum / static_cast<double>(r.characters);
+  r.accuracy = correct / static_cast<double>(r.characters);
+  return r;
+}
+
+namespace {
+
 std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& c, nn::Module& m) {
   std::vector<optim::ParamGroup> groups = optim::param_groups(m, c.lr, c.wd, c.decay_bias);
   if (c.opt == "sgd") return std::make_unique<optim::SGD>(groups, c.lr, c.momentum, 0.0, c.wd, c.nesterov);
@@ -192,6 +246,22 @@ Trainer::Trainer(TrainConfig cfg, nn::ModulePtr model, models::ModelConfig model
   NABLA_CHECK(cfg_.lr > 0 && std::isfinite(cfg_.lr), "--lr must be positive, got {}", cfg_.lr);
   NABLA_CHECK(cfg_.loss == "ce" || cfg_.loss == "dice" || cfg_.loss == "ce+dice",
               "--loss: unknown loss '{}' (expected ce, dice or ce+dice)", cfg_.loss);
+  NABLA_CHECK(cfg_.bptt >= 1, "--bptt must be at least 1, got {}", cfg_.bptt);
+  bool language_model = dynamic_cast<models::LanguageModel*>(model_.get()) != nullptr;
+  if (data_.text) {
+    NABLA_CHECK(language_model, "text data ({}) trains a language model (char-lstm, char-gru, char-mingru), not {}",
+                data_.name, cfg_.model);
+    NABLA_CHECK(cfg_.loss == "ce", "--loss {}: text trains with cross entropy (ce)", cfg_.loss);
+    const data::Preprocess& p = cfg_.preprocess;
+    NABLA_CHECK(p.crop_padding == 0 && !p.hflip && p.erasing == 0,
+                "text data ({}): image augmentations (--crop-padding, --hflip, --erasing) do not apply", data_.name);
+    NABLA_CHECK(data_.train->size() > cfg_.batch_size,
+                "text data ({}): {} training characters are too few for {} parallel streams; lower --batch-size",
+                data_.name, data_.train->size(), cfg_.batch_size);
+  } else {
+    NABLA_CHECK(!language_model, "{} is a language model: train it on text (--data text:FILE), not {}", cfg_.model,
+                data_.name);
+  }
   if (data_.train->labels().dim() > 1) {
     const data::Preprocess& p = cfg_.preprocess;
     NABLA_CHECK(p.crop_padding == 0 && !p.hflip && p.erasing == 0,
@@ -200,6 +270,8 @@ Trainer::Trainer(TrainConfig cfg, nn::ModulePtr model, models::ModelConfig model
   }
   opt_ = make_optimizer(cfg_, *model_);
   int64_t per_epoch = (data_.train->size() + cfg_.batch_size - 1) / cfg_.batch_size;
+  if (data_.text) per_epoch = ((data_.train->size() - 1) / cfg_.batch_size + cfg_.bptt - 1) / cfg_.bptt;
+  total_steps_ = cfg_.epochs * per_epoch;
   const std::string& s = cfg_.sched;
   if (s == "none") {
   } else if (s == "step") {
@@ -229,6 +301,8 @@ Trainer::Trainer(TrainConfig cfg, nn::ModulePtr model, models::ModelConfig model
 
 Trainer::~Trainer() = default;
 
+int64_t Trainer::samples_per_step() const { return data_.text ? cfg_.batch_size * cfg_.bptt : cfg_.batch_size; }
+
 io::Checkpoint Trainer::checkpoint() const {
   io::Checkpoint ck;
   ck.model = model_->state_dict();
@@ -244,6 +318,7 @@ io::Checkpoint Trainer::checkpoint() const {
              {"step", std::to_string(step_)},
              {"best_acc", fmt::format("{}", best_acc_)},
              {"rng", default_generator().state()}};
+  if (data_.text) ck.meta["vocab"] = data_.text->vocab.to_json();
   return ck;
 }
 
@@ -261,63 +336,115 @@ void Trainer::resume(const std::string& path) {
   default_generator().set_state(ck.get("rng"));
 }
 
-std::vector<EpochMetrics> Trainer::fit() {
-  data::LoaderOptions lo;
-  lo.batch_size = cfg_.batch_size;
-  lo.shuffle = true;
-  lo.seed = cfg_.seed;
-  data::DataLoader loader(data_.train, lo, cfg_.preprocess.train_transform());
+double Trainer::optimize(const Tensor& loss) {
+  double lv = loss.item();
+  NABLA_CHECK(std::isfinite(lv), "training diverged: loss is {} at epoch {}, step {}; lower --lr (now {}) or "
+              "set --clip-grad", lv, epoch_ + 1, step_ + 1, opt_->lr());
+  opt_->zero_grad();
+  loss.backward();
+  if (cfg_.clip_grad > 0) optim::clip_grad_norm_(params_, cfg_.clip_grad);
+  opt_->step();
+  ++step_;
+  if (sched_ && sched_per_batch_ && step_ < total_steps_) sched_->step();
+  return lv;
+}
+
+Trainer::EpochTotals Trainer::train_epoch_examples(std::chrono::steady_clock::time_point t0) {
+  loader_->start_epoch(epoch_);
   CrossEntropyOptions ce;
   ce.label_smoothing = cfg_.label_smoothing;
+  EpochTotals tot;
+  int64_t batch = 0, nb = loader_->num_batches();
+  while (auto b = loader_->next()) {
+    Tensor logits = model_->forward(b->input);
+    Tensor loss;
+    if (cfg_.loss != "dice") loss = cross_entropy(logits, b->target, ce);
+    if (cfg_.loss != "ce") {
+      Tensor dice = dice_loss(logits, b->target);
+      loss = loss.defined() ? add(loss, dice) : dice;
+    }
+    double lv = optimize(loss);
+    int64_t n = b->size();
+    {
+      NoGradGuard ng;
+      tot.correct += accuracy(logits.detach(), b->target) * static_cast<double>(n);
+    }
+    tot.loss_sum += lv * static_cast<double>(n);
+    tot.seen += n;
+    ++batch;
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    for (auto& cb : callbacks_)
+      cb->on_batch_end(*this, batch, nb, tot.loss_sum / tot.seen, tot.correct / tot.seen, tot.seen / secs);
+  }
+  return tot;
+}
+
+Trainer::EpochTotals Trainer::train_epoch_text(std::chrono::steady_clock::time_point t0) {
+  auto& lm = dynamic_cast<models::LanguageModel&>(*model_);
+  // Each epoch starts the slices at a different seeded offset, so windows do not always break at the same places.
+  Generator g(cfg_.seed * 1000003 + static_cast<uint64_t>(epoch_));
+  int64_t offset = g.randint(0, std::min<int64_t>(cfg_.bptt, data_.train->size() / cfg_.batch_size - 1));
+  auto [x, y] = batchify(data_.train->inputs(), cfg_.batch_size, offset);
+  CrossEntropyOptions ce;
+  ce.label_smoothing = cfg_.label_smoothing;
+  models::RecurrentState state;
+  EpochTotals tot;
+  int64_t nb = (x.size(1) + cfg_.bptt - 1) / cfg_.bptt;
+  for (int64_t batch = 0; batch < nb; ++batch) {
+    int64_t t = batch * cfg_.bptt, T = std::min(cfg_.bptt, x.size(1) - t);
+    state = models::detach(state);  // backpropagate through this window only; the state itself carries on
+    Tensor logits = lm.forward_state(x.narrow(1, t, T).contiguous(), state).reshape({-1, lm.vocab_size()});
+    Tensor target = y.narrow(1, t, T).contiguous().reshape({-1});
+    double lv = optimize(cross_entropy(logits, target, ce));
+    int64_t n = target.numel();
+    {
+      NoGradGuard ng;
+      tot.correct += accuracy(logits.detach(), target) * static_cast<double>(n);
+    }
+    tot.loss_sum += lv * static_cast<double>(n);
+    tot.seen += n;
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    for (auto& cb : callbacks_)
+      cb->on_batch_end(*this, batch + 1, nb, tot.loss_sum / tot.seen, tot.correct / tot.seen, tot.seen / secs);
+  }
+  return tot;
+}
+
+std::vector<EpochMetrics> Trainer::fit() {
+  if (!data_.text) {
+    data::LoaderOptions lo;
+    lo.batch_size = cfg_.batch_size;
+    lo.shuffle = true;
+    lo.seed = cfg_.seed;
+    loader_ = std::make_unique<data::DataLoader>(data_.train, lo, cfg_.preprocess.train_transform());
+  }
   std::vector<EpochMetrics> history;
   for (auto& cb : callbacks_) cb->on_train_begin(*this);
-  std::vector<Tensor> params = model_->parameters();
+  params_ = model_->parameters();
   while (epoch_ < cfg_.epochs && !stop_) {
     auto t0 = std::chrono::steady_clock::now();
     model_->train();
-    loader.start_epoch(epoch_);
-    double loss_sum = 0, correct = 0;
-    int64_t seen = 0, batch = 0, nb = loader.num_batches();
-    while (auto b = loader.next()) {
-      Tensor logits = model_->forward(b->input);
-      Tensor loss;
-      if (cfg_.loss != "dice") loss = cross_entropy(logits, b->target, ce);
-      if (cfg_.loss != "ce") {
-        Tensor dice = dice_loss(logits, b->target);
-        loss = loss.defined() ? add(loss, dice) : dice;
-      }
-      double lv = loss.item();
-      NABLA_CHECK(std::isfinite(lv), "training diverged: loss is {} at epoch {}, step {}; lower --lr (now {}) or "
-                  "set --clip-grad", lv, epoch_ + 1, step_ + 1, opt_->lr());
-      opt_->zero_grad();
-      loss.backward();
-      if (cfg_.clip_grad > 0) optim::clip_grad_norm_(params, cfg_.clip_grad);
-      opt_->step();
-      ++step_;
-      if (sched_ && sched_per_batch_ && step_ < cfg_.epochs * nb) sched_->step();
-      int64_t n = b->size();
-      {
-        NoGradGuard ng;
-        correct += accuracy(logits.detach(), b->target) * static_cast<double>(n);
-      }
-      loss_sum += lv * static_cast<double>(n);
-      seen += n;
-      ++batch;
-      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      for (auto& cb : callbacks_) cb->on_batch_end(*this, batch, nb, loss_sum / seen, correct / seen, seen / secs);
-    }
+    EpochTotals tot = data_.text ? train_epoch_text(t0) : train_epoch_examples(t0);
     double train_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     EpochMetrics m;
     m.epoch = epoch_ + 1;
-    m.train_loss = loss_sum / static_cast<double>(seen);
-    m.train_acc = correct / static_cast<double>(seen);
+    m.train_loss = tot.loss_sum / static_cast<double>(tot.seen);
+    m.train_acc = tot.correct / static_cast<double>(tot.seen);
     m.lr = opt_->lr();
-    m.samples_per_s = static_cast<double>(seen) / train_secs;
-    EvalResult ev = evaluate(*model_, *data_.test, cfg_.preprocess);
-    m.test_loss = ev.loss;
-    m.test_acc = ev.accuracy;
-    m.test_ece = ev.ece;
-    m.test_miou = ev.miou;
+    m.samples_per_s = static_cast<double>(tot.seen) / train_secs;
+    if (data_.text) {
+      TextEvalResult ev = evaluate_text(dynamic_cast<models::LanguageModel&>(*model_), data_.test->inputs());
+      m.test_loss = ev.loss;
+      m.test_acc = ev.accuracy;
+      m.test_ece = 0;
+      m.test_bpc = ev.bits_per_char();
+    } else {
+      EvalResult ev = evaluate(*model_, *data_.test, cfg_.preprocess);
+      m.test_loss = ev.loss;
+      m.test_acc = ev.accuracy;
+      m.test_ece = ev.ece;
+      m.test_miou = ev.miou;
+    }
     m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     ++epoch_;
     if (sched_ && !sched_per_batch_) sched_->step();

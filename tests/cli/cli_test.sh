@@ -91,5 +91,31 @@ expect_error "segmentation predict" "use \`nabla eval\`" predict "$seg/best.ckpt
 expect_error "segmentation augmentation" "mask" train --model unet --epochs 1 --limit-train 50 --hflip
 expect_error "bad seg spec" "fashion-mnist-seg" train --model unet --data fashion-mnist-seg:x --limit-train 10
 
+# Language models: train on a text file, evaluate, generate, and refuse what does not apply.
+txt="$work/lm"
+mkdir -p "$txt"
+for i in $(seq 60); do printf 'the quick brown fox jumps over the lazy dog. ' >>"$txt/fox.txt"; done
+"$NABLA" train --model char-gru --data "text:$txt/fox.txt" --hidden 48 --epochs 4 --batch-size 8 --bptt 32 \
+  --lr 0.01 --out "$txt/run" --no-progress >"$work/lm.out" 2>&1
+check "text trains" grep -q "^validation loss: [0-9.]* nats per character (perplexity" "$work/lm.out"
+check "text metrics" grep -q '"test_bpc".*"test_ppl"' "$txt/run/metrics.jsonl"
+"$NABLA" eval "$txt/run/best.ckpt" >"$work/lm_eval.out" 2>&1
+check "text eval" grep -q "^bits per character: " "$work/lm_eval.out"
+"$NABLA" generate "$txt/run/best.ckpt" --prompt "the quick" --length 40 --temperature 0 >"$work/gen.out" 2>&1
+check "generate continues the prompt" grep -q "^the quick brown" "$work/gen.out"
+check "generate length" test "$(head -c 49 "$work/gen.out" | wc -c)" -eq 49
+"$NABLA" generate "$txt/run/best.ckpt" --length 30 --top-k 3 --seed 5 >"$work/gen1.out" 2>&1
+"$NABLA" generate "$txt/run/best.ckpt" --length 30 --top-k 3 --seed 5 >"$work/gen2.out" 2>&1
+check "generate is seeded" cmp -s "$work/gen1.out" "$work/gen2.out"
+expect_error "generate unknown character" "'Z' (byte offset 0) is not in the vocabulary" \
+  generate "$txt/run/best.ckpt" --prompt "Zebra"
+expect_error "generate image model" "not a language model" generate "$seg/best.ckpt"
+expect_error "generate negative temperature" "temperature" generate "$txt/run/best.ckpt" --temperature -1
+expect_error "text predict" "nabla generate" predict "$txt/run/best.ckpt" --out "$work/p.csv"
+expect_error "text with image model" "trains a language model" train --model mlp --data "text:$txt/fox.txt"
+expect_error "language model on images" "train it on text" train --model char-lstm --data fashion-mnist --limit-train 10
+expect_error "missing text" "does not exist" train --model char-lstm --data text:/nonexistent.txt
+expect_error "text augmentation" "do not apply" train --model char-gru --data "text:$txt/fox.txt" --hflip
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

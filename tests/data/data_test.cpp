@@ -9,6 +9,7 @@
 #include "nabla/data/readers.h"
 #include "nabla/io/file.h"
 #include "nabla/nabla.h"
+#include "support/error_of.h"
 
 using namespace nabla;
 namespace fs = std::filesystem;
@@ -54,14 +55,7 @@ std::string gzip(const std::string& raw) {
 
 void write(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
 
-template <class F> std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using nabla::testing::error_of;
 
 }  // namespace
 

@@ -192,33 +192,14 @@ Tensor licence_corpus(std::string* what) {
   return from_vector<int64_t>(ids);
 }
 
-// torch_workloads.py's CharLSTM: embedding 64, LSTM 2 x 256, linear to the vocabulary.
-class CharLSTM : public nn::Module {
- public:
-  explicit CharLSTM(int64_t vocab) {
-    emb = register_module("emb", std::make_shared<nn::Embedding>(vocab, 64));
-    nn::RNNOptions o;
-    o.input_size = 64;
-    o.hidden_size = 256;
-    o.num_layers = 2;
-    o.batch_first = true;
-    lstm = register_module("lstm", std::make_shared<nn::LSTM>(o));
-    head = register_module("head", std::make_shared<nn::Linear>(256, vocab));
-  }
-  Tensor forward(const Tensor& x) override { return (*head)((*lstm)((*emb)(x))); }
-  std::string type_name() const override { return "CharLSTM"; }
-  std::shared_ptr<nn::Embedding> emb;
-  std::shared_ptr<nn::LSTM> lstm;
-  std::shared_ptr<nn::Linear> head;
-};
-
 void bench_lstm(const BenchOptions& o) {
   const int64_t batch = 32, ctx = 128, vocab = 96;
   std::string what;
   Tensor text = licence_corpus(&what);
   const int64_t n = text.numel();
   NABLA_CHECK(n > ctx + 1, "bench lstm: the corpus has only {} characters", n);
-  CharLSTM model(vocab);
+  // torch_workloads.py's CharLSTM is the zoo's char-lstm: embedding 64, LSTM 2 x 256, linear read-out.
+  models::CharRNN model("lstm", vocab, 64, 256, 2, 0.0);
   optim::Adam opt(model.parameters(), 2e-3);
   Generator gen(o.seed);
   auto next = [&] {  // random windows of ctx + 1 characters: inputs and next-character targets

@@ -8,6 +8,8 @@
 #include <fstream>
 
 #include "nabla/data/readers.h"
+#include "nabla/data/text.h"
+#include "nabla/train/generate.h"
 #include "nabla/io/file.h"
 #include "nabla/nabla.h"
 
@@ -58,14 +60,28 @@ int run_train(train::TrainConfig cfg, const std::string& resume, const std::stri
   if (cfg.threads > 0) set_num_threads(cfg.threads);
   manual_seed(cfg.seed);
   data::Splits d = load_limited(cfg.data, cfg.limit_train, cfg.limit_test);
+  if (d.text) cfg.preprocess.normalize = "none";  // token ids are not scaled
   fit_preprocess(cfg.preprocess, *d.train);
   models::ModelConfig mc = model_config_for(d, cfg);
-  nn::ModulePtr model = models::create(cfg.model, mc);
+  nn::ModulePtr model;
+  try {
+    model = models::create(cfg.model, mc);
+  } catch (const Error&) {
+    // An image or vector model cannot even be built for a stream of characters: say what would fit.
+    bool known = std::any_of(models::zoo().begin(), models::zoo().end(),
+                             [&](const models::ModelInfo& m) { return m.name == cfg.model; });
+    if (d.text && known)
+      throw Error(fmt::format("text data ({}) trains a language model (char-lstm, char-gru, char-mingru), not {}",
+                              d.name, cfg.model));
+    throw;
+  }
   if (!weights.empty()) load_weights(*model, weights);
   train::Trainer trainer(cfg, model, mc, d);  // checks the configuration before anything is printed
-  std::fprintf(stderr, "nabla train: %s (%lld parameters) on %s: %lld train / %lld test examples, %d threads\n",
+  std::fprintf(stderr, "nabla train: %s (%lld parameters) on %s: %lld train / %lld %s %s, %d threads\n",
                cfg.model.c_str(), (long long)model->num_parameters(), d.name.c_str(), (long long)d.train->size(),
-               (long long)d.test->size(), get_num_threads());
+               (long long)d.test->size(), d.text ? "validation" : "test",
+               d.text ? fmt::format("characters, vocabulary of {}", d.text->vocab.size()).c_str() : "examples",
+               get_num_threads());
   if (!resume.empty()) {
     trainer.resume(resume);
     std::fprintf(stderr, "resumed from %s after epoch %lld\n", resume.c_str(), (long long)trainer.epoch());
@@ -79,6 +95,13 @@ int run_train(train::TrainConfig cfg, const std::string& resume, const std::stri
   }
   if (cfg.early_stop > 0) trainer.add_callback(train::early_stopping(cfg.early_stop));
   auto history = trainer.fit();
+  if (d.text) {
+    NABLA_CHECK(!history.empty(), "train: the run had already finished all {} epochs", cfg.epochs);
+    const train::EpochMetrics& m = history.back();
+    std::printf("validation loss: %.4f nats per character (perplexity %.4f, %.4f bits per character)\n",
+                m.test_loss, std::exp(m.test_loss), m.test_bpc);
+    return 0;
+  }
   double acc = history.empty() ? trainer.best_accuracy() : history.back().test_acc;
   std::printf("test accuracy: %.4f\n", acc);
   if (!history.empty() && !std::isnan(history.back().test_miou))
@@ -128,7 +151,58 @@ Loaded load_for_inference(const ModelSource& src) {
 
 }  // namespace
 
+namespace {
+
+// Whether `src` names a language model: a checkpoint with a vocabulary, or text data.
+bool is_text_source(const ModelSource& src, io::Checkpoint* ck) {
+  if (!src.checkpoint.empty()) {
+    *ck = io::load_checkpoint(src.checkpoint);
+    return ck->meta.count("vocab") > 0;
+  }
+  return src.data.rfind("text:", 0) == 0;
+}
+
+int run_eval_text(const ModelSource& src, const io::Checkpoint& ck) {
+  nn::ModulePtr model;
+  std::shared_ptr<data::TextCorpus> corpus;
+  std::string spec = src.data;
+  if (!src.checkpoint.empty()) {
+    NABLA_CHECK(src.weights.empty(), "give either a checkpoint or --model with --weights, not both");
+    if (spec.empty()) {
+      train::TrainConfig tc;
+      tc.merge_json(ck.get("train_config"));
+      spec = tc.data;
+    }
+    NABLA_CHECK(spec.rfind("text:", 0) == 0, "eval: {} is a language model; --data must be text:FILE, got '{}'",
+                src.checkpoint, spec);
+    data::Vocabulary vocab = data::Vocabulary::from_json(ck.get("vocab"));
+    corpus = data::load_text(spec.substr(5), 0.1, &vocab);
+    model = train::model_from_checkpoint(ck, nullptr, nullptr, nullptr);
+  } else {
+    NABLA_CHECK(!src.model.empty() && !src.weights.empty(),
+                "expected a CHECKPOINT, or --model NAME with --weights FILE.safetensors");
+    corpus = data::load_text(spec.substr(5));
+    models::ModelConfig mc;
+    mc.num_classes = corpus->vocab.size();
+    model = models::create(src.model, mc);
+    load_weights(*model, src.weights);
+  }
+  auto* lm = dynamic_cast<models::LanguageModel*>(model.get());
+  NABLA_CHECK(lm, "eval: text data needs a language model (char-lstm, char-gru, char-mingru)");
+  Tensor ids = corpus->val;
+  if (src.limit > 0 && src.limit < ids.numel()) ids = ids.narrow(0, 0, std::max<int64_t>(src.limit, 2));
+  train::TextEvalResult r = train::evaluate_text(*lm, ids);
+  std::printf("characters: %lld (validation part of %s)\nloss: %.4f nats per character\nperplexity: %.4f\n"
+              "bits per character: %.4f\nnext-character accuracy: %.4f\n",
+              (long long)r.characters, corpus->name.c_str(), r.loss, r.perplexity(), r.bits_per_char(), r.accuracy);
+  return 0;
+}
+
+}  // namespace
+
 int run_eval(const ModelSource& src) {
+  io::Checkpoint ck;
+  if (is_text_source(src, &ck)) return run_eval_text(src, ck);
   Loaded l = load_for_inference(src);
   train::EvalResult r = train::evaluate(*l.model, *l.data.test, l.pre);
   if (r.segmentation()) {
@@ -153,6 +227,9 @@ int run_eval(const ModelSource& src) {
 
 int run_predict(const ModelSource& src, const std::string& out_csv) {
   NABLA_CHECK(!out_csv.empty(), "predict: --out FILE.csv is required");
+  io::Checkpoint ck;
+  NABLA_CHECK(!is_text_source(src, &ck), "predict: writes class probabilities per example; for a language model use "
+              "`nabla eval` (validation loss) or `nabla generate` (samples)");
   Loaded l = load_for_inference(src);
   NABLA_CHECK(l.data.test->labels().dim() == 1,
               "predict: writes one row of class probabilities per example; for segmentation data use `nabla eval`");
@@ -170,6 +247,40 @@ int run_predict(const ModelSource& src, const std::string& out_csv) {
   }
   io::write_file_atomic(out_csv, out);
   std::printf("wrote %lld predictions to %s (accuracy %.4f)\n", (long long)N, out_csv.c_str(), r.accuracy);
+  return 0;
+}
+
+int run_generate(const GenerateOptions& o) {
+  io::Checkpoint ck = io::load_checkpoint(o.checkpoint);
+  NABLA_CHECK(ck.meta.count("vocab"), "generate: {} holds a {} model trained on {}, not a language model",
+              o.checkpoint, ck.get("model"), ck.get("data"));
+  data::Vocabulary vocab = data::Vocabulary::from_json(ck.get("vocab"));
+  nn::ModulePtr model = train::model_from_checkpoint(ck, nullptr, nullptr, nullptr);
+  auto* lm = dynamic_cast<models::LanguageModel*>(model.get());
+  NABLA_CHECK(lm, "generate: {} is not a language model", ck.get("model"));
+  // Without a prompt the text starts as if after a line break (or the vocabulary's first character).
+  std::vector<int64_t> prompt;
+  std::string shown = o.prompt;
+  if (o.prompt.empty()) {
+    try {
+      prompt = vocab.encode("\n");
+    } catch (const Error&) {
+      prompt = {0};
+    }
+  } else {
+    prompt = vocab.encode(o.prompt);
+  }
+  train::SamplingOptions so;
+  so.length = o.length;
+  so.temperature = o.temperature;
+  so.top_k = o.top_k;
+  Generator gen(o.seed);
+  std::fputs(shown.c_str(), stdout);
+  train::generate(*lm, prompt, so, gen, [&](int64_t id) {
+    std::fputs(vocab.symbol(id).c_str(), stdout);
+    std::fflush(stdout);
+  });
+  std::fputs("\n", stdout);
   return 0;
 }
 

@@ -32,6 +32,16 @@ struct BenchOptions {
   std::string model_in;  ///< infer_*: load trained weights from here
 };
 int run_bench(const BenchOptions& o);
+/// Options of `nabla generate`.
+struct GenerateOptions {
+  std::string checkpoint;
+  std::string prompt;
+  int64_t length = 200;
+  double temperature = 1.0;
+  int64_t top_k = 0;
+  uint64_t seed = 0;
+};
+int run_generate(const GenerateOptions& o);
 int run_info();
 int run_models();
 /// Options of `nabla summary`.

@@ -1,4 +1,4 @@
-// The nabla command: train, eval, predict, bench, info, models, summary.
+// The nabla command: train, eval, predict, generate, bench, info, models, summary.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
@@ -44,9 +44,10 @@ int main(int argc, char** argv) {
   auto* tr = app.add_subcommand("train", "train a model");
   tr->add_option("--config", config_file, "JSON file with any of the options below (flags override it)");
   tr->add_option("--model", cfg.model, "model name (see `nabla models`)");
-  tr->add_option("--data", cfg.data, "fashion-mnist | fashion-mnist-seg[:NOISE,THRESHOLD] | idx:DIR | cifar10:DIR | csv:FILE | csv:TRAIN,TEST");
+  tr->add_option("--data", cfg.data, "fashion-mnist | fashion-mnist-seg[:NOISE,THRESHOLD] | idx:DIR | cifar10:DIR | csv:FILE | csv:TRAIN,TEST | text:FILE");
   tr->add_option("--epochs", cfg.epochs, "epochs")->check(CLI::PositiveNumber);
-  tr->add_option("--batch-size", cfg.batch_size, "batch size")->check(CLI::PositiveNumber);
+  tr->add_option("--batch-size", cfg.batch_size, "batch size (text: parallel streams)")->check(CLI::PositiveNumber);
+  tr->add_option("--bptt", cfg.bptt, "text: characters per truncated-BPTT window")->check(CLI::PositiveNumber);
   tr->add_option("--opt", cfg.opt, "optimizer")->check(CLI::IsMember({"sgd", "adam", "adamw", "rmsprop", "adagrad"}));
   tr->add_option("--lr", cfg.lr, "learning rate")->check(CLI::PositiveNumber);
   tr->add_option("--wd", cfg.wd, "weight decay")->check(CLI::NonNegativeNumber);
@@ -114,6 +115,18 @@ int main(int argc, char** argv) {
   bench->add_option("--seed", bo.seed, "seed");
   bench->add_option("--save", bo.model_out, "mlp/cnn: write the trained weights (safetensors)");
   bench->add_option("--weights", bo.model_in, "infer_*: trained weights (safetensors)")->check(CLI::ExistingFile);
+  cli::GenerateOptions go;
+  auto* gen = app.add_subcommand("generate", "sample text from a language model checkpoint");
+  gen->add_option("checkpoint", go.checkpoint, "checkpoint of char-lstm, char-gru or char-mingru")
+      ->required()
+      ->check(CLI::ExistingFile);
+  gen->add_option("--prompt", go.prompt, "text to start from (default: a line break)");
+  gen->add_option("--length", go.length, "characters to generate (default 200)")->check(CLI::NonNegativeNumber);
+  gen->add_option("--temperature", go.temperature, "softmax temperature; 0 picks the most likely (default 1)")
+      ->check(CLI::NonNegativeNumber);
+  gen->add_option("--top-k", go.top_k, "sample among the k most likely characters; 0: all (default)")
+      ->check(CLI::NonNegativeNumber);
+  gen->add_option("--seed", go.seed, "random seed (default 0)");
   auto* info = app.add_subcommand("info", "version, threads, BLAS");
   auto* models_cmd = app.add_subcommand("models", "list the model zoo");
   cli::SummaryOptions so;
@@ -163,6 +176,7 @@ int main(int argc, char** argv) {
     if (ev->parsed()) return cli::run_eval(src);
     if (pr->parsed()) return cli::run_predict(src, out_csv);
     if (bench->parsed()) return cli::run_bench(bo);
+    if (gen->parsed()) return cli::run_generate(go);
     if (info->parsed()) return cli::run_info();
     if (models_cmd->parsed()) return cli::run_models();
     if (summary->parsed()) {

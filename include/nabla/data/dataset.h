@@ -51,10 +51,16 @@ class TensorDataset : public Dataset {
   int64_t num_classes_;
 };
 
+struct TextCorpus;
+
 /// A train and a test split with a name and the shape of one input.
+/// For text (language modelling) `text` is set, and train and test hold the
+/// training and validation character streams [L] as both inputs and labels
+/// (each character's target is the next one).
 struct Splits {
   std::shared_ptr<TensorDataset> train, test;
   std::string name;
+  std::shared_ptr<TextCorpus> text = nullptr;
 };
 
 }  // namespace nabla::data

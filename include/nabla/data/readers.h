@@ -40,7 +40,8 @@ Splits split_dataset(const TensorDataset& all, double test_fraction, uint64_t se
 Splits segmentation_from_images(const Splits& images, double noise, double threshold, uint64_t seed = 1);
 
 /// Parses a --data spec: "fashion-mnist", "fashion-mnist-seg[:NOISE,THRESHOLD]", "idx:DIR", "cifar10:DIR",
-/// "csv:FILE" (an 80/20 seeded split) or "csv:TRAIN,TEST".
+/// "csv:FILE" (an 80/20 seeded split), "csv:TRAIN,TEST" or "text:PATH" (a text file or a folder of them:
+/// the first 90% of the characters for training, the rest for validation; see text.h).
 Splits load_data_spec(const std::string& spec);
 
 }  // namespace nabla::data

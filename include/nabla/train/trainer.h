@@ -1,6 +1,7 @@
 #pragma once
 // Trainer: the training loop for classification, with callbacks for progress,
 // metrics logging, checkpoints and early stopping.
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -10,10 +11,15 @@
 #include "nabla/data/dataset.h"
 #include "nabla/data/transforms.h"
 #include "nabla/io/checkpoint.h"
+#include "nabla/models/char_rnn.h"
 #include "nabla/models/zoo.h"
 #include "nabla/nn/module.h"
 #include "nabla/optim/optimizer.h"
 #include "nabla/optim/scheduler.h"
+
+namespace nabla::data {
+class DataLoader;
+}
 
 namespace nabla::train {
 
@@ -22,7 +28,8 @@ struct TrainConfig {
   std::string model = "mlp";
   std::string data = "fashion-mnist";
   int64_t epochs = 10;
-  int64_t batch_size = 128;
+  int64_t batch_size = 128;      ///< examples per step; for text, parallel streams per step
+  int64_t bptt = 128;            ///< text: characters per truncated-BPTT window (the state carries across windows)
   std::string opt = "adam";     ///< sgd | adam | adamw | rmsprop | adagrad
   double lr = 1e-3;
   double wd = 0.0;              ///< weight decay
@@ -59,8 +66,12 @@ struct EpochMetrics {
   double train_loss = 0, train_acc = 0, test_loss = 0, test_acc = 0, test_ece = 0, lr = 0, seconds = 0,
          samples_per_s = 0;
   double test_miou = std::numeric_limits<double>::quiet_NaN();  ///< segmentation only
-  /// What "best" means: mean IoU for segmentation, accuracy otherwise.
-  double score() const { return std::isnan(test_miou) ? test_acc : test_miou; }
+  double test_bpc = std::numeric_limits<double>::quiet_NaN();   ///< text only: bits per character (perplexity = e^test_loss)
+  /// What "best" means: lowest validation loss for text, mean IoU for segmentation, accuracy otherwise.
+  double score() const {
+    if (!std::isnan(test_bpc)) return -test_loss;
+    return std::isnan(test_miou) ? test_acc : test_miou;
+  }
   std::string to_json() const;
 };
 
@@ -80,6 +91,21 @@ struct EvalResult {
 /// Runs `model` (in eval mode, without autograd) over `ds`.
 EvalResult evaluate(nn::Module& model, const data::TensorDataset& ds, const data::Preprocess& pre,
                     int64_t batch_size = 500);
+
+/// A language model's next-character results on a stream of ids.
+struct TextEvalResult {
+  double loss = 0;      ///< mean cross entropy, nats per character
+  double accuracy = 0;  ///< next-character accuracy
+  int64_t characters = 0;
+  double perplexity() const { return std::exp(loss); }
+  double bits_per_char() const { return loss / std::log(2.0); }
+};
+
+/// Runs a language model (in eval mode, without autograd) over `ids` [L]:
+/// `streams` parallel slices read in windows of `bptt` with the state carried,
+/// so every character but the first of each slice is predicted from its whole slice so far.
+TextEvalResult evaluate_text(models::LanguageModel& model, const Tensor& ids, int64_t streams = 16,
+                             int64_t bptt = 256);
 
 class Trainer;
 
@@ -109,6 +135,9 @@ class Trainer {
   void request_stop() { stop_ = true; }
   /// A checkpoint of the current state.
   io::Checkpoint checkpoint() const;
+  /// What one step consumes (examples, or characters for text) and its unit, for progress displays.
+  int64_t samples_per_step() const;
+  const char* sample_unit() const { return data_.text ? "chars" : "samples"; }
 
   const TrainConfig& config() const { return cfg_; }
   nn::Module& model() { return *model_; }
@@ -120,6 +149,15 @@ class Trainer {
   const data::Splits& data() const { return data_; }
 
  private:
+  struct EpochTotals {
+    double loss_sum = 0, correct = 0;
+    int64_t seen = 0;
+  };
+  EpochTotals train_epoch_examples(std::chrono::steady_clock::time_point t0);
+  EpochTotals train_epoch_text(std::chrono::steady_clock::time_point t0);
+  // One optimizer step on a loss; returns its value.
+  double optimize(const Tensor& loss);
+  
   TrainConfig cfg_;
   nn::ModulePtr model_;
   models::ModelConfig model_cfg_;
@@ -129,9 +167,12 @@ class Trainer {
   std::unique_ptr<optim::ReduceLROnPlateau> plateau_;
   bool sched_per_batch_ = false;
   std::vector<std::shared_ptr<Callback>> callbacks_;
+  std::unique_ptr<data::DataLoader> loader_;
+  std::vector<Tensor> params_;
+  int64_t total_steps_ = 0;  // per-batch schedules stop here
   int64_t epoch_ = 0;  // epochs completed
   int64_t step_ = 0;   // optimizer steps taken
-  double best_acc_ = -1;
+  double best_acc_ = -std::numeric_limits<double>::infinity();
   bool stop_ = false;
 };
 
