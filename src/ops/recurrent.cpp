@@ -12,6 +12,7 @@
 #include <memory>
 #include <variant>
 
+#include "kernels/cpu/fast_math.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/parallel.h"
 #include "nabla/autograd/node.h"
@@ -30,7 +31,10 @@ Cell parse_cell(const std::string& mode) {
   if (mode == "rnn_relu") return Cell::Relu;
   if (mode == "lstm") return Cell::Lstm;
   if (mode == "gru") return Cell::Gru;
-  throw Error(fmt::format("recurrent_layer: unknown mode '{}' (expected rnn_tanh, rnn_relu, lstm or gru)", mode));
+  throw Error(
+      fmt::format("recurrent_layer: unknown mode '{}' (expected "
+                  "rnn_tanh, rnn_relu, lstm or gru)",
+                  mode));
 }
 
 int64_t gate_count(Cell c) { return c == Cell::Lstm ? 4 : c == Cell::Gru ? 3 : 1; }
@@ -50,13 +54,107 @@ struct Plan {
 };
 
 // What the backward reads, in processing order.
-template <class T> struct Tape {
+template <class T>
+struct Tape {
   std::vector<T> act;  // [T, B, saved_width]
   std::vector<T> hs;   // [T + 1, B, H]: hs[s] is the state entering step s
   std::vector<T> cs;   // [T + 1, B, H]: LSTM cell states
 };
 
-template <class T> T sigmoid_of(T x) { return T(1) / (T(1) + std::exp(-x)); }
+using kernels::sigmoid_fast;
+using kernels::tanh_fast;
+
+// Runs f(b0, b1) on row ranges that split the batch over the threads. The
+// sequences of a batch never meet inside the time loop, so each thread runs
+// every step for its own rows, its GEMMs single-threaded: no barrier per step,
+// which at these sizes (a step is ~20 MFLOP) cost more than the step.
+template <class F>
+void over_batch_rows(int64_t B, int64_t work, F f) {
+  int64_t chunks = work >= kernels::kParallelGrain ? std::min<int64_t>(omp_get_max_threads(), B) : 1;
+  if (chunks <= 1) {
+    f(int64_t{0}, B);
+    return;
+  }
+#pragma omp parallel for num_threads(static_cast <int>(chunks)) schedule(static, 1)
+  for (int64_t c = 0; c < chunks; ++c) f(c * B / chunks, (c + 1) * B / chunks);
+}
+
+// The cell equations for one sequence and step, on rows of H (gates side by
+// side, PyTorch's order). Separate functions with restrict pointers, so the
+// compiler knows the rows do not overlap and vectorizes them.
+
+// LSTM: a = (i, f, g, o) from the pre-activations x + g; c = f c' + i g; h = o tanh c.
+template <class T>
+void lstm_forward_row(int64_t H, const T* __restrict x, const T* __restrict g, const T* __restrict cprev,
+                      T* __restrict a, T* __restrict c, T* __restrict h) {
+  for (int64_t j = 0; j < H; ++j) {
+    T i = sigmoid_fast(x[j] + g[j]), f = sigmoid_fast(x[H + j] + g[H + j]);
+    T gg = tanh_fast(x[2 * H + j] + g[2 * H + j]), o = sigmoid_fast(x[3 * H + j] + g[3 * H + j]);
+    T cj = f * cprev[j] + i * gg;
+    a[j] = i;
+    a[H + j] = f;
+    a[2 * H + j] = gg;
+    a[3 * H + j] = o;
+    c[j] = cj;
+    h[j] = o * tanh_fast(cj);
+  }
+}
+
+// GRU: a = (r, z, n, the recurrent part of n's pre-activation); h = (1 - z) n + z h'.
+template <class T>
+void gru_forward_row(int64_t H, const T* __restrict x, const T* __restrict g, const T* __restrict hprev,
+                     T* __restrict a, T* __restrict h) {
+  for (int64_t j = 0; j < H; ++j) {
+    T r = sigmoid_fast(x[j] + g[j]), z = sigmoid_fast(x[H + j] + g[H + j]);
+    T n = tanh_fast(x[2 * H + j] + r * g[2 * H + j]);
+    a[j] = r;
+    a[H + j] = z;
+    a[2 * H + j] = n;
+    a[3 * H + j] = g[2 * H + j];
+    h[j] = (T(1) - z) * n + z * hprev[j];
+  }
+}
+
+// dx (input side) and dg (recurrent side) of the gate pre-activations. dc and dh
+// come in for this step and leave for the previous one; the previous state
+// reaches this step only through W_hh, so dh leaves as zero (the GEMM adds that part).
+template <class T>
+void lstm_backward_gates(int64_t H, const T* __restrict ai, const T* __restrict af, const T* __restrict ag,
+                         const T* __restrict ao, const T* __restrict cprev, const T* __restrict c, T* __restrict dc,
+                         T* __restrict dh, T* __restrict di, T* __restrict df, T* __restrict dg, T* __restrict dout) {
+  for (int64_t j = 0; j < H; ++j) {
+    T i = ai[j], f = af[j], gg = ag[j], o = ao[j], tc = tanh_fast(c[j]);
+    T dct = dc[j] + dh[j] * o * (T(1) - tc * tc);
+    di[j] = dct * gg * i * (T(1) - i);
+    df[j] = dct * cprev[j] * f * (T(1) - f);
+    dg[j] = dct * i * (T(1) - gg * gg);
+    dout[j] = dh[j] * tc * o * (T(1) - o);
+    dc[j] = dct * f;
+    dh[j] = T(0);
+  }
+}
+
+// The same per gate pointer, which GCC vectorizes where four offsets into one row defeat it; the
+// recurrent side's gradients equal the input side's.
+template <class T>
+void lstm_backward_row(int64_t H, const T* a, const T* cprev, const T* c, T* dc, T* dh, T* dx, T* dgates) {
+  lstm_backward_gates(H, a, a + H, a + 2 * H, a + 3 * H, cprev, c, dc, dh, dx, dx + H, dx + 2 * H, dx + 3 * H);
+  std::memcpy(dgates, dx, sizeof(T) * 4 * H);
+}
+
+template <class T>
+void gru_backward_row(int64_t H, const T* __restrict a, const T* __restrict hprev, T* __restrict dh, T* __restrict dx,
+                      T* __restrict dg) {
+  for (int64_t j = 0; j < H; ++j) {
+    T r = a[j], z = a[H + j], n = a[2 * H + j], hn = a[3 * H + j], d = dh[j];
+    T dn = d * (T(1) - z) * (T(1) - n * n);
+    dx[j] = dg[j] = dn * hn * r * (T(1) - r);
+    dx[H + j] = dg[H + j] = d * (hprev[j] - n) * z * (T(1) - z);
+    dx[2 * H + j] = dn;
+    dg[2 * H + j] = dn * r;
+    dh[j] = d * z;
+  }
+}
 
 template <class T>
 void forward_steps(const Plan& p, const T* xg, const T* h0, const T* c0, const T* w, const T* bias, T* out,
@@ -71,61 +169,45 @@ void forward_steps(const Plan& p, const T* xg, const T* h0, const T* c0, const T
   }
   tape.act.assign(static_cast<size_t>(p.T * B * SW), T(0));
   std::vector<T> hg(static_cast<size_t>(B * GH));
-  for (int64_t s = 0; s < p.T; ++s) {
-    const T* h = tape.hs.data() + s * B * H;
-    T* hnext = tape.hs.data() + (s + 1) * B * H;
-    kernels::gemm(false, true, B, GH, H, T(1), h, H, w, H, T(0), hg.data(), GH);
-    kernels::parallel_for(B, GH * 8, [&](int64_t b) {
-      const T* hb = h + b * H;
-      T* hn = hnext + b * H;
-      const T* cb = lstm ? tape.cs.data() + s * B * H + b * H : nullptr;
-      T* cn = lstm ? tape.cs.data() + (s + 1) * B * H + b * H : nullptr;
-      if (!p.active(b, s)) {  // ended: the state stays as it was
-        std::memcpy(hn, hb, sizeof(T) * H);
-        if (lstm) std::memcpy(cn, cb, sizeof(T) * H);
-        return;
+  over_batch_rows(B, p.T * B * GH * H, [&](int64_t b0, int64_t b1) {
+    for (int64_t s = 0; s < p.T; ++s) {
+      const T* h = tape.hs.data() + s * B * H;
+      T* hnext = tape.hs.data() + (s + 1) * B * H;
+      kernels::gemm(false, true, b1 - b0, GH, H, T(1), h + b0 * H, H, w, H, T(0), hg.data() + b0 * GH, GH);
+      for (int64_t b = b0; b < b1; ++b) {
+        const T* hb = h + b * H;
+        T* hn = hnext + b * H;
+        const T* cb = lstm ? tape.cs.data() + s * B * H + b * H : nullptr;
+        T* cn = lstm ? tape.cs.data() + (s + 1) * B * H + b * H : nullptr;
+        if (!p.active(b, s)) {  // ended: the state stays as it was
+          std::memcpy(hn, hb, sizeof(T) * H);
+          if (lstm) std::memcpy(cn, cb, sizeof(T) * H);
+          continue;
+        }
+        int64_t t = p.time(b, s);
+        const T* x = xg + (t * B + b) * GH;
+        T* g = hg.data() + b * GH;
+        if (bias)
+          for (int64_t k = 0; k < GH; ++k) g[k] += bias[k];
+        T* a = tape.act.data() + (s * B + b) * SW;
+        switch (p.cell) {
+          case Cell::Lstm:
+            lstm_forward_row(H, x, g, cb, a, cn, hn);
+            break;
+          case Cell::Gru:
+            gru_forward_row(H, x, g, hb, a, hn);
+            break;
+          case Cell::Tanh:
+            for (int64_t j = 0; j < H; ++j) a[j] = hn[j] = tanh_fast(x[j] + g[j]);
+            break;
+          case Cell::Relu:
+            for (int64_t j = 0; j < H; ++j) a[j] = hn[j] = std::max(T(0), x[j] + g[j]);
+            break;
+        }
+        std::memcpy(out + (t * B + b) * H, hn, sizeof(T) * H);
       }
-      int64_t t = p.time(b, s);
-      const T* x = xg + (t * B + b) * GH;
-      T* g = hg.data() + b * GH;
-      if (bias)
-        for (int64_t k = 0; k < GH; ++k) g[k] += bias[k];
-      T* a = tape.act.data() + (s * B + b) * SW;
-      switch (p.cell) {
-        case Cell::Lstm:
-          for (int64_t j = 0; j < H; ++j) {
-            T i = sigmoid_of(x[j] + g[j]), f = sigmoid_of(x[H + j] + g[H + j]);
-            T gg = std::tanh(x[2 * H + j] + g[2 * H + j]), o = sigmoid_of(x[3 * H + j] + g[3 * H + j]);
-            T c = f * cb[j] + i * gg;
-            a[j] = i;
-            a[H + j] = f;
-            a[2 * H + j] = gg;
-            a[3 * H + j] = o;
-            cn[j] = c;
-            hn[j] = o * std::tanh(c);
-          }
-          break;
-        case Cell::Gru:
-          for (int64_t j = 0; j < H; ++j) {
-            T r = sigmoid_of(x[j] + g[j]), z = sigmoid_of(x[H + j] + g[H + j]);
-            T n = std::tanh(x[2 * H + j] + r * g[2 * H + j]);
-            a[j] = r;
-            a[H + j] = z;
-            a[2 * H + j] = n;
-            a[3 * H + j] = g[2 * H + j];
-            hn[j] = (T(1) - z) * n + z * hb[j];
-          }
-          break;
-        case Cell::Tanh:
-          for (int64_t j = 0; j < H; ++j) a[j] = hn[j] = std::tanh(x[j] + g[j]);
-          break;
-        case Cell::Relu:
-          for (int64_t j = 0; j < H; ++j) a[j] = hn[j] = std::max(T(0), x[j] + g[j]);
-          break;
-      }
-      std::memcpy(out + (t * B + b) * H, hn, sizeof(T) * H);
-    });
-  }
+    }
+  });
 }
 
 // dY [T + 2, B, H] holds the gradients of output, h_n and c_n.
@@ -136,65 +218,49 @@ void backward_steps(const Plan& p, const Tape<T>& tape, const T* w, const T* dY,
   const bool lstm = p.cell == Cell::Lstm;
   std::vector<T> dh(dY + TT * B * H, dY + (TT + 1) * B * H), dc;
   if (lstm) dc.assign(dY + (TT + 1) * B * H, dY + (TT + 2) * B * H);
-  std::vector<T> dhg(static_cast<size_t>(TT * B * GH), T(0));  // gradients of h W_hh^T + b_hh, all steps
-  for (int64_t s = TT - 1; s >= 0; --s) {
-    T* dhg_s = dhg.data() + s * B * GH;
-    kernels::parallel_for(B, GH * 8, [&](int64_t b) {
-      if (!p.active(b, s)) return;  // ended: dh and dc pass through unchanged
-      int64_t t = p.time(b, s);
-      T* dhb = dh.data() + b * H;
-      const T* dout = dY + (t * B + b) * H;
-      for (int64_t j = 0; j < H; ++j) dhb[j] += dout[j];
-      const T* a = tape.act.data() + (s * B + b) * SW;
-      const T* hprev = tape.hs.data() + (s * B + b) * H;
-      T* dx = dxg + (t * B + b) * GH;
-      T* dg = dhg_s + b * GH;
-      switch (p.cell) {
-        case Cell::Lstm: {
-          const T* cprev = tape.cs.data() + (s * B + b) * H;
-          const T* c = tape.cs.data() + ((s + 1) * B + b) * H;
-          T* dcb = dc.data() + b * H;
-          for (int64_t j = 0; j < H; ++j) {
-            T i = a[j], f = a[H + j], gg = a[2 * H + j], o = a[3 * H + j], tc = std::tanh(c[j]);
-            T dct = dcb[j] + dhb[j] * o * (T(1) - tc * tc);
-            dx[j] = dg[j] = dct * gg * i * (T(1) - i);
-            dx[H + j] = dg[H + j] = dct * cprev[j] * f * (T(1) - f);
-            dx[2 * H + j] = dg[2 * H + j] = dct * i * (T(1) - gg * gg);
-            dx[3 * H + j] = dg[3 * H + j] = dhb[j] * tc * o * (T(1) - o);
-            dcb[j] = dct * f;
-            dhb[j] = T(0);  // the previous state reaches this step only through W_hh
+  std::vector<T> dhg(static_cast<size_t>(TT * B * GH),
+                     T(0));  // gradients of h W_hh^T + b_hh, all steps
+  over_batch_rows(B, TT * B * GH * H, [&](int64_t b0, int64_t b1) {
+    for (int64_t s = TT - 1; s >= 0; --s) {
+      T* dhg_s = dhg.data() + s * B * GH;
+      for (int64_t b = b0; b < b1; ++b) {
+        if (!p.active(b, s)) continue;  // ended: dh and dc pass through unchanged
+        int64_t t = p.time(b, s);
+        T* dhb = dh.data() + b * H;
+        const T* dout = dY + (t * B + b) * H;
+        for (int64_t j = 0; j < H; ++j) dhb[j] += dout[j];
+        const T* a = tape.act.data() + (s * B + b) * SW;
+        const T* hprev = tape.hs.data() + (s * B + b) * H;
+        T* dx = dxg + (t * B + b) * GH;
+        T* dg = dhg_s + b * GH;
+        switch (p.cell) {
+          case Cell::Lstm: {
+            const T* cprev = tape.cs.data() + (s * B + b) * H;
+            const T* c = tape.cs.data() + ((s + 1) * B + b) * H;
+            T* dcb = dc.data() + b * H;
+            lstm_backward_row(H, a, cprev, c, dcb, dhb, dx, dg);
+            break;
           }
-          break;
+          case Cell::Gru:
+            gru_backward_row(H, a, hprev, dhb, dx, dg);
+            break;
+          case Cell::Tanh:
+            for (int64_t j = 0; j < H; ++j) {
+              dx[j] = dg[j] = dhb[j] * (T(1) - a[j] * a[j]);
+              dhb[j] = T(0);
+            }
+            break;
+          case Cell::Relu:
+            for (int64_t j = 0; j < H; ++j) {
+              dx[j] = dg[j] = a[j] > T(0) ? dhb[j] : T(0);
+              dhb[j] = T(0);
+            }
+            break;
         }
-        case Cell::Gru:
-          for (int64_t j = 0; j < H; ++j) {
-            T r = a[j], z = a[H + j], n = a[2 * H + j], hn = a[3 * H + j], d = dhb[j];
-            T dn = d * (T(1) - z) * (T(1) - n * n);
-            T dr = dn * hn * r * (T(1) - r);
-            T dz = d * (hprev[j] - n) * z * (T(1) - z);
-            dx[j] = dg[j] = dr;
-            dx[H + j] = dg[H + j] = dz;
-            dx[2 * H + j] = dn;
-            dg[2 * H + j] = dn * r;
-            dhb[j] = d * z;
-          }
-          break;
-        case Cell::Tanh:
-          for (int64_t j = 0; j < H; ++j) {
-            dx[j] = dg[j] = dhb[j] * (T(1) - a[j] * a[j]);
-            dhb[j] = T(0);
-          }
-          break;
-        case Cell::Relu:
-          for (int64_t j = 0; j < H; ++j) {
-            dx[j] = dg[j] = a[j] > T(0) ? dhb[j] : T(0);
-            dhb[j] = T(0);
-          }
-          break;
       }
-    });
-    kernels::gemm(false, false, B, H, GH, T(1), dhg_s, GH, w, H, T(1), dh.data(), H);
-  }
+      kernels::gemm(false, false, b1 - b0, H, GH, T(1), dhg_s + b0 * GH, GH, w, H, T(1), dh.data() + b0 * H, H);
+    }
+  });
   std::memcpy(dh0, dh.data(), sizeof(T) * B * H);
   if (lstm) std::memcpy(dc0, dc.data(), sizeof(T) * B * H);
   // dW_hh = sum over steps of dhg_s^T h_s: one GEMM over all steps at once.
@@ -219,11 +285,9 @@ RecurrentResult recurrent_layer(const std::string& mode, const Tensor& xg, const
   Cell cell = parse_cell(mode);
   NABLA_CHECK(xg.dim() == 3, "recurrent_layer({}): input projections must be [T, B, G*H], got {}", mode,
               shape_str(xg.sizes()));
-  NABLA_CHECK(w_hh.dim() == 2, "recurrent_layer({}): w_hh must be [G*H, H], got {}", mode,
-              shape_str(w_hh.sizes()));
+  NABLA_CHECK(w_hh.dim() == 2, "recurrent_layer({}): w_hh must be [G*H, H], got {}", mode, shape_str(w_hh.sizes()));
   Plan p{cell, xg.size(0), xg.size(1), w_hh.size(1), gate_count(cell), {}, reverse};
-  NABLA_CHECK(p.T >= 1 && p.B >= 1 && p.H >= 1, "recurrent_layer({}): empty input {}", mode,
-              shape_str(xg.sizes()));
+  NABLA_CHECK(p.T >= 1 && p.B >= 1 && p.H >= 1, "recurrent_layer({}): empty input {}", mode, shape_str(xg.sizes()));
   check_shape(w_hh, {p.GH(), p.H}, "w_hh", mode);
   check_shape(xg, {p.T, p.B, p.GH()}, "the input projections", mode);
   check_shape(h0, {p.B, p.H}, "h0", mode);
@@ -235,8 +299,8 @@ RecurrentResult recurrent_layer(const std::string& mode, const Tensor& xg, const
   if (lengths.empty()) {
     p.len.assign(static_cast<size_t>(p.B), p.T);
   } else {
-    NABLA_CHECK(static_cast<int64_t>(lengths.size()) == p.B, "recurrent_layer({}): {} lengths for a batch of {}",
-                mode, lengths.size(), p.B);
+    NABLA_CHECK(static_cast<int64_t>(lengths.size()) == p.B, "recurrent_layer({}): {} lengths for a batch of {}", mode,
+                lengths.size(), p.B);
     for (int64_t L : lengths)
       NABLA_CHECK(L >= 1 && L <= p.T, "recurrent_layer({}): length {} is outside [1, {}]", mode, L, p.T);
     p.len = lengths;
@@ -259,23 +323,26 @@ RecurrentResult recurrent_layer(const std::string& mode, const Tensor& xg, const
     if (cell == Cell::Lstm) std::memcpy(y + (p.T + 1) * BH, tp.cs.data() + p.T * BH, sizeof(T) * BH);
   });
   bool has_bias = b_hh.defined();
-  record(
-      Y, mode == "lstm" ? "lstm" : mode == "gru" ? "gru" : "rnn", {xg, h0, c0, w_hh, b_hh},
-      [p, tape, wc, has_bias](const Tensor& g) {
-        Tensor gy = g.contiguous();
-        Tensor dxg = zeros({p.T, p.B, p.GH()}, g.dtype()), dh0 = Tensor::empty({p.B, p.H}, g.dtype());
-        Tensor dc0 = p.cell == Cell::Lstm ? Tensor::empty({p.B, p.H}, g.dtype()) : Tensor();
-        Tensor dw = Tensor::empty({p.GH(), p.H}, g.dtype());
-        Tensor db = has_bias ? Tensor::empty({p.GH()}, g.dtype()) : Tensor();
-        dispatch_floating(g.dtype(), "recurrent_layer backward", [&](auto tag) {
-          using T = typename decltype(tag)::type;
-          backward_steps<T>(p, std::get<Tape<T>>(*tape), wc.data<T>(), gy.data<T>(), dxg.data<T>(), dh0.data<T>(),
-                            dc0.defined() ? dc0.data<T>() : nullptr, dw.data<T>(),
-                            db.defined() ? db.data<T>() : nullptr);
-        });
-        return std::vector<Tensor>{dxg, dh0, dc0, dw, db};
-      },
-      {w_hh});
+  record(Y,
+         mode == "lstm"  ? "lstm"
+         : mode == "gru" ? "gru"
+                         : "rnn",
+         {xg, h0, c0, w_hh, b_hh},
+         [p, tape, wc, has_bias](const Tensor& g) {
+           Tensor gy = g.contiguous();
+           Tensor dxg = zeros({p.T, p.B, p.GH()}, g.dtype()), dh0 = Tensor::empty({p.B, p.H}, g.dtype());
+           Tensor dc0 = p.cell == Cell::Lstm ? Tensor::empty({p.B, p.H}, g.dtype()) : Tensor();
+           Tensor dw = Tensor::empty({p.GH(), p.H}, g.dtype());
+           Tensor db = has_bias ? Tensor::empty({p.GH()}, g.dtype()) : Tensor();
+           dispatch_floating(g.dtype(), "recurrent_layer backward", [&](auto tag) {
+             using T = typename decltype(tag)::type;
+             backward_steps<T>(p, std::get<Tape<T>>(*tape), wc.data<T>(), gy.data<T>(), dxg.data<T>(), dh0.data<T>(),
+                               dc0.defined() ? dc0.data<T>() : nullptr, dw.data<T>(),
+                               db.defined() ? db.data<T>() : nullptr);
+           });
+           return std::vector<Tensor>{dxg, dh0, dc0, dw, db};
+         },
+         {w_hh});
   RecurrentResult r;
   r.output = Y.narrow(0, 0, p.T);
   r.h_n = Y.select(0, p.T);
