@@ -16,6 +16,7 @@
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/parallel.h"
 #include "nabla/autograd/node.h"
+#include "nabla/tensor/allocator.h"
 #include "nabla/tensor/factory.h"
 
 namespace nabla {
@@ -53,12 +54,38 @@ struct Plan {
   int64_t saved_width() const { return cell == Cell::Lstm || cell == Cell::Gru ? 4 * H : H; }
 };
 
+// An uninitialized array from the tensors' caching allocator: the tape and the
+// gradient buffers are megabytes each, and fresh ones from the system every
+// step cost page faults and zero-filling that showed at ~10% of a char-LSTM step.
+template <class T>
+class Buffer {
+ public:
+  Buffer() = default;
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  ~Buffer() { release(); }
+  void resize(int64_t n) {
+    release();
+    ptr_ = static_cast<T*>(alloc::allocate(sizeof(T) * static_cast<size_t>(n), &block_));
+  }
+  T* data() { return ptr_; }
+  const T* data() const { return ptr_; }
+
+ private:
+  void release() {
+    if (ptr_) alloc::deallocate(ptr_, block_);
+    ptr_ = nullptr;
+  }
+  T* ptr_ = nullptr;
+  size_t block_ = 0;
+};
+
 // What the backward reads, in processing order.
 template <class T>
 struct Tape {
-  std::vector<T> act;  // [T, B, saved_width]
-  std::vector<T> hs;   // [T + 1, B, H]: hs[s] is the state entering step s
-  std::vector<T> cs;   // [T + 1, B, H]: LSTM cell states
+  Buffer<T> act;  // [T, B, saved_width]; rows of ended sequences are not written
+  Buffer<T> hs;   // [T + 1, B, H]: hs[s] is the state entering step s
+  Buffer<T> cs;   // [T + 1, B, H]: LSTM cell states
 };
 
 using kernels::sigmoid_fast;
@@ -161,19 +188,25 @@ void forward_steps(const Plan& p, const T* xg, const T* h0, const T* c0, const T
                    Tape<T>& tape) {
   const int64_t B = p.B, H = p.H, GH = p.GH(), SW = p.saved_width();
   const bool lstm = p.cell == Cell::Lstm;
-  tape.hs.assign(static_cast<size_t>((p.T + 1) * B * H), T(0));
+  tape.hs.resize((p.T + 1) * B * H);
   std::memcpy(tape.hs.data(), h0, sizeof(T) * B * H);
   if (lstm) {
-    tape.cs.assign(static_cast<size_t>((p.T + 1) * B * H), T(0));
+    tape.cs.resize((p.T + 1) * B * H);
     std::memcpy(tape.cs.data(), c0, sizeof(T) * B * H);
   }
-  tape.act.assign(static_cast<size_t>(p.T * B * SW), T(0));
+  tape.act.resize(p.T * B * SW);
   std::vector<T> hg(static_cast<size_t>(B * GH));
+  // W_hh^T [H, GH], so the step's product is a plain (N, N) GEMM: oneDNN runs that
+  // 1.3x faster than OpenBLAS runs h W_hh^T at these sizes (16 x 1024 x 256 per thread).
+  Buffer<T> wt;
+  wt.resize(H * GH);
+  for (int64_t r = 0; r < GH; ++r)
+    for (int64_t k = 0; k < H; ++k) wt.data()[k * GH + r] = w[r * H + k];
   over_batch_rows(B, p.T * B * GH * H, [&](int64_t b0, int64_t b1) {
     for (int64_t s = 0; s < p.T; ++s) {
       const T* h = tape.hs.data() + s * B * H;
       T* hnext = tape.hs.data() + (s + 1) * B * H;
-      kernels::gemm(false, true, b1 - b0, GH, H, T(1), h + b0 * H, H, w, H, T(0), hg.data() + b0 * GH, GH);
+      kernels::gemm(false, false, b1 - b0, GH, H, T(1), h + b0 * H, H, wt.data(), GH, T(0), hg.data() + b0 * GH, GH);
       for (int64_t b = b0; b < b1; ++b) {
         const T* hb = h + b * H;
         T* hn = hnext + b * H;
@@ -218,13 +251,16 @@ void backward_steps(const Plan& p, const Tape<T>& tape, const T* w, const T* dY,
   const bool lstm = p.cell == Cell::Lstm;
   std::vector<T> dh(dY + TT * B * H, dY + (TT + 1) * B * H), dc;
   if (lstm) dc.assign(dY + (TT + 1) * B * H, dY + (TT + 2) * B * H);
-  std::vector<T> dhg(static_cast<size_t>(TT * B * GH),
-                     T(0));  // gradients of h W_hh^T + b_hh, all steps
+  Buffer<T> dhg;  // gradients of h W_hh^T + b_hh, all steps
+  dhg.resize(TT * B * GH);
   over_batch_rows(B, TT * B * GH * H, [&](int64_t b0, int64_t b1) {
     for (int64_t s = TT - 1; s >= 0; --s) {
       T* dhg_s = dhg.data() + s * B * GH;
       for (int64_t b = b0; b < b1; ++b) {
-        if (!p.active(b, s)) continue;  // ended: dh and dc pass through unchanged
+        if (!p.active(b, s)) {  // ended: dh and dc pass through unchanged, and W_hh gets nothing
+          std::fill(dhg_s + b * GH, dhg_s + (b + 1) * GH, T(0));
+          continue;
+        }
         int64_t t = p.time(b, s);
         T* dhb = dh.data() + b * H;
         const T* dout = dY + (t * B + b) * H;
@@ -268,7 +304,7 @@ void backward_steps(const Plan& p, const Tape<T>& tape, const T* w, const T* dY,
   if (dbias) {
     std::fill(dbias, dbias + GH, T(0));
     for (int64_t r = 0; r < TT * B; ++r)
-      for (int64_t k = 0; k < GH; ++k) dbias[k] += dhg[r * GH + k];
+      for (int64_t k = 0; k < GH; ++k) dbias[k] += dhg.data()[r * GH + k];
   }
 }
 
