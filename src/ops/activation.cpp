@@ -5,6 +5,7 @@
 
 #include "nabla/ops/elementwise.h"
 #include "nabla/ops/reduce.h"
+#include "kernels/cpu/fast_math.h"
 #include "ops/elementwise_impl.h"
 
 namespace nabla {
@@ -129,14 +130,14 @@ Tensor tanh(const Tensor& x) {
 Tensor softplus(const Tensor& x, double beta, double threshold) {
   Tensor out = unary_float_map("softplus", x, [beta, threshold](auto v) {
     using T = decltype(v);
-    return v * T(beta) > T(threshold) ? v : std::log1p(std::exp(v * T(beta))) / T(beta);
+    return v * T(beta) > T(threshold) ? v : kernels::softplus_fast(v * T(beta)) / T(beta);
   });
   record(
       out, "softplus", {x},
       [x, beta, threshold](const Tensor& g) {
         return Grads{grad_map("softplus", x, g, [beta, threshold](auto v, auto gv) {
           using T = decltype(v);
-          return v * T(beta) > T(threshold) ? gv : gv * sigmoid_of(v * T(beta));
+          return v * T(beta) > T(threshold) ? gv : gv * kernels::sigmoid_fast(v * T(beta));
         })};
       },
       {x});

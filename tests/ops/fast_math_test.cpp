@@ -1,9 +1,9 @@
 // The vectorizable exp/sigmoid/tanh of the recurrent kernels against libm, over their whole range.
+#include "kernels/cpu/fast_math.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
-
-#include "kernels/cpu/fast_math.h"
 
 using namespace nabla::kernels;
 
@@ -35,4 +35,18 @@ TEST(FastMath, SigmoidAndTanhMatchLibm) {
   EXPECT_FLOAT_EQ(tanh_fast(1e-6f), 1e-6f);
   EXPECT_EQ(tanh_fast(-50.0f), -1.0f);
   EXPECT_GE(sigmoid_fast(-100.0f), 0.0f);
+}
+
+TEST(FastMath, LogAndSoftplusMatchLibm) {
+  double worst_log = 0;
+  for (float x = 1e-30f; x < 1e30f; x *= 1.0137f)
+    worst_log =
+        std::max(worst_log, std::abs(log_fast(x) - std::log(double(x))) / std::max(1.0, std::abs(std::log(double(x)))));
+  EXPECT_LT(worst_log, 2e-7);
+  double worst_sp = 0;
+  for (float x = -80.0f; x <= 80.0f; x += 0.0011f) {
+    double want = std::log1p(std::exp(double(x)));
+    worst_sp = std::max(worst_sp, std::abs(softplus_fast(x) - want) / want);  // relative: tiny for x << 0 too
+  }
+  EXPECT_LT(worst_sp, 5e-7);
 }

@@ -44,7 +44,40 @@ inline float tanh_fast(float x) {
   return ax < 0.0625f ? series : std::copysign(t, x);
 }
 
+/// log x for normal x > 0: x = m 2^e with m in [sqrt(1/2), sqrt(2)), log m by
+/// Cephes' logf polynomial in f = m - 1.
+inline float log_fast(float x) {
+  auto bits = std::bit_cast<int32_t>(x);
+  float e = static_cast<float>(((bits >> 23) & 0xff) - 127);
+  float m = std::bit_cast<float>((bits & 0x007fffff) | 0x3f800000);  // [1, 2)
+  bool big = m > 1.41421356f;
+  m = big ? m * 0.5f : m;
+  e = big ? e + 1.0f : e;
+  float f = m - 1.0f, z = f * f;
+  float y = 7.0376836292e-2f;
+  y = y * f - 1.1514610310e-1f;
+  y = y * f + 1.1676998740e-1f;
+  y = y * f - 1.2420140846e-1f;
+  y = y * f + 1.4249322787e-1f;
+  y = y * f - 1.6668057665e-1f;
+  y = y * f + 2.0000714765e-1f;
+  y = y * f - 2.4999993993e-1f;
+  y = y * f + 3.3333331174e-1f;
+  y = y * f * z - 2.12194440e-4f * e - 0.5f * z;
+  return f + y + 0.693359375f * e;
+}
+
+/// log(1 + e^x) = max(x, 0) + log1p(e^-|x|), with log1p(u) = log(1 + u) u / ((1 + u) - 1)
+/// (exact where 1 + u rounds, u itself where 1 + u == 1).
+inline float softplus_fast(float x) {
+  float u = exp_fast(-std::abs(x)), w = 1.0f + u;
+  float l = w == 1.0f ? u : log_fast(w) * (u / (w - 1.0f));
+  return std::max(x, 0.0f) + l;
+}
+
 inline double exp_fast(double x) { return std::exp(x); }
+inline double log_fast(double x) { return std::log(x); }
+inline double softplus_fast(double x) { return std::max(x, 0.0) + std::log1p(std::exp(-std::abs(x))); }
 inline double sigmoid_fast(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 inline double tanh_fast(double x) { return std::tanh(x); }
 
