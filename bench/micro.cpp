@@ -4,6 +4,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cmath>
+#include <limits>
 
 #include "nabla/nabla.h"
 
@@ -96,27 +97,31 @@ void BM_MaxPool(benchmark::State& st) {
 BENCHMARK(BM_MaxPool)->Args({32, 24})->Args({64, 8})->UseRealTime();
 
 // minGRU's recurrence h_t = a_t h_{t-1} + b_t over T steps (batch 8, hidden 256),
-// forward and backward: the fused scan of log coefficients (arg 1 = 1) against a loop over t (0).
+// forward and backward, three ways (arg `mode`): 0 a loop over t of tensor ops,
+// as a user would write it (each step's slice is its own graph node); 1 the
+// paper's log-space parallel scan from cumsum and logcumsumexp; 2 the fused
+// linear_scan op that MinGRU uses on CPU (every lane's steps in one pass).
 void BM_MinGRUScan(benchmark::State& st) {
-  int64_t T = st.range(0), B = 8, H = 256;
-  bool parallel = st.range(1) == 1;
+  int64_t T = st.range(0), B = 8, H = 256, mode = st.range(1);
   Tensor k = randn({B, T, 2 * H}).requires_grad_();
   for (auto _ : st) {
     Tensor h;
-    if (parallel) {
-      Tensor log_z = neg(softplus(neg(k.narrow(2, 0, H)))), log_a = neg(softplus(k.narrow(2, 0, H)));
-      h = linear_scan(log_a, add(log_z, log(add(relu(k.narrow(2, H, H)), 0.5))), zeros({B, H}));
+    Tensor log_z = neg(softplus(neg(k.narrow(2, 0, H)))), log_a = neg(softplus(k.narrow(2, 0, H)));
+    Tensor log_b = add(log_z, log(add(relu(k.narrow(2, H, H)), 0.5)));
+    if (mode == 0) {
+      h = nn::sequential_scan(exp(log_a), exp(log_b), zeros({B, H}));
+    } else if (mode == 1) {
+      h = nn::log_space_scan(log_a, log_b, full({B, H}, -std::numeric_limits<double>::infinity()));
     } else {
-      Tensor zz = sigmoid(k.narrow(2, 0, H));
-      h = nn::sequential_scan(add(neg(zz), 1.0), mul(zz, add(relu(k.narrow(2, H, H)), 0.5)), zeros({B, H}));
+      h = linear_scan(log_a, log_b, zeros({B, H}));
     }
     sum(h).backward();
   }
   st.counters["steps/s"] = benchmark::Counter(double(T), benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_MinGRUScan)
-    ->ArgsProduct({{64, 512, 4096}, {0, 1}})
-    ->ArgNames({"T", "parallel"})
+    ->ArgsProduct({{64, 512, 4096}, {0, 1, 2}})
+    ->ArgNames({"T", "mode"})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 

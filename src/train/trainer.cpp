@@ -383,7 +383,8 @@ Trainer::EpochTotals Trainer::train_epoch_text(std::chrono::steady_clock::time_p
   auto& lm = dynamic_cast<models::LanguageModel&>(*model_);
   // Each epoch starts the slices at a different seeded offset, so windows do not always break at the same places.
   Generator g(cfg_.seed * 1000003 + static_cast<uint64_t>(epoch_));
-  int64_t offset = g.randint(0, std::min<int64_t>(cfg_.bptt, data_.train->size() / cfg_.batch_size - 1));
+  // At most bptt - 1, and small enough that every slice keeps at least one (input, target) pair.
+  int64_t offset = g.randint(0, std::min<int64_t>(cfg_.bptt, data_.train->size() - cfg_.batch_size));
   auto [x, y] = batchify(data_.train->inputs(), cfg_.batch_size, offset);
   CrossEntropyOptions ce;
   ce.label_smoothing = cfg_.label_smoothing;

@@ -326,5 +326,9 @@ TEST(TextTrainer, ModelAndDataMustMatch) {
   train::TrainConfig many = toy_text_config();
   many.batch_size = 100000;  // more streams than characters
   EXPECT_THROW(train::Trainer(many, lm, mc, text), Error);
+  train::TrainConfig widest = toy_text_config();
+  widest.batch_size = text.train->size() - 1;  // one character per stream: still trains
+  widest.epochs = 2;
+  EXPECT_EQ(train::Trainer(widest, lm, mc, text).fit().size(), 2u);
   fs::remove_all(dir);
 }
