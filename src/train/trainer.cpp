@@ -111,6 +111,7 @@ std::string EpochMetrics::to_json() const {
          {"lr", lr},               {"seconds", seconds},       {"samples_per_s", samples_per_s}};
   if (!std::isnan(test_miou)) j["test_miou"] = test_miou;
   if (!std::isnan(test_bpc)) {
+    j.erase("test_ece");  // no class probabilities to calibrate
     j["test_bpc"] = test_bpc;
     j["test_ppl"] = std::exp(test_loss);
   }
