@@ -117,12 +117,12 @@ struct Loaded {
   data::Splits data;
 };
 
-Loaded load_for_inference(const ModelSource& src) {
+// `ck` is src.checkpoint already read (the caller has looked into it), or empty without one.
+Loaded load_for_inference(const ModelSource& src, const io::Checkpoint& ck) {
   Loaded l;
   std::string data_spec = src.data;
   if (!src.checkpoint.empty()) {
     NABLA_CHECK(src.weights.empty(), "give either a checkpoint or --model with --weights, not both");
-    io::Checkpoint ck = io::load_checkpoint(src.checkpoint);
     l.model = train::model_from_checkpoint(ck, &l.pre, nullptr, nullptr);
     if (data_spec.empty()) {
       train::TrainConfig tc;
@@ -203,7 +203,7 @@ int run_eval_text(const ModelSource& src, const io::Checkpoint& ck) {
 int run_eval(const ModelSource& src) {
   io::Checkpoint ck;
   if (is_text_source(src, &ck)) return run_eval_text(src, ck);
-  Loaded l = load_for_inference(src);
+  Loaded l = load_for_inference(src, ck);
   train::EvalResult r = train::evaluate(*l.model, *l.data.test, l.pre);
   if (r.segmentation()) {
     std::printf("examples: %lld\ntest loss: %.4f\ntest accuracy: %.4f (per pixel)\ntest mean IoU: %.4f\n"
@@ -230,7 +230,7 @@ int run_predict(const ModelSource& src, const std::string& out_csv) {
   io::Checkpoint ck;
   NABLA_CHECK(!is_text_source(src, &ck), "predict: writes class probabilities per example; for a language model use "
               "`nabla eval` (validation loss) or `nabla generate` (samples)");
-  Loaded l = load_for_inference(src);
+  Loaded l = load_for_inference(src, ck);
   NABLA_CHECK(l.data.test->labels().dim() == 1,
               "predict: writes one row of class probabilities per example; for segmentation data use `nabla eval`");
   train::EvalResult r = train::evaluate(*l.model, *l.data.test, l.pre);
