@@ -22,6 +22,7 @@
 #include "nabla/train/metrics.h"
 #include "nabla/train/trainer.h"
 #include "nabla/autograd/node.h"
+#include "nabla/tensor/layout.h"
 #include "nabla/ops/activation.h"
 #include "nabla/ops/elementwise.h"
 #include "nabla/ops/index.h"

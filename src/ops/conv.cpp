@@ -11,6 +11,7 @@
 #include "nabla/autograd/node.h"
 #include "nabla/ops/reduce.h"
 #include "nabla/tensor/factory.h"
+#include "nabla/tensor/layout.h"
 
 namespace nabla {
 
@@ -167,37 +168,45 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dPar
               shape_str(x.sizes()), ph, pw, eh, ew, shape_str(w.sizes()));
   s.Ho = (ph - eh) / p.stride[0] + 1;
   s.Wo = (pw - ew) / p.stride[1] + 1;
-  Tensor xc = x.detach().contiguous(), wc = w.detach().contiguous();
+  Tensor wc = w.detach().contiguous();
   Tensor bc = b.defined() ? b.detach().contiguous() : Tensor();
-  Tensor out = Tensor::empty({s.N, s.O, s.Ho, s.Wo}, x.dtype());
-  // f32 goes through oneDNN when it can run the shape; f64 (gradient checks) and the rest through im2col + GEMM.
-  bool done = x.dtype() == DType::f32 &&
-              kernels::dnnl_conv_forward(dnnl_of(s, p, bc.defined()), xc.data<float>(), wc.data<float>(),
-                                         bc.defined() ? bc.data<float>() : nullptr, out.data<float>());
-  if (!done)
+  const kernels::DnnlConv dc = dnnl_of(s, p, bc.defined());
+  // f32 goes through oneDNN, channels-last in and out, when it can run the shape;
+  // f64 (gradient checks) and the rest through im2col + GEMM on contiguous NCHW.
+  const bool dnnl = x.dtype() == DType::f32 && kernels::dnnl_conv_supported(dc);
+  Tensor xc = dnnl ? channels_last_copy(x) : contiguous_copy(x);
+  Tensor out = dnnl ? empty_in_order({s.N, s.O, s.Ho, s.Wo}, {0, 2, 3, 1}, x.dtype())
+                    : Tensor::empty({s.N, s.O, s.Ho, s.Wo}, x.dtype());
+  bool done = dnnl && kernels::dnnl_conv_forward(dc, xc.data<float>(), wc.data<float>(),
+                                                 bc.defined() ? bc.data<float>() : nullptr, out.data<float>());
+  if (!done) {
+    xc = contiguous_copy(x);
+    out = Tensor::empty({s.N, s.O, s.Ho, s.Wo}, x.dtype());
     dispatch_floating(x.dtype(), "conv2d", [&](auto tag) {
       using T = typename decltype(tag)::type;
       conv_forward<T>(s, p, xc.data<T>(), wc.data<T>(), bc.defined() ? bc.data<T>() : nullptr, out.data<T>());
     });
+  }
   bool gx = x.requires_grad(), gw = w.requires_grad(), gb = b.defined() && b.requires_grad();
   record(
       out, "conv2d", {x, w, b},
-      [s, p, xc, wc, gx, gw, gb, has_bias = b.defined()](const Tensor& g) {
-        Tensor go = g.contiguous();
-        if (go.dtype() == DType::f32 && kernels::dnnl_enabled()) {
-          Tensor gxt = gx ? Tensor::empty({s.N, s.C, s.H, s.W}, go.dtype()) : Tensor();
+      [s, p, dc, xc, wc, gx, gw, gb, has_bias = b.defined(), cl = done && dnnl](const Tensor& g) {
+        if (cl) {
+          Tensor go = channels_last_copy(g);
+          Tensor gxt = gx ? empty_in_order({s.N, s.C, s.H, s.W}, {0, 2, 3, 1}, go.dtype()) : Tensor();
           Tensor gwt = gw ? Tensor::empty({s.O, s.Cg(), s.kh, s.kw}, go.dtype()) : Tensor();
           Tensor gbt = gb ? Tensor::empty({s.O}, go.dtype()) : Tensor();
-          if (kernels::dnnl_conv_backward(dnnl_of(s, p, has_bias), xc.data<float>(), wc.data<float>(),
-                                          go.data<float>(), gx ? gxt.data<float>() : nullptr,
-                                          gw ? gwt.data<float>() : nullptr, gb ? gbt.data<float>() : nullptr))
+          if (kernels::dnnl_conv_backward(dc, xc.data<float>(), wc.data<float>(), go.data<float>(),
+                                          gx ? gxt.data<float>() : nullptr, gw ? gwt.data<float>() : nullptr,
+                                          gb ? gbt.data<float>() : nullptr))
             return Grads{gxt, gwt, gbt};
         }
+        Tensor go = contiguous_copy(g), xn = contiguous_copy(xc);
         Tensor gxt = gx ? zeros({s.N, s.C, s.H, s.W}, go.dtype()) : Tensor();
         Tensor gwt = gw ? Tensor::empty({s.O, s.Cg(), s.kh, s.kw}, go.dtype()) : Tensor();
         dispatch_floating(go.dtype(), "conv2d", [&](auto tag) {
           using T = typename decltype(tag)::type;
-          conv_backward<T>(s, p, xc.data<T>(), wc.data<T>(), go.data<T>(), gx ? gxt.data<T>() : nullptr,
+          conv_backward<T>(s, p, xn.data<T>(), wc.data<T>(), go.data<T>(), gx ? gxt.data<T>() : nullptr,
                            gw ? gwt.data<T>() : nullptr);
         });
         return Grads{gxt, gwt, gb ? sum(go, {0, 2, 3}) : Tensor()};

@@ -2,10 +2,12 @@
 // Elementwise loops over tensors with broadcasting, without autograd: the
 // building block of every elementwise op's forward and backward.
 #include <array>
+#include <initializer_list>
 #include <tuple>
 #include <utility>
 
 #include "kernels/cpu/strided_loop.h"
+#include "nabla/tensor/layout.h"
 #include "nabla/tensor/tensor.h"
 
 namespace nabla::detail {
@@ -49,10 +51,19 @@ void map_into(const Tensor& out, F f, const std::conditional_t<true, Tensor, TI>
   map_into_impl<TO, TI...>(std::index_sequence_for<TI...>{}, out, f, arr, true);
 }
 
-/// A new contiguous tensor of `dtype` and shape `shape`, filled by f(ins...).
+/// The result of an elementwise op of shape `shape`: laid out like the first
+/// input of that shape (a channels-last input keeps its layout, as in PyTorch),
+/// contiguous when there is none or it is not dense.
+inline Tensor empty_for_map(const Shape& shape, DType dtype, std::initializer_list<const Tensor*> ins) {
+  for (const Tensor* t : ins)
+    if (t->sizes() == shape) return empty_like_layout(*t, dtype);
+  return Tensor::empty(shape, dtype);
+}
+
+/// A new tensor of `dtype` and shape `shape` (laid out as empty_for_map says), filled by f(ins...).
 template <class TO, class... TI, class F>
 Tensor map_new(const Shape& shape, F f, const std::conditional_t<true, Tensor, TI>&... ins) {
-  Tensor out = Tensor::empty(shape, dtype_of<TO>());
+  Tensor out = empty_for_map(shape, dtype_of<TO>(), {&ins...});
   map_into<TO, TI...>(out, f, ins...);
   return out;
 }

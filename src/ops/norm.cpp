@@ -6,6 +6,7 @@
 #include <omp.h>
 
 #include <cmath>
+#include <vector>
 
 #include "kernels/cpu/parallel.h"
 #include "nabla/autograd/grad_mode.h"
@@ -13,6 +14,7 @@
 #include "nabla/ops/elementwise.h"
 #include "nabla/ops/reduce.h"
 #include "nabla/tensor/factory.h"
+#include "nabla/tensor/layout.h"
 
 namespace nabla {
 
@@ -112,15 +114,130 @@ namespace {
 // per channel. No transposed copies: each channel is N strided runs of L values.
 struct BnStats {
   Tensor mean, rstd, var;  // [C]
+  static BnStats empty(int64_t C, DType dtype) {
+    return {Tensor::empty({C}, dtype), Tensor::empty({C}, dtype), Tensor::empty({C}, dtype)};
+  }
 };
+
+// Channels-last input: the data is M = N*H*W rows of C values. Per-channel sums
+// run over blocks of rows, one block per thread, then add up in thread order
+// (the same result for the same thread count).
+template <int K, class F> std::vector<double> column_sums(int64_t M, int64_t C, F f) {
+  const int nt = M * C >= kernels::kParallelGrain ? omp_get_max_threads() : 1;
+  std::vector<double> part(static_cast<size_t>(nt) * K * C, 0.0), total(K * C, 0.0);
+#pragma omp parallel num_threads(nt)
+  {
+    const int t = omp_get_thread_num(), k = omp_get_num_threads();
+    double* acc = part.data() + static_cast<size_t>(t) * K * C;
+    for (int64_t r = M * t / k, hi = M * (t + 1) / k; r < hi; ++r) f(r, acc);
+  }
+  for (int t = 0; t < nt; ++t)
+    for (int64_t i = 0; i < K * C; ++i) total[i] += part[static_cast<size_t>(t) * K * C + i];
+  return total;
+}
+
+// Runs f(r) for each of M rows of C values, over the threads when worth it.
+template <class F> void for_rows(int64_t M, int64_t C, F f) {
+  if (M * C >= kernels::kParallelGrain && omp_get_max_threads() > 1) {
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < M; ++r) f(r);
+  } else {
+    for (int64_t r = 0; r < M; ++r) f(r);
+  }
+}
+
+// batch_norm_train for channels-last x: the same formulas, with the output and
+// the input gradient channels-last too.
+Tensor batch_norm_train_cl(const Tensor& x, const Tensor& w, const Tensor& b, double eps, BnStats* st) {
+  const int64_t C = x.sizes()[1], M = x.numel() / C;
+  Tensor xc = x.detach();
+  Tensor y = empty_like_layout(xc, x.dtype());
+  *st = BnStats::empty(C, x.dtype());
+  dispatch_floating(x.dtype(), "batch_norm", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* in = xc.data<T>();
+    T* out = y.data<T>();
+    Tensor wc = w.defined() ? w.detach().contiguous() : Tensor(), bc = b.defined() ? b.detach().contiguous() : Tensor();
+    std::vector<double> mean = column_sums<1>(M, C, [&](int64_t r, double* __restrict acc) {
+      const T* __restrict row = in + r * C;
+#pragma omp simd
+      for (int64_t c = 0; c < C; ++c) acc[c] += row[c];
+    });
+    for (double& m : mean) m /= static_cast<double>(M);
+    std::vector<double> var = column_sums<1>(M, C, [&](int64_t r, double* __restrict acc) {
+      const T* __restrict row = in + r * C;
+      const double* __restrict mu = mean.data();
+#pragma omp simd
+      for (int64_t c = 0; c < C; ++c) acc[c] += (row[c] - mu[c]) * (row[c] - mu[c]);
+    });
+    std::vector<T> scale(C), shift(C);
+    for (int64_t c = 0; c < C; ++c) {
+      var[c] /= static_cast<double>(M);
+      double rstd = 1.0 / std::sqrt(var[c] + eps);
+      scale[c] = static_cast<T>(wc.defined() ? wc.template data<T>()[c] * rstd : rstd);
+      shift[c] = static_cast<T>((bc.defined() ? bc.template data<T>()[c] : 0.0) - mean[c] * scale[c]);
+      st->mean.data<T>()[c] = static_cast<T>(mean[c]);
+      st->rstd.data<T>()[c] = static_cast<T>(rstd);
+      st->var.data<T>()[c] = static_cast<T>(var[c]);
+    }
+    for_rows(M, C, [&](int64_t r) {
+      const T* __restrict row = in + r * C;
+      T* __restrict orow = out + r * C;
+      const T *__restrict sc = scale.data(), *__restrict sh = shift.data();
+#pragma omp simd
+      for (int64_t c = 0; c < C; ++c) orow[c] = row[c] * sc[c] + sh[c];
+    });
+  });
+  bool gx = x.requires_grad(), gw = w.defined() && w.requires_grad(), gb = b.defined() && b.requires_grad();
+  Tensor mean = st->mean, rstd = st->rstd;
+  autograd::record(
+      y, "batch_norm", {x, w, b},
+      [xc, w, mean, rstd, M, C, gx, gw, gb](const Tensor& g) {
+        Tensor gc = channels_last_copy(g);
+        Tensor dx = gx ? empty_like_layout(xc, g.dtype()) : Tensor();
+        Tensor dw = Tensor::empty({C}, g.dtype()), db = Tensor::empty({C}, g.dtype());
+        dispatch_floating(g.dtype(), "batch_norm", [&](auto tag) {
+          using T = typename decltype(tag)::type;
+          const T *gp = gc.data<T>(), *in = xc.data<T>(), *mp = mean.data<T>(), *rp = rstd.data<T>();
+          Tensor wc = w.defined() ? w.detach().contiguous() : Tensor();
+          std::vector<double> sums = column_sums<2>(M, C, [&](int64_t r, double* __restrict acc) {
+            const T *__restrict grow = gp + r * C, *__restrict row = in + r * C;
+#pragma omp simd
+            for (int64_t c = 0; c < C; ++c) {
+              acc[c] += grow[c];
+              acc[C + c] += grow[c] * (row[c] - mp[c]) * rp[c];
+            }
+          });
+          std::vector<T> k(C), mg(C), mgx(C);
+          for (int64_t c = 0; c < C; ++c) {
+            dw.data<T>()[c] = static_cast<T>(sums[C + c]);
+            db.data<T>()[c] = static_cast<T>(sums[c]);
+            k[c] = static_cast<T>((wc.defined() ? wc.template data<T>()[c] : 1.0) * rp[c]);
+            mg[c] = static_cast<T>(sums[c] / M);
+            mgx[c] = static_cast<T>(sums[C + c] / M * rp[c]);
+          }
+          if (!gx) return;
+          T* dxp = dx.data<T>();
+          for_rows(M, C, [&](int64_t r) {
+            const T *__restrict grow = gp + r * C, *__restrict row = in + r * C;
+            T* __restrict drow = dxp + r * C;
+            const T *__restrict kk = k.data(), *__restrict mgp = mg.data(), *__restrict mgxp = mgx.data();
+#pragma omp simd
+            for (int64_t c = 0; c < C; ++c) drow[c] = kk[c] * (grow[c] - mgp[c] - (row[c] - mp[c]) * mgxp[c]);
+          });
+        });
+        return Grads{dx, gw ? dw : Tensor(), gb ? db : Tensor()};
+      },
+      {x});
+  return y;
+}
 
 Tensor batch_norm_train(const Tensor& x, const Tensor& w, const Tensor& b, double eps, BnStats* st) {
   const int64_t N = x.sizes()[0], C = x.sizes()[1], L = x.numel() / (N * C), cnt = N * L;
+  if (is_channels_last(x) && !x.is_contiguous()) return batch_norm_train_cl(x, w, b, eps, st);
   Tensor xc = x.detach().contiguous();
   Tensor y = Tensor::empty(x.sizes(), x.dtype());
-  st->mean = Tensor::empty({C}, x.dtype());
-  st->rstd = Tensor::empty({C}, x.dtype());
-  st->var = Tensor::empty({C}, x.dtype());
+  *st = BnStats::empty(C, x.dtype());
   dispatch_floating(x.dtype(), "batch_norm", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* in = xc.data<T>();

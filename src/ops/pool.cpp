@@ -6,10 +6,12 @@
 
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "kernels/cpu/parallel.h"
 #include "nabla/autograd/node.h"
 #include "nabla/tensor/factory.h"
+#include "nabla/tensor/layout.h"
 
 namespace nabla {
 
@@ -59,11 +61,80 @@ PoolShape pool_shape(const Tensor& x4, const Pool2dParams& p, const char* op) {
 
 }  // namespace
 
+// Max pooling of a channels-last batch: every window is a few rows of C values
+// that are compared a channel vector at a time. Output, argmax and the input
+// gradient are channels-last too. Same rules as the planar loop: ties keep the
+// first element, the first NaN of a window wins.
+Tensor max_pool2d_cl(const Tensor& x4, const Pool2dParams& p, const PoolShape& s) {
+  const int64_t N = x4.sizes()[0], C = x4.sizes()[1];
+  const std::vector<int64_t> order{0, 2, 3, 1};
+  Tensor xc = x4.detach();
+  Tensor out = empty_in_order({N, C, s.Ho, s.Wo}, order, x4.dtype());
+  Tensor idx = empty_in_order({N, C, s.Ho, s.Wo}, order, DType::i64);  // flat index within the input plane
+  dispatch_floating(x4.dtype(), "max_pool2d", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* in = xc.data<T>();
+    T* op = out.data<T>();
+    int64_t* ip = idx.data<int64_t>();
+    kernels::parallel_for(N * s.Ho, s.Wo * C * p.kernel[0] * p.kernel[1], [&](int64_t row) {
+      const int64_t n = row / s.Ho, y = row % s.Ho;
+      for (int64_t xo = 0; xo < s.Wo; ++xo) {
+        T* __restrict o = op + (row * s.Wo + xo) * C;
+        int64_t* __restrict ix = ip + (row * s.Wo + xo) * C;
+        bool first = true;
+        for (int64_t i = 0; i < p.kernel[0]; ++i) {
+          const int64_t iy = y * p.stride[0] - p.padding[0] + i * p.dilation[0];
+          if (iy < 0 || iy >= s.H) continue;
+          for (int64_t j = 0; j < p.kernel[1]; ++j) {
+            const int64_t ixx = xo * p.stride[1] - p.padding[1] + j * p.dilation[1];
+            if (ixx < 0 || ixx >= s.W) continue;
+            const T* __restrict v = in + ((n * s.H + iy) * s.W + ixx) * C;
+            const int64_t flat = iy * s.W + ixx;
+            if (first) {
+              for (int64_t c = 0; c < C; ++c) {
+                o[c] = v[c];
+                ix[c] = flat;
+              }
+              first = false;
+              continue;
+            }
+#pragma omp simd
+            for (int64_t c = 0; c < C; ++c) {
+              const bool take = (v[c] > o[c] || v[c] != v[c]) && o[c] == o[c];
+              o[c] = take ? v[c] : o[c];
+              ix[c] = take ? flat : ix[c];
+            }
+          }
+        }
+      }
+    });
+  });
+  record(out, "max_pool2d", {x4}, [idx, s, N, C, order, in_shape = x4.sizes()](const Tensor& g) {
+    Tensor go = channels_last_copy(g);
+    Tensor gx = empty_in_order(in_shape, order, g.dtype());
+    gx.zero_();
+    dispatch_floating(g.dtype(), "max_pool2d", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const T* gp = go.data<T>();
+      const int64_t* ix = idx.data<int64_t>();
+      T* gxp = gx.data<T>();
+      kernels::parallel_for(N, s.Ho * s.Wo * C, [&](int64_t n) {
+        T* img = gxp + n * s.H * s.W * C;
+        for (int64_t k = n * s.Ho * s.Wo * C, end = (n + 1) * s.Ho * s.Wo * C; k < end; ++k)
+          img[ix[k] * C + k % C] += gp[k];
+      });
+    });
+    return Grads{gx};
+  });
+  return out;
+}
+
 Tensor max_pool2d(const Tensor& x, const Pool2dParams& pin) {
   bool unbatched;
   Tensor x4 = as_4d(x, "max_pool2d", &unbatched);
   Pool2dParams p = resolved(pin, "max_pool2d");
   PoolShape s = pool_shape(x4, p, "max_pool2d");
+  if (!unbatched && is_channels_last(x4) && !x4.is_contiguous()) return max_pool2d_cl(x4, p, s);
   Tensor xc = x4.detach().contiguous();
   Tensor out = Tensor::empty({x4.sizes()[0], x4.sizes()[1], s.Ho, s.Wo}, x.dtype());
   Tensor idx = Tensor::empty(out.sizes(), DType::i64);  // flat index within the input plane

@@ -24,6 +24,31 @@ Shape contiguous_strides(const Shape& sizes) {
   return st;
 }
 
+Shape strides_in_order(const Shape& sizes, const std::vector<int64_t>& order) {
+  Shape st(sizes.size());
+  int64_t acc = 1;
+  for (size_t i = order.size(); i-- > 0;) {
+    st[order[i]] = acc;
+    acc *= std::max<int64_t>(sizes[order[i]], 1);
+  }
+  return st;
+}
+
+std::vector<int64_t> dense_dim_order(const Shape& sizes, const Shape& strides) {
+  // Size-1 dims keep their slots; the others fill the remaining slots outermost (largest stride) first.
+  std::vector<int64_t> order(sizes.size()), moving;
+  for (size_t i = 0; i < sizes.size(); ++i)
+    if (sizes[i] != 1) moving.push_back(static_cast<int64_t>(i));
+  std::stable_sort(moving.begin(), moving.end(), [&](int64_t a, int64_t b) { return strides[a] > strides[b]; });
+  for (size_t i = 0, k = 0; i < sizes.size(); ++i) order[i] = sizes[i] == 1 ? static_cast<int64_t>(i) : moving[k++];
+  int64_t expected = 1;
+  for (size_t i = moving.size(); i-- > 0;) {
+    if (strides[moving[i]] != expected) return {};
+    expected *= sizes[moving[i]];
+  }
+  return order;
+}
+
 int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op) {
   int64_t lo = ndim > 0 ? -ndim : -1, hi = ndim > 0 ? ndim - 1 : 0;
   NABLA_CHECK(dim >= lo && dim <= hi, "{}: dim {} out of range for a tensor with {} dims (expected [{}, {}])", op,

@@ -2,9 +2,12 @@
 // contiguous inputs and again on non-contiguous copies of the same inputs.
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "nabla/nn/minrnn.h"
 #include "nabla/ops/recurrent.h"
 #include "nabla/ops/scan.h"
+#include "nabla/tensor/layout.h"
 #include "support/gradcheck.h"
 
 using namespace nabla;
@@ -198,28 +201,56 @@ Tensor make_input(const Spec& s, Generator& g) {
 
 class Gradcheck : public ::testing::TestWithParam<Case> {};
 
-TEST_P(Gradcheck, Contiguous) {
-  const Case& c = GetParam();
+// Gradcheck of `c` on its inputs, each passed through `prepare` first.
+void check_case(const Case& c, const std::function<Tensor(const Tensor&)>& prepare) {
   Generator g(7);
   Ins ins;
-  for (const Spec& s : c.inputs) ins.push_back(make_input(s, g));
+  for (const Spec& s : c.inputs) ins.push_back(prepare(make_input(s, g)));
   auto r = gradcheck(c.fn, ins);
   EXPECT_TRUE(r.ok) << r.message;
 }
 
-TEST_P(Gradcheck, NonContiguous) {
-  const Case& c = GetParam();
-  Generator g(7);
-  Ins ins;
-  for (const Spec& s : c.inputs) {
-    Tensor t = make_input(s, g);
-    Tensor nc = nabla::testing::noncontiguous(t);
-    ASSERT_FALSE(nc.is_contiguous() && nc.numel() > 1);
-    ins.push_back(nc);
-  }
-  auto r = gradcheck(c.fn, ins);
-  EXPECT_TRUE(r.ok) << r.message;
+TEST_P(Gradcheck, Contiguous) {
+  check_case(GetParam(), [](const Tensor& t) { return t; });
 }
+
+TEST_P(Gradcheck, NonContiguous) {
+  check_case(GetParam(), [](const Tensor& t) {
+    Tensor nc = nabla::testing::noncontiguous(t);
+    EXPECT_FALSE(nc.is_contiguous() && nc.numel() > 1);
+    return nc;
+  });
+}
+
+// 4-D inputs stored channels-last, as oneDNN convolutions produce them: ops
+// with a channels-last path (batch norm, elementwise) take it here.
+bool has_image_input(const Case& c) {
+  for (const Spec& s : c.inputs)
+    if (s.kind == Spec::Grad && s.shape.size() == 4 && s.shape[1] > 1 && s.shape[2] * s.shape[3] > 1) return true;
+  return false;
+}
+
+std::vector<Case> image_cases() {
+  std::vector<Case> out;
+  for (const Case& c : all_cases())
+    if (has_image_input(c)) out.push_back(c);
+  return out;
+}
+
+class GradcheckChannelsLast : public ::testing::TestWithParam<Case> {};
+
+TEST_P(GradcheckChannelsLast, MatchesFiniteDifferences) {
+  check_case(GetParam(), [](const Tensor& t) {
+    if (!(t.dim() == 4 && t.sizes()[1] > 1 && t.sizes()[2] * t.sizes()[3] > 1)) return t;
+    Tensor cl = channels_last_copy(t);
+    if (t.requires_grad()) cl.requires_grad_();
+    EXPECT_TRUE(is_channels_last(cl) && !cl.is_contiguous());
+    return cl;
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(Ops, GradcheckChannelsLast, ::testing::ValuesIn(image_cases()),
+                         [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
 
 INSTANTIATE_TEST_SUITE_P(Ops, Gradcheck, ::testing::ValuesIn(all_cases()),
                          [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });

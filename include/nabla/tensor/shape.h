@@ -18,6 +18,15 @@ int64_t shape_numel(const Shape& s);
 /// Row-major (C-contiguous) strides for `sizes`.
 Shape contiguous_strides(const Shape& sizes);
 
+/// Strides that lay `sizes` out densely with the dims nested as `order` says
+/// (outermost first): order {0, 2, 3, 1} on [N, C, H, W] gives channels-last.
+Shape strides_in_order(const Shape& sizes, const std::vector<int64_t>& order);
+
+/// The nesting of dims (outermost first) in which `strides` lay `sizes` out
+/// densely, every element once and no gaps; empty when they do not. Size-1 dims
+/// keep their place relative to the others.
+std::vector<int64_t> dense_dim_order(const Shape& sizes, const Shape& strides);
+
 /// Wraps a possibly negative dim into [0, ndim); `op` names the caller in the error.
 int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op);
 

@@ -32,14 +32,14 @@ auto key_of(const DnnlConv& c) {
                          c.groups, c.bias);
 }
 
-// A buffer in oneDNN's preferred layout, with reorders from/to the plain one
-// when they differ. The buffer is allocated on first use, so shapes that only
-// ever run forward (evaluation batches) hold no backward buffers.
+// Weights in oneDNN's preferred layout, reordered from the plain one when they
+// differ. The buffer is allocated on first use, so shapes that only ever run
+// forward (evaluation batches) hold no backward buffers.
 struct Slot {
   memory::desc plain, pref;
   memory mem;  // preferred-layout storage (only when pref != plain)
   bool same = true;
-  void init(const memory::desc& p, const memory::desc& q, const dnnl::engine&) {
+  void init(const memory::desc& p, const memory::desc& q) {
     plain = p;
     pref = q;
     same = p == q;
@@ -81,7 +81,8 @@ struct Prims {
   dnnl::convolution_forward fwd;
   dnnl::convolution_backward_data bwd_data;
   dnnl::convolution_backward_weights bwd_w;
-  Slot f_src, f_w, f_dst, d_dst, d_w, d_src, w_src, w_ddst, w_dw;
+  memory::desc src, dst;  // channels-last, for x / gx and y / gy
+  Slot f_w, d_w, w_dw;
   memory::desc bias_md;
 };
 
@@ -91,36 +92,32 @@ std::unique_ptr<Prims> build(const DnnlConv& c) {
   memory::dims w_d = c.groups == 1 ? memory::dims{c.O, c.C, c.kh, c.kw}
                                    : memory::dims{c.groups, c.O / c.groups, c.C / c.groups, c.kh, c.kw};
   tag wtag = c.groups == 1 ? tag::oihw : tag::goihw;
-  memory::desc src_p(src_d, dt::f32, tag::nchw), dst_p(dst_d, dt::f32, tag::nchw), w_p(w_d, dt::f32, wtag);
-  memory::desc src_a(src_d, dt::f32, tag::any), dst_a(dst_d, dt::f32, tag::any), w_a(w_d, dt::f32, tag::any);
+  memory::desc src(src_d, dt::f32, tag::nhwc), dst(dst_d, dt::f32, tag::nhwc), w_p(w_d, dt::f32, wtag);
+  memory::desc w_a(w_d, dt::f32, tag::any);
   memory::desc b_md({c.O}, dt::f32, tag::x);
   memory::dims strides{c.sh, c.sw}, dil{c.dh - 1, c.dw - 1}, pad_l{c.pt, c.pl}, pad_r{c.pb, c.pr};
   auto alg = dnnl::algorithm::convolution_direct;
-  auto fd = c.bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, alg, src_a, w_a, b_md, dst_a,
+  auto fd = c.bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, alg, src, w_a, b_md, dst,
                                                      strides, dil, pad_l, pad_r)
-                   : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, alg, src_a, w_a, dst_a,
-                                                     strides, dil, pad_l, pad_r);
+                   : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, alg, src, w_a, dst, strides,
+                                                     dil, pad_l, pad_r);
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   dnnl::convolution_forward::primitive_desc fpd(fd, attr, rt.eng);
-  dnnl::convolution_backward_data::desc bdd(alg, src_a, w_a, dst_a, strides, dil, pad_l, pad_r);
+  dnnl::convolution_backward_data::desc bdd(alg, src, w_a, dst, strides, dil, pad_l, pad_r);
   dnnl::convolution_backward_data::primitive_desc bdpd(bdd, attr, rt.eng, fpd);
-  auto bwd = c.bias ? dnnl::convolution_backward_weights::desc(alg, src_a, w_a, b_md, dst_a, strides, dil, pad_l, pad_r)
-                    : dnnl::convolution_backward_weights::desc(alg, src_a, w_a, dst_a, strides, dil, pad_l, pad_r);
+  auto bwd = c.bias ? dnnl::convolution_backward_weights::desc(alg, src, w_a, b_md, dst, strides, dil, pad_l, pad_r)
+                    : dnnl::convolution_backward_weights::desc(alg, src, w_a, dst, strides, dil, pad_l, pad_r);
   dnnl::convolution_backward_weights::primitive_desc bwpd(bwd, attr, rt.eng, fpd);
   auto p = std::make_unique<Prims>();
   p->fwd = dnnl::convolution_forward(fpd);
   p->bwd_data = dnnl::convolution_backward_data(bdpd);
   p->bwd_w = dnnl::convolution_backward_weights(bwpd);
-  p->f_src.init(src_p, fpd.src_desc(), rt.eng);
-  p->f_w.init(w_p, fpd.weights_desc(), rt.eng);
-  p->f_dst.init(dst_p, fpd.dst_desc(), rt.eng);
-  p->d_dst.init(dst_p, bdpd.diff_dst_desc(), rt.eng);
-  p->d_w.init(w_p, bdpd.weights_desc(), rt.eng);
-  p->d_src.init(src_p, bdpd.diff_src_desc(), rt.eng);
-  p->w_src.init(src_p, bwpd.src_desc(), rt.eng);
-  p->w_ddst.init(dst_p, bwpd.diff_dst_desc(), rt.eng);
-  p->w_dw.init(w_p, bwpd.diff_weights_desc(), rt.eng);
+  p->src = src;
+  p->dst = dst;
+  p->f_w.init(w_p, fpd.weights_desc());
+  p->d_w.init(w_p, bdpd.weights_desc());
+  p->w_dw.init(w_p, bwpd.diff_weights_desc());
   p->bias_md = b_md;
   p->s_fwd.desc = fpd.scratchpad_desc();
   p->s_bwd_data.desc = bdpd.scratchpad_desc();
@@ -154,6 +151,12 @@ bool dnnl_enabled() {
   return on && !g_failed;
 }
 
+bool dnnl_conv_supported(const DnnlConv& c) {
+  if (!dnnl_enabled()) return false;
+  std::lock_guard<std::mutex> lock(g_mu);
+  return get(c) != nullptr;
+}
+
 bool dnnl_conv_forward(const DnnlConv& c, const float* x, const float* w, const float* b, float* y) {
   if (!dnnl_enabled()) return false;
   std::lock_guard<std::mutex> lock(g_mu);
@@ -161,15 +164,14 @@ bool dnnl_conv_forward(const DnnlConv& c, const float* x, const float* w, const 
   if (!p) return false;
   Runtime& rt = runtime();
   try {
-    memory src = p->f_src.in(const_cast<float*>(x), rt), wm = p->f_w.in(const_cast<float*>(w), rt);
-    memory dst = p->f_dst.out(y, rt);
+    memory src(p->src, rt.eng, const_cast<float*>(x)), dst(p->dst, rt.eng, y);
+    memory wm = p->f_w.in(const_cast<float*>(w), rt);
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src},
                                          {DNNL_ARG_WEIGHTS, wm},
                                          {DNNL_ARG_DST, dst},
                                          {DNNL_ARG_SCRATCHPAD, p->s_fwd.get(rt)}};
     if (c.bias) args.emplace(DNNL_ARG_BIAS, memory(p->bias_md, rt.eng, const_cast<float*>(b)));
     p->fwd.execute(rt.strm, args);
-    p->f_dst.out_done(y, rt);
     rt.strm.wait();
   } catch (const dnnl::error&) {
     g_failed = true;
@@ -187,19 +189,18 @@ bool dnnl_conv_backward(const DnnlConv& c, const float* x, const float* w, const
   Runtime& rt = runtime();
   try {
     if (gx) {
-      memory ddst = p->d_dst.in(const_cast<float*>(gy), rt), wm = p->d_w.in(const_cast<float*>(w), rt);
-      memory dsrc = p->d_src.out(gx, rt);
+      memory ddst(p->dst, rt.eng, const_cast<float*>(gy)), dsrc(p->src, rt.eng, gx);
+      memory wm = p->d_w.in(const_cast<float*>(w), rt);
       p->bwd_data.execute(rt.strm, {{DNNL_ARG_DIFF_DST, ddst},
                                     {DNNL_ARG_WEIGHTS, wm},
                                     {DNNL_ARG_DIFF_SRC, dsrc},
                                     {DNNL_ARG_SCRATCHPAD, p->s_bwd_data.get(rt)}});
-      p->d_src.out_done(gx, rt);
     }
     if (gw || gb) {
       // oneDNN computes both; unwanted outputs land in scratch.
       std::vector<float> wscratch(gw ? 0 : c.O * (c.C / c.groups) * c.kh * c.kw), bscratch(gb ? 0 : c.O);
       float* gw_out = gw ? gw : wscratch.data();
-      memory src = p->w_src.in(const_cast<float*>(x), rt), ddst = p->w_ddst.in(const_cast<float*>(gy), rt);
+      memory src(p->src, rt.eng, const_cast<float*>(x)), ddst(p->dst, rt.eng, const_cast<float*>(gy));
       memory dw = p->w_dw.out(gw_out, rt);
       std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src},
                                            {DNNL_ARG_DIFF_DST, ddst},

@@ -1,7 +1,10 @@
 #pragma once
-// 2-D convolution through oneDNN (f32, NCHW in and out). oneDNN picks its own
-// blocked layouts for speed; tensors are reordered to and from them around each
-// call. Primitives are built once per shape and cached.
+// 2-D convolution through oneDNN (f32). Activations and their gradients are
+// channels-last (NHWC in memory): oneDNN's kernels run on that layout as fast as
+// on its own blocked ones (measured on Zen 4 and Sapphire Rapids), and a network
+// that keeps it needs no reorders between layers. Weights are OIHW (GOIHW for
+// groups) and reordered to oneDNN's preferred layout on each call (they are
+// small). Primitives are built once per shape and cached.
 #include <cstdint>
 
 namespace nabla::kernels {
@@ -16,10 +19,13 @@ struct DnnlConv {
 /// False when oneDNN is disabled (NABLA_DNNL=0) or failed for this process.
 bool dnnl_enabled();
 
-/// y = conv(x, w) + b. Returns false (and does nothing) if oneDNN cannot run it.
+/// True when oneDNN can run this convolution (builds and caches its primitives).
+bool dnnl_conv_supported(const DnnlConv& c);
+
+/// y = conv(x, w) + b, x and y channels-last. Returns false (and does nothing) if oneDNN cannot run it.
 bool dnnl_conv_forward(const DnnlConv& c, const float* x, const float* w, const float* b, float* y);
 
-/// Gradients for x, w and b (each may be null). Returns false if oneDNN cannot run it.
+/// Gradients for x, w and b (each may be null); x, gy and gx channels-last. Returns false if oneDNN cannot run it.
 bool dnnl_conv_backward(const DnnlConv& c, const float* x, const float* w, const float* gy, float* gx, float* gw,
                         float* gb);
 

@@ -3,7 +3,9 @@
 // Kernels see only pointers, sizes and strides; no Tensor here.
 #include <omp.h>
 
+#include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <cstdint>
 #include <vector>
 
@@ -20,9 +22,16 @@ struct StridedLoop {
   std::array<std::vector<int64_t>, N> strides;
 
   StridedLoop(const std::vector<int64_t>& in_sizes, const std::array<const std::vector<int64_t>*, N>& in_strides) {
-    // Drop size-1 dims, then merge dim d into d+1 when every operand is linear across them.
-    for (size_t d = 0; d < in_sizes.size(); ++d) {
-      if (in_sizes[d] == 1) continue;
+    // Drop size-1 dims and walk the rest in operand 0's memory order (largest
+    // stride outermost), so a channels-last or transposed output is written
+    // sequentially; then merge dim d into d+1 when every operand is linear across them.
+    std::vector<size_t> dims;
+    for (size_t d = 0; d < in_sizes.size(); ++d)
+      if (in_sizes[d] != 1) dims.push_back(d);
+    const std::vector<int64_t>& s0 = *in_strides[0];
+    std::stable_sort(dims.begin(), dims.end(),
+                     [&](size_t a, size_t b) { return std::abs(s0[a]) > std::abs(s0[b]); });
+    for (size_t d : dims) {
       sizes.push_back(in_sizes[d]);
       for (size_t k = 0; k < N; ++k) strides[k].push_back((*in_strides[k])[d]);
     }
