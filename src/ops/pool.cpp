@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <cmath>
+#include <algorithm>
 #include <limits>
 #include <vector>
 
@@ -62,39 +63,49 @@ PoolShape pool_shape(const Tensor& x4, const Pool2dParams& p, const char* op) {
 }  // namespace
 
 // Max pooling of a channels-last batch: every window is a few rows of C values
-// that are compared a channel vector at a time. Output, argmax and the input
-// gradient are channels-last too. Same rules as the planar loop: ties keep the
-// first element, the first NaN of a window wins.
+// that are compared a channel vector at a time. Output and input gradient are
+// channels-last too; the argmax is kept as the window position (one byte per
+// output value). Same rules as the planar loop: ties keep the first element,
+// the first NaN of a window wins.
+bool cl_pool_fits(const Pool2dParams& p) { return p.kernel[0] * p.kernel[1] <= 255; }
+
 Tensor max_pool2d_cl(const Tensor& x4, const Pool2dParams& p, const PoolShape& s) {
-  const int64_t N = x4.sizes()[0], C = x4.sizes()[1];
+  const int64_t N = x4.sizes()[0], C = x4.sizes()[1], kh = p.kernel[0], kw = p.kernel[1];
   const std::vector<int64_t> order{0, 2, 3, 1};
   Tensor xc = x4.detach();
   Tensor out = empty_in_order({N, C, s.Ho, s.Wo}, order, x4.dtype());
-  Tensor idx = empty_in_order({N, C, s.Ho, s.Wo}, order, DType::i64);  // flat index within the input plane
+  Tensor pos = empty_in_order({N, C, s.Ho, s.Wo}, order, DType::u8);  // i * kw + j of the window's max
+  // (iy, ix) of window element (i, j) of output (y, xo); -1 when it falls in the padding.
+  auto in_y = [p, s](int64_t y, int64_t i) {
+    int64_t iy = y * p.stride[0] - p.padding[0] + i * p.dilation[0];
+    return iy >= 0 && iy < s.H ? iy : -1;
+  };
+  auto in_x = [p, s](int64_t xo, int64_t j) {
+    int64_t ix = xo * p.stride[1] - p.padding[1] + j * p.dilation[1];
+    return ix >= 0 && ix < s.W ? ix : -1;
+  };
   dispatch_floating(x4.dtype(), "max_pool2d", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* in = xc.data<T>();
     T* op = out.data<T>();
-    int64_t* ip = idx.data<int64_t>();
-    kernels::parallel_for(N * s.Ho, s.Wo * C * p.kernel[0] * p.kernel[1], [&](int64_t row) {
+    uint8_t* pp = pos.data<uint8_t>();
+    kernels::parallel_for(N * s.Ho, s.Wo * C * kh * kw, [&](int64_t row) {
       const int64_t n = row / s.Ho, y = row % s.Ho;
       for (int64_t xo = 0; xo < s.Wo; ++xo) {
         T* __restrict o = op + (row * s.Wo + xo) * C;
-        int64_t* __restrict ix = ip + (row * s.Wo + xo) * C;
+        uint8_t* __restrict at = pp + (row * s.Wo + xo) * C;
         bool first = true;
-        for (int64_t i = 0; i < p.kernel[0]; ++i) {
-          const int64_t iy = y * p.stride[0] - p.padding[0] + i * p.dilation[0];
-          if (iy < 0 || iy >= s.H) continue;
-          for (int64_t j = 0; j < p.kernel[1]; ++j) {
-            const int64_t ixx = xo * p.stride[1] - p.padding[1] + j * p.dilation[1];
-            if (ixx < 0 || ixx >= s.W) continue;
-            const T* __restrict v = in + ((n * s.H + iy) * s.W + ixx) * C;
-            const int64_t flat = iy * s.W + ixx;
+        for (int64_t i = 0; i < kh; ++i) {
+          const int64_t iy = in_y(y, i);
+          if (iy < 0) continue;
+          for (int64_t j = 0; j < kw; ++j) {
+            const int64_t ix = in_x(xo, j);
+            if (ix < 0) continue;
+            const T* __restrict v = in + ((n * s.H + iy) * s.W + ix) * C;
+            const uint8_t k = static_cast<uint8_t>(i * kw + j);
             if (first) {
-              for (int64_t c = 0; c < C; ++c) {
-                o[c] = v[c];
-                ix[c] = flat;
-              }
+              std::copy(v, v + C, o);
+              std::fill(at, at + C, k);
               first = false;
               continue;
             }
@@ -102,27 +113,57 @@ Tensor max_pool2d_cl(const Tensor& x4, const Pool2dParams& p, const PoolShape& s
             for (int64_t c = 0; c < C; ++c) {
               const bool take = (v[c] > o[c] || v[c] != v[c]) && o[c] == o[c];
               o[c] = take ? v[c] : o[c];
-              ix[c] = take ? flat : ix[c];
+              at[c] = take ? k : at[c];
             }
           }
         }
       }
     });
   });
-  record(out, "max_pool2d", {x4}, [idx, s, N, C, order, in_shape = x4.sizes()](const Tensor& g) {
+  record(out, "max_pool2d", {x4}, [pos, p, s, N, C, kh, kw, order, in_y, in_x, in_shape = x4.sizes()](const Tensor& g) {
     Tensor go = channels_last_copy(g);
     Tensor gx = empty_in_order(in_shape, order, g.dtype());
-    gx.zero_();
+    // Windows that tile the image (no overlap, no padding) write each input gradient once;
+    // otherwise gradients add up, so threads split over images.
+    const bool tiles = p.stride[0] >= kh && p.stride[1] >= kw && p.padding == std::array<int64_t, 2>{0, 0} &&
+                       p.dilation == std::array<int64_t, 2>{1, 1};
+    const bool covered = tiles && p.stride[0] == kh && p.stride[1] == kw && s.Ho * kh == s.H && s.Wo * kw == s.W;
+    if (!covered) gx.zero_();
     dispatch_floating(g.dtype(), "max_pool2d", [&](auto tag) {
       using T = typename decltype(tag)::type;
       const T* gp = go.data<T>();
-      const int64_t* ix = idx.data<int64_t>();
+      const uint8_t* pp = pos.data<uint8_t>();
       T* gxp = gx.data<T>();
-      kernels::parallel_for(N, s.Ho * s.Wo * C, [&](int64_t n) {
-        T* img = gxp + n * s.H * s.W * C;
-        for (int64_t k = n * s.Ho * s.Wo * C, end = (n + 1) * s.Ho * s.Wo * C; k < end; ++k)
-          img[ix[k] * C + k % C] += gp[k];
-      });
+      auto rows = [&](int64_t n, int64_t y) {
+        for (int64_t xo = 0; xo < s.Wo; ++xo) {
+          const int64_t o = ((n * s.Ho + y) * s.Wo + xo) * C;
+          const T* __restrict gv = gp + o;
+          const uint8_t* __restrict at = pp + o;
+          for (int64_t i = 0; i < kh; ++i) {
+            const int64_t iy = in_y(y, i);
+            if (iy < 0) continue;
+            for (int64_t j = 0; j < kw; ++j) {
+              const int64_t ix = in_x(xo, j);
+              if (ix < 0) continue;
+              T* __restrict d = gxp + ((n * s.H + iy) * s.W + ix) * C;
+              const uint8_t k = static_cast<uint8_t>(i * kw + j);
+              if (tiles) {
+#pragma omp simd
+                for (int64_t c = 0; c < C; ++c) d[c] = at[c] == k ? gv[c] : T(0);
+              } else {
+#pragma omp simd
+                for (int64_t c = 0; c < C; ++c) d[c] += at[c] == k ? gv[c] : T(0);
+              }
+            }
+          }
+        }
+      };
+      if (tiles)
+        kernels::parallel_for(N * s.Ho, s.Wo * C * kh * kw, [&](int64_t r) { rows(r / s.Ho, r % s.Ho); });
+      else
+        kernels::parallel_for(N, s.Ho * s.Wo * C * kh * kw, [&](int64_t n) {
+          for (int64_t y = 0; y < s.Ho; ++y) rows(n, y);
+        });
     });
     return Grads{gx};
   });
@@ -134,7 +175,7 @@ Tensor max_pool2d(const Tensor& x, const Pool2dParams& pin) {
   Tensor x4 = as_4d(x, "max_pool2d", &unbatched);
   Pool2dParams p = resolved(pin, "max_pool2d");
   PoolShape s = pool_shape(x4, p, "max_pool2d");
-  if (!unbatched && is_channels_last(x4) && !x4.is_contiguous()) return max_pool2d_cl(x4, p, s);
+  if (!unbatched && is_channels_last(x4) && !x4.is_contiguous() && cl_pool_fits(p)) return max_pool2d_cl(x4, p, s);
   Tensor xc = x4.detach().contiguous();
   Tensor out = Tensor::empty({x4.sizes()[0], x4.sizes()[1], s.Ho, s.Wo}, x.dtype());
   Tensor idx = Tensor::empty(out.sizes(), DType::i64);  // flat index within the input plane

@@ -141,6 +141,8 @@ std::vector<Case> all_cases() {
        [](const Ins& i) { return conv_transpose2d(i[0], i[1], i[2], {2, 2}, {1, 0}, {1, 0}, 1, {1, 1}); },
        {R({2, 2, 3, 3}), R({2, 3, 3, 2}), R({3})}},
       {"max_pool2d", [](const Ins& i) { return max_pool2d(i[0], 3, 2, 1); }, {R({2, 2, 5, 5})}},
+      {"max_pool2d_tiles", [](const Ins& i) { return max_pool2d(i[0], 2, 2, 0); }, {R({2, 3, 4, 6})}},
+      {"max_pool2d_gaps", [](const Ins& i) { return max_pool2d(i[0], 2, 3, 0); }, {R({2, 3, 5, 7})}},
       {"avg_pool2d", [](const Ins& i) { return avg_pool2d(i[0], 3, 2, 1); }, {R({2, 2, 5, 5})}},
       {"adaptive_avg_pool2d", [](const Ins& i) { return adaptive_avg_pool2d(i[0], {2, 3}); }, {R({2, 2, 5, 4})}},
       {"interpolate_nearest", [](const Ins& i) { return interpolate(i[0], std::array<int64_t, 2>{5, 3}); },
