@@ -210,21 +210,49 @@ void SGD::update(Tensor& p, const Tensor& g, const ParamGroup& group, std::map<s
   double lr = group.get("lr"), mom = group.get("momentum"), damp = group.get("dampening"),
          wd = group.get("weight_decay");
   bool nesterov = group.get("nesterov") != 0.0;
+  // Arithmetic in the parameter's dtype with PyTorch's order of operations
+  // (float for float parameters, as PyTorch): the loops vectorize fully.
   if (mom == 0.0) {
     fused(p, g, {}, [&](int64_t n, auto* pp, const auto* gp, auto**) {
-      for (int64_t i = 0; i < n; ++i) pp[i] -= lr * (gp[i] + wd * pp[i]);
+      using T = std::remove_reference_t<decltype(pp[0])>;
+      T* __restrict pr = pp;
+      const T* __restrict gr = gp;
+      const T tlr = static_cast<T>(lr), twd = static_cast<T>(wd);
+#pragma omp simd
+      for (int64_t i = 0; i < n; ++i) pr[i] -= tlr * (gr[i] + twd * pr[i]);
     });
     return;
   }
   bool first = !s.count("momentum_buffer");
   Tensor& buf = buffer(s, "momentum_buffer", p);
   fused(p, g, {buf}, [&](int64_t n, auto* pp, const auto* gp, auto** b) {
-    auto* m = b[0];
-    for (int64_t i = 0; i < n; ++i) {
-      double d = gp[i] + wd * pp[i];
-      double mi = first ? d : mom * m[i] + (1.0 - damp) * d;  // PyTorch: the first buffer is the gradient itself
-      m[i] = static_cast<std::remove_reference_t<decltype(m[i])>>(mi);
-      pp[i] -= lr * (nesterov ? d + mom * mi : mi);
+    using T = std::remove_reference_t<decltype(pp[0])>;
+    T* __restrict pr = pp;
+    T* __restrict m = b[0];
+    const T* __restrict gr = gp;
+    const T tlr = static_cast<T>(lr), twd = static_cast<T>(wd), tmom = static_cast<T>(mom),
+            keep = static_cast<T>(1.0 - damp);
+    if (first) {  // PyTorch: the first buffer is the gradient itself
+#pragma omp simd
+      for (int64_t i = 0; i < n; ++i) {
+        const T d = gr[i] + twd * pr[i];
+        m[i] = d;
+        pr[i] -= tlr * (nesterov ? d + tmom * d : d);
+      }
+    } else if (nesterov) {
+#pragma omp simd
+      for (int64_t i = 0; i < n; ++i) {
+        const T d = gr[i] + twd * pr[i];
+        m[i] = tmom * m[i] + keep * d;
+        pr[i] -= tlr * (d + tmom * m[i]);
+      }
+    } else {
+#pragma omp simd
+      for (int64_t i = 0; i < n; ++i) {
+        const T d = gr[i] + twd * pr[i];
+        m[i] = tmom * m[i] + keep * d;
+        pr[i] -= tlr * m[i];
+      }
     }
   });
 }
@@ -249,23 +277,33 @@ void Adam::update(Tensor& p, const Tensor& g, const ParamGroup& group, std::map<
   double step_size = lr / bc1, bc2_sqrt = std::sqrt(bc2);
   bool decoupled = decoupled_;
   fused(p, g, {m, v, vmax}, [&](int64_t n, auto* pp, const auto* gp, auto** b) {
+    // In the parameter's dtype, in PyTorch's order of operations (see SGD).
     using T = std::remove_reference_t<decltype(pp[0])>;
-    T *mp = b[0], *vp = b[1], *vm = b[2];
-    for (int64_t i = 0; i < n; ++i) {
-      double gi = gp[i];
-      if (decoupled)
-        pp[i] *= static_cast<T>(1.0 - lr * wd);
-      else
-        gi += wd * pp[i];
-      mp[i] = static_cast<T>(b1 * mp[i] + (1.0 - b1) * gi);
-      vp[i] = static_cast<T>(b2 * vp[i] + (1.0 - b2) * gi * gi);
-      double vv = vp[i];
-      if (amsgrad) {
+    T* __restrict pr = pp;
+    const T* __restrict gr = gp;
+    T *__restrict mp = b[0], *__restrict vp = b[1];
+    const T tb1 = static_cast<T>(b1), tb2 = static_cast<T>(b2), c1 = static_cast<T>(1.0 - b1),
+            c2 = static_cast<T>(1.0 - b2), twd = static_cast<T>(wd), decay = static_cast<T>(1.0 - lr * wd),
+            teps = static_cast<T>(eps), bc2s = static_cast<T>(bc2_sqrt), ss = static_cast<T>(step_size);
+    if (amsgrad) {
+      T* vm = b[2];
+      for (int64_t i = 0; i < n; ++i) {
+        if (decoupled) pr[i] *= decay;
+        const T gi = decoupled ? gr[i] : gr[i] + twd * pr[i];
+        mp[i] = tb1 * mp[i] + c1 * gi;
+        vp[i] = tb2 * vp[i] + c2 * gi * gi;
         vm[i] = std::max(vm[i], vp[i]);
-        vv = vm[i];
+        pr[i] -= ss * mp[i] / (std::sqrt(vm[i]) / bc2s + teps);
       }
-      double denom = std::sqrt(vv) / bc2_sqrt + eps;
-      pp[i] -= static_cast<T>(step_size * mp[i] / denom);
+      return;
+    }
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) {
+      if (decoupled) pr[i] *= decay;
+      const T gi = decoupled ? gr[i] : gr[i] + twd * pr[i];
+      mp[i] = tb1 * mp[i] + c1 * gi;
+      vp[i] = tb2 * vp[i] + c2 * gi * gi;
+      pr[i] -= ss * mp[i] / (std::sqrt(vp[i]) / bc2s + teps);
     }
   });
 }
