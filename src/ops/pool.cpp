@@ -89,6 +89,36 @@ Tensor max_pool2d_cl(const Tensor& x4, const Pool2dParams& p, const PoolShape& s
     const T* in = xc.data<T>();
     T* op = out.data<T>();
     uint8_t* pp = pos.data<uint8_t>();
+    // 2x2 windows with stride 2 inside the image (the usual downsampling): four
+    // channel vectors per output, no bounds checks.
+    const bool two_by_two = kh == 2 && kw == 2 && p.stride == std::array<int64_t, 2>{2, 2} &&
+                            p.padding == std::array<int64_t, 2>{0, 0} && p.dilation == std::array<int64_t, 2>{1, 1} &&
+                            2 * s.Ho <= s.H && 2 * s.Wo <= s.W;
+    if (two_by_two) {
+      kernels::parallel_for(N * s.Ho, s.Wo * C * 4, [&](int64_t row) {
+        const int64_t n = row / s.Ho, y = row % s.Ho;
+        for (int64_t xo = 0; xo < s.Wo; ++xo) {
+          const T* __restrict a = in + ((n * s.H + 2 * y) * s.W + 2 * xo) * C;
+          const T *__restrict b = a + C, *__restrict c2 = a + s.W * C, *__restrict d = c2 + C;
+          T* __restrict o = op + (row * s.Wo + xo) * C;
+          uint8_t* __restrict at = pp + (row * s.Wo + xo) * C;
+#pragma omp simd
+          for (int64_t c = 0; c < C; ++c) {
+            T best = a[c];
+            uint8_t k = 0;
+            const T vs[3] = {b[c], c2[c], d[c]};
+            for (uint8_t e = 0; e < 3; ++e) {
+              const bool take = (vs[e] > best || vs[e] != vs[e]) && best == best;
+              best = take ? vs[e] : best;
+              k = take ? static_cast<uint8_t>(e + 1) : k;
+            }
+            o[c] = best;
+            at[c] = k;
+          }
+        }
+      });
+      return;
+    }
     kernels::parallel_for(N * s.Ho, s.Wo * C * kh * kw, [&](int64_t row) {
       const int64_t n = row / s.Ho, y = row % s.Ho;
       for (int64_t xo = 0; xo < s.Wo; ++xo) {
