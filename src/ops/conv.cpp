@@ -177,7 +177,9 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dPar
   Tensor xc = dnnl ? channels_last_copy(x) : contiguous_copy(x);
   Tensor out = dnnl ? empty_in_order({s.N, s.O, s.Ho, s.Wo}, {0, 2, 3, 1}, x.dtype())
                     : Tensor::empty({s.N, s.O, s.Ho, s.Wo}, x.dtype());
-  bool done = dnnl && kernels::dnnl_conv_forward(dc, xc.data<float>(), wc.data<float>(),
+  // wc is w itself when w is contiguous (the usual case): its storage's id and version say when it changed.
+  const kernels::WeightKey wkey{wc.storage()->id(), wc.storage()->version()};
+  bool done = dnnl && kernels::dnnl_conv_forward(dc, xc.data<float>(), wc.data<float>(), wkey,
                                                  bc.defined() ? bc.data<float>() : nullptr, out.data<float>());
   if (!done) {
     xc = contiguous_copy(x);
@@ -196,7 +198,8 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dPar
           Tensor gxt = gx ? empty_in_order({s.N, s.C, s.H, s.W}, {0, 2, 3, 1}, go.dtype()) : Tensor();
           Tensor gwt = gw ? Tensor::empty({s.O, s.Cg(), s.kh, s.kw}, go.dtype()) : Tensor();
           Tensor gbt = gb ? Tensor::empty({s.O}, go.dtype()) : Tensor();
-          if (kernels::dnnl_conv_backward(dc, xc.data<float>(), wc.data<float>(), go.data<float>(),
+          const kernels::WeightKey wkey{wc.storage()->id(), wc.storage()->version()};
+          if (kernels::dnnl_conv_backward(dc, xc.data<float>(), wc.data<float>(), wkey, go.data<float>(),
                                           gx ? gxt.data<float>() : nullptr, gw ? gwt.data<float>() : nullptr,
                                           gb ? gbt.data<float>() : nullptr))
             return Grads{gxt, gwt, gbt};

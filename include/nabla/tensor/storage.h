@@ -6,7 +6,10 @@
 namespace nabla {
 
 /// Raw memory of one or more tensors. `version` counts in-place writes, so
-/// autograd can tell when a tensor it saved was modified afterwards.
+/// autograd can tell when a tensor it saved was modified afterwards; `id` is
+/// unique for the life of the process (memory addresses are reused), so
+/// (id, version) names one state of the contents, e.g. for caches of
+/// reordered weights.
 class Storage {
  public:
   explicit Storage(size_t nbytes);
@@ -18,12 +21,14 @@ class Storage {
   size_t nbytes() const { return nbytes_; }
   uint64_t version() const { return version_; }
   void bump_version() { ++version_; }
+  uint64_t id() const { return id_; }
 
  private:
   void* data_ = nullptr;
   size_t nbytes_ = 0;
   size_t block_bytes_ = 0;
   uint64_t version_ = 0;
+  uint64_t id_ = 0;
 };
 
 }  // namespace nabla

@@ -16,6 +16,12 @@ struct DnnlConv {
   bool bias;
 };
 
+/// Which contents a weight pointer holds: the storage's unique id and version
+/// (see Storage). Equal keys let a call reuse the weights it reordered last time.
+struct WeightKey {
+  uint64_t storage_id = 0, version = 0;
+};
+
 /// False when oneDNN is disabled (NABLA_DNNL=0) or failed for this process.
 bool dnnl_enabled();
 
@@ -23,10 +29,10 @@ bool dnnl_enabled();
 bool dnnl_conv_supported(const DnnlConv& c);
 
 /// y = conv(x, w) + b, x and y channels-last. Returns false (and does nothing) if oneDNN cannot run it.
-bool dnnl_conv_forward(const DnnlConv& c, const float* x, const float* w, const float* b, float* y);
+bool dnnl_conv_forward(const DnnlConv& c, const float* x, const float* w, WeightKey wkey, const float* b, float* y);
 
 /// Gradients for x, w and b (each may be null); x, gy and gx channels-last. Returns false if oneDNN cannot run it.
-bool dnnl_conv_backward(const DnnlConv& c, const float* x, const float* w, const float* gy, float* gx, float* gw,
-                        float* gb);
+bool dnnl_conv_backward(const DnnlConv& c, const float* x, const float* w, WeightKey wkey, const float* gy, float* gx,
+                        float* gw, float* gb);
 
 }  // namespace nabla::kernels
