@@ -4,6 +4,8 @@
 
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/gemv.h"
+#include "nabla/autograd/grad_mode.h"
+#include "ops/panel_cache.h"
 #include "nabla/autograd/node.h"
 #include "nabla/ops/reduce.h"
 #include "nabla/tensor/factory.h"
@@ -140,8 +142,16 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
                      (!bias.defined() || bias.is_contiguous());
   if (small) {
     Tensor xc = x2.contiguous();
-    kernels::linear_small_batch(xc.data<float>(), wc.data<float>(), bias.defined() ? bias.data<float>() : nullptr,
-                                out2.data<float>(), rows, out_f, in_f);
+    const float* bp = bias.defined() ? bias.data<float>() : nullptr;
+    // Inference (no gradients recorded) packs the weights once and skips the inputs that are 0;
+    // with gradients the weights usually change every step, so packing would not pay.
+    // Narrow layers (a classifier's few outputs) stay unpacked: a panel is 64 outputs wide.
+    std::shared_ptr<const kernels::PanelWeights> panels =
+        grad_enabled() || out_f < 2 * kernels::kPanel ? nullptr : detail::inference_panels(wc);
+    if (panels)
+      kernels::linear_panels(xc.data<float>(), *panels, bp, out2.data<float>(), rows);
+    else
+      kernels::linear_small_batch(xc.data<float>(), wc.data<float>(), bp, out2.data<float>(), rows, out_f, in_f);
   } else if (bias.defined()) {
     out2.copy_(bias.detach().unsqueeze(0).expand({rows, out_f}));
     beta = 1.0;

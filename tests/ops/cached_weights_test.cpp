@@ -1,6 +1,9 @@
-// oneDNN convolutions keep the weights they reordered and reuse them while the
-// weight tensor is unchanged; any change must be seen.
+// Kernels that keep a converted copy of the weights (oneDNN convolutions their
+// reordered weights, batch-1 inference of dense layers its packed panels) reuse
+// it while the weight tensor is unchanged; any change must be seen.
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "nabla/nabla.h"
 
@@ -55,5 +58,45 @@ TEST(ConvWeights, TrainingStepsUseTheUpdatedWeights) {
     EXPECT_TRUE(allclose(y.to(DType::f64), want, 1e-4, 1e-4)) << "step " << step;
     (y * y).mean().backward();
     opt.step();
+  }
+}
+
+namespace {
+
+Tensor linear_reference(const Tensor& x, const Tensor& w, const Tensor& b) {
+  return linear(x.to(DType::f64), w.to(DType::f64), b.to(DType::f64)).to(DType::f32);
+}
+
+}  // namespace
+
+TEST(PanelWeights, InferenceSkipsZerosAndMatchesTheDenseProduct) {
+  manual_seed(8);
+  NoGradGuard ng;
+  // 140 outputs: two full panels of 64 and a padded one; zeros in x are skipped.
+  Tensor w = randn({140, 33}), b = randn({140});
+  for (int64_t rows : {1, 3}) {
+    Tensor x = relu(randn({rows, 33}));
+    EXPECT_TRUE(allclose(linear(x, w, b), linear_reference(x, w, b), 1e-5, 1e-5)) << rows << " rows";
+  }
+  // A column holding inf meets a zero input: 0 * inf is NaN, as in the dense product.
+  Tensor x = relu(randn({1, 33}));
+  x.narrow(1, 5, 1).fill_(0.0);
+  w.narrow(1, 5, 1).narrow(0, 2, 1).fill_(INFINITY);
+  Tensor y = linear(x, w, b);
+  EXPECT_TRUE(std::isnan(y.narrow(1, 2, 1).item()));
+  EXPECT_FALSE(std::isnan(y.narrow(1, 3, 1).item()));
+}
+
+TEST(PanelWeights, InPlaceChangesAreSeen) {
+  manual_seed(9);
+  NoGradGuard ng;
+  Tensor w = randn({128, 600}), b = randn({128}), x = randn({1, 600});
+  Tensor y1 = linear(x, w, b);
+  EXPECT_TRUE(allclose(linear(x, w, b), y1));
+  w.mul_(3.0);
+  EXPECT_TRUE(allclose(linear(x, w, b), linear_reference(x, w, b), 1e-4, 1e-4));
+  for (int i = 0; i < 3; ++i) {  // fresh weights, likely at the address of the last ones
+    Tensor w2 = randn({128, 600});
+    EXPECT_TRUE(allclose(linear(x, w2, b), linear_reference(x, w2, b), 1e-4, 1e-4)) << "iteration " << i;
   }
 }
