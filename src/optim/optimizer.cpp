@@ -297,13 +297,28 @@ void Adam::update(Tensor& p, const Tensor& g, const ParamGroup& group, std::map<
       }
       return;
     }
+    // One loop per weight-decay form, so neither carries a branch; the bias
+    // correction of the second moment is a multiply (PyTorch divides; the
+    // difference is within one rounding).
+    const T inv_bc2s = T(1) / bc2s;
+    if (decoupled) {
 #pragma omp simd
-    for (int64_t i = 0; i < n; ++i) {
-      if (decoupled) pr[i] *= decay;
-      const T gi = decoupled ? gr[i] : gr[i] + twd * pr[i];
-      mp[i] = tb1 * mp[i] + c1 * gi;
-      vp[i] = tb2 * vp[i] + c2 * gi * gi;
-      pr[i] -= ss * mp[i] / (std::sqrt(vp[i]) / bc2s + teps);
+      for (int64_t i = 0; i < n; ++i) {
+        const T pi = pr[i] * decay, gi = gr[i];
+        const T mi = tb1 * mp[i] + c1 * gi, vi = tb2 * vp[i] + c2 * gi * gi;
+        mp[i] = mi;
+        vp[i] = vi;
+        pr[i] = pi - ss * mi / (std::sqrt(vi) * inv_bc2s + teps);
+      }
+    } else {
+#pragma omp simd
+      for (int64_t i = 0; i < n; ++i) {
+        const T pi = pr[i], gi = gr[i] + twd * pi;
+        const T mi = tb1 * mp[i] + c1 * gi, vi = tb2 * vp[i] + c2 * gi * gi;
+        mp[i] = mi;
+        vp[i] = vi;
+        pr[i] = pi - ss * mi / (std::sqrt(vi) * inv_bc2s + teps);
+      }
     }
   });
 }
