@@ -16,7 +16,8 @@ using detail::unary_float_map;
 using Grads = std::vector<Tensor>;
 
 Tensor relu(const Tensor& x) {
-  Tensor out = unary_float_map("relu", x, [](auto v) { return v > 0 ? v : decltype(v)(0); });
+  // NaN passes through, as in PyTorch (clamp_min).
+  Tensor out = unary_float_map("relu", x, [](auto v) { return v <= 0 ? decltype(v)(0) : v; });
   Tensor y = out.detach();
   record(
       out, "relu", {x},

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "nabla/nabla.h"
 
 using namespace nabla;
@@ -144,4 +146,14 @@ TEST(Init, DefaultsAndInitializersHaveTheRightStatistics) {
   EXPECT_GE(min(w).item(), -0.5);
   EXPECT_DOUBLE_EQ(nn::init::calculate_gain("tanh"), 5.0 / 3.0);
   EXPECT_THROW(nn::init::calculate_gain("swish"), Error);
+}
+
+TEST(Module, ReluKeepsNaNAsPyTorch) {
+  nn::ReLU r;
+  Tensor y = r.forward(from_vector<float>({NAN, -1.0f, 0.0f, 2.0f}));
+  std::vector<float> v = y.to_vector<float>();
+  EXPECT_TRUE(std::isnan(v[0]));
+  EXPECT_EQ(v[1], 0.0f);
+  EXPECT_EQ(v[2], 0.0f);
+  EXPECT_EQ(v[3], 2.0f);
 }
