@@ -8,6 +8,7 @@
 #include "kernels/cpu/dnnl_conv.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/im2col.h"
+#include "kernels/cpu/row_loops.h"
 #include "nabla/autograd/node.h"
 #include "nabla/ops/reduce.h"
 #include "nabla/tensor/factory.h"
@@ -116,6 +117,20 @@ void conv_backward(const ConvShape& s, const Conv2dParams& p, const T* x, const 
       for (int64_t i = 0; i < s.O * K; ++i) gw[i] = (sl == 0 ? T(0) : gw[i]) + gw_part[sl][i];
 }
 
+// Sum of a channels-last f32 gradient [N, O, H, W] over all but the channel dim.
+Tensor channel_sums(const Tensor& g) {
+  const int64_t O = g.sizes()[1], M = g.numel() / std::max<int64_t>(O, 1);
+  const float* gp = g.data<float>();
+  std::vector<double> s = kernels::column_sums<1, float>(M, O, [&](int64_t r, float* __restrict acc) {
+    const float* __restrict row = gp + r * O;
+#pragma omp simd
+    for (int64_t c = 0; c < O; ++c) acc[c] += row[c];
+  });
+  Tensor out = Tensor::empty({O}, g.dtype());
+  for (int64_t c = 0; c < O; ++c) out.data<float>()[c] = static_cast<float>(s[c]);
+  return out;
+}
+
 kernels::DnnlConv dnnl_of(const ConvShape& s, const Conv2dParams& p, bool bias) {
   return {s.N, s.C, s.H, s.W, s.O, s.kh, s.kw, s.Ho, s.Wo, p.stride[0], p.stride[1], p.padding[0], p.padding[1],
           p.padding[2], p.padding[3], p.dilation[0], p.dilation[1], s.groups, bias};
@@ -192,17 +207,15 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dPar
   bool gx = x.requires_grad(), gw = w.requires_grad(), gb = b.defined() && b.requires_grad();
   record(
       out, "conv2d", {x, w, b},
-      [s, p, dc, xc, wc, gx, gw, gb, has_bias = b.defined(), cl = done && dnnl](const Tensor& g) {
+      [s, p, dc, xc, wc, gx, gw, gb, cl = done && dnnl](const Tensor& g) {
         if (cl) {
           Tensor go = channels_last_copy(g);
           Tensor gxt = gx ? empty_in_order({s.N, s.C, s.H, s.W}, {0, 2, 3, 1}, go.dtype()) : Tensor();
           Tensor gwt = gw ? Tensor::empty({s.O, s.Cg(), s.kh, s.kw}, go.dtype()) : Tensor();
-          Tensor gbt = gb ? Tensor::empty({s.O}, go.dtype()) : Tensor();
           const kernels::WeightKey wkey{wc.storage()->id(), wc.storage()->version()};
           if (kernels::dnnl_conv_backward(dc, xc.data<float>(), wc.data<float>(), wkey, go.data<float>(),
-                                          gx ? gxt.data<float>() : nullptr, gw ? gwt.data<float>() : nullptr,
-                                          gb ? gbt.data<float>() : nullptr))
-            return Grads{gxt, gwt, gbt};
+                                          gx ? gxt.data<float>() : nullptr, gw ? gwt.data<float>() : nullptr))
+            return Grads{gxt, gwt, gb ? channel_sums(go) : Tensor()};
         }
         Tensor go = contiguous_copy(g), xn = contiguous_copy(xc);
         Tensor gxt = gx ? zeros({s.N, s.C, s.H, s.W}, go.dtype()) : Tensor();

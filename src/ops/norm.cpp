@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/row_loops.h"
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/autograd/node.h"
 #include "nabla/ops/elementwise.h"
@@ -119,33 +120,6 @@ struct BnStats {
   }
 };
 
-// Channels-last input: the data is M = N*H*W rows of C values. Per-channel sums
-// run over blocks of rows, one block per thread, then add up in thread order
-// (the same result for the same thread count).
-template <int K, class F> std::vector<double> column_sums(int64_t M, int64_t C, F f) {
-  const int nt = M * C >= kernels::kParallelGrain ? omp_get_max_threads() : 1;
-  std::vector<double> part(static_cast<size_t>(nt) * K * C, 0.0), total(K * C, 0.0);
-#pragma omp parallel num_threads(nt)
-  {
-    const int t = omp_get_thread_num(), k = omp_get_num_threads();
-    double* acc = part.data() + static_cast<size_t>(t) * K * C;
-    for (int64_t r = M * t / k, hi = M * (t + 1) / k; r < hi; ++r) f(r, acc);
-  }
-  for (int t = 0; t < nt; ++t)
-    for (int64_t i = 0; i < K * C; ++i) total[i] += part[static_cast<size_t>(t) * K * C + i];
-  return total;
-}
-
-// Runs f(r) for each of M rows of C values, over the threads when worth it.
-template <class F> void for_rows(int64_t M, int64_t C, F f) {
-  if (M * C >= kernels::kParallelGrain && omp_get_max_threads() > 1) {
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < M; ++r) f(r);
-  } else {
-    for (int64_t r = 0; r < M; ++r) f(r);
-  }
-}
-
 // batch_norm_train for channels-last x: the same formulas, with the output and
 // the input gradient channels-last too.
 Tensor batch_norm_train_cl(const Tensor& x, const Tensor& w, const Tensor& b, double eps, BnStats* st) {
@@ -158,15 +132,16 @@ Tensor batch_norm_train_cl(const Tensor& x, const Tensor& w, const Tensor& b, do
     const T* in = xc.data<T>();
     T* out = y.data<T>();
     Tensor wc = w.defined() ? w.detach().contiguous() : Tensor(), bc = b.defined() ? b.detach().contiguous() : Tensor();
-    std::vector<double> mean = column_sums<1>(M, C, [&](int64_t r, double* __restrict acc) {
+    std::vector<double> mean = kernels::column_sums<1, T>(M, C, [&](int64_t r, T* __restrict acc) {
       const T* __restrict row = in + r * C;
 #pragma omp simd
       for (int64_t c = 0; c < C; ++c) acc[c] += row[c];
     });
-    for (double& m : mean) m /= static_cast<double>(M);
-    std::vector<double> var = column_sums<1>(M, C, [&](int64_t r, double* __restrict acc) {
+    std::vector<T> mean_t(C);
+    for (int64_t c = 0; c < C; ++c) mean_t[c] = static_cast<T>(mean[c] /= static_cast<double>(M));
+    std::vector<double> var = kernels::column_sums<1, T>(M, C, [&](int64_t r, T* __restrict acc) {
       const T* __restrict row = in + r * C;
-      const double* __restrict mu = mean.data();
+      const T* __restrict mu = mean_t.data();
 #pragma omp simd
       for (int64_t c = 0; c < C; ++c) acc[c] += (row[c] - mu[c]) * (row[c] - mu[c]);
     });
@@ -180,7 +155,7 @@ Tensor batch_norm_train_cl(const Tensor& x, const Tensor& w, const Tensor& b, do
       st->rstd.data<T>()[c] = static_cast<T>(rstd);
       st->var.data<T>()[c] = static_cast<T>(var[c]);
     }
-    for_rows(M, C, [&](int64_t r) {
+    kernels::for_rows(M, C, [&](int64_t r) {
       const T* __restrict row = in + r * C;
       T* __restrict orow = out + r * C;
       const T *__restrict sc = scale.data(), *__restrict sh = shift.data();
@@ -200,7 +175,7 @@ Tensor batch_norm_train_cl(const Tensor& x, const Tensor& w, const Tensor& b, do
           using T = typename decltype(tag)::type;
           const T *gp = gc.data<T>(), *in = xc.data<T>(), *mp = mean.data<T>(), *rp = rstd.data<T>();
           Tensor wc = w.defined() ? w.detach().contiguous() : Tensor();
-          std::vector<double> sums = column_sums<2>(M, C, [&](int64_t r, double* __restrict acc) {
+          std::vector<double> sums = kernels::column_sums<2, T>(M, C, [&](int64_t r, T* __restrict acc) {
             const T *__restrict grow = gp + r * C, *__restrict row = in + r * C;
 #pragma omp simd
             for (int64_t c = 0; c < C; ++c) {
@@ -218,7 +193,7 @@ Tensor batch_norm_train_cl(const Tensor& x, const Tensor& w, const Tensor& b, do
           }
           if (!gx) return;
           T* dxp = dx.data<T>();
-          for_rows(M, C, [&](int64_t r) {
+          kernels::for_rows(M, C, [&](int64_t r) {
             const T *__restrict grow = gp + r * C, *__restrict row = in + r * C;
             T* __restrict drow = dxp + r * C;
             const T *__restrict kk = k.data(), *__restrict mgp = mg.data(), *__restrict mgxp = mgx.data();

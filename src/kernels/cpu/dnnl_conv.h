@@ -31,8 +31,9 @@ bool dnnl_conv_supported(const DnnlConv& c);
 /// y = conv(x, w) + b, x and y channels-last. Returns false (and does nothing) if oneDNN cannot run it.
 bool dnnl_conv_forward(const DnnlConv& c, const float* x, const float* w, WeightKey wkey, const float* b, float* y);
 
-/// Gradients for x, w and b (each may be null); x, gy and gx channels-last. Returns false if oneDNN cannot run it.
+/// Gradients for x and w (each may be null); x, gy and gx channels-last. The
+/// bias gradient is the caller's: a per-channel sum of gy. Returns false if oneDNN cannot run it.
 bool dnnl_conv_backward(const DnnlConv& c, const float* x, const float* w, WeightKey wkey, const float* gy, float* gx,
-                        float* gw, float* gb);
+                        float* gw);
 
 }  // namespace nabla::kernels
