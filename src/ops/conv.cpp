@@ -207,7 +207,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dPar
   bool gx = x.requires_grad(), gw = w.requires_grad(), gb = b.defined() && b.requires_grad();
   record(
       out, "conv2d", {x, w, b},
-      [s, p, dc, xc, wc, gx, gw, gb, cl = done && dnnl](const Tensor& g) {
+      [s, p, dc, xc, wc, gx, gw, gb, cl = done](const Tensor& g) {  // done: ran on oneDNN, channels-last
         if (cl) {
           Tensor go = channels_last_copy(g);
           Tensor gxt = gx ? empty_in_order({s.N, s.C, s.H, s.W}, {0, 2, 3, 1}, go.dtype()) : Tensor();

@@ -75,14 +75,17 @@ Tensor max_pool2d_cl(const Tensor& x4, const Pool2dParams& p, const PoolShape& s
   Tensor xc = x4.detach();
   Tensor out = empty_in_order({N, C, s.Ho, s.Wo}, order, x4.dtype());
   Tensor pos = empty_in_order({N, C, s.Ho, s.Wo}, order, DType::u8);  // i * kw + j of the window's max
-  // (iy, ix) of window element (i, j) of output (y, xo); -1 when it falls in the padding.
-  auto in_y = [p, s](int64_t y, int64_t i) {
-    int64_t iy = y * p.stride[0] - p.padding[0] + i * p.dilation[0];
-    return iy >= 0 && iy < s.H ? iy : -1;
-  };
-  auto in_x = [p, s](int64_t xo, int64_t j) {
-    int64_t ix = xo * p.stride[1] - p.padding[1] + j * p.dilation[1];
-    return ix >= 0 && ix < s.W ? ix : -1;
+  // Calls f(iy, ix, k) for each element of output (y, xo)'s window that lies in
+  // the image, in window order; k = i * kw + j is its window position.
+  auto each_in_window = [p, s, kh, kw](int64_t y, int64_t xo, auto&& f) {
+    for (int64_t i = 0; i < kh; ++i) {
+      const int64_t iy = y * p.stride[0] - p.padding[0] + i * p.dilation[0];
+      if (iy < 0 || iy >= s.H) continue;
+      for (int64_t j = 0; j < kw; ++j) {
+        const int64_t ix = xo * p.stride[1] - p.padding[1] + j * p.dilation[1];
+        if (ix >= 0 && ix < s.W) f(iy, ix, static_cast<uint8_t>(i * kw + j));
+      }
+    }
   };
   dispatch_floating(x4.dtype(), "max_pool2d", [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -125,32 +128,25 @@ Tensor max_pool2d_cl(const Tensor& x4, const Pool2dParams& p, const PoolShape& s
         T* __restrict o = op + (row * s.Wo + xo) * C;
         uint8_t* __restrict at = pp + (row * s.Wo + xo) * C;
         bool first = true;
-        for (int64_t i = 0; i < kh; ++i) {
-          const int64_t iy = in_y(y, i);
-          if (iy < 0) continue;
-          for (int64_t j = 0; j < kw; ++j) {
-            const int64_t ix = in_x(xo, j);
-            if (ix < 0) continue;
-            const T* __restrict v = in + ((n * s.H + iy) * s.W + ix) * C;
-            const uint8_t k = static_cast<uint8_t>(i * kw + j);
-            if (first) {
-              std::copy(v, v + C, o);
-              std::fill(at, at + C, k);
-              first = false;
-              continue;
-            }
-#pragma omp simd
-            for (int64_t c = 0; c < C; ++c) {
-              const bool take = (v[c] > o[c] || v[c] != v[c]) && o[c] == o[c];
-              o[c] = take ? v[c] : o[c];
-              at[c] = take ? k : at[c];
-            }
+        each_in_window(y, xo, [&](int64_t iy, int64_t ix, uint8_t k) {
+          const T* __restrict v = in + ((n * s.H + iy) * s.W + ix) * C;
+          if (first) {
+            std::copy(v, v + C, o);
+            std::fill(at, at + C, k);
+            first = false;
+            return;
           }
-        }
+#pragma omp simd
+          for (int64_t c = 0; c < C; ++c) {
+            const bool take = (v[c] > o[c] || v[c] != v[c]) && o[c] == o[c];
+            o[c] = take ? v[c] : o[c];
+            at[c] = take ? k : at[c];
+          }
+        });
       }
     });
   });
-  record(out, "max_pool2d", {x4}, [pos, p, s, N, C, kh, kw, order, in_y, in_x, in_shape = x4.sizes()](const Tensor& g) {
+  record(out, "max_pool2d", {x4}, [pos, p, s, N, C, kh, kw, order, each_in_window, in_shape = x4.sizes()](const Tensor& g) {
     Tensor go = channels_last_copy(g);
     Tensor gx = empty_in_order(in_shape, order, g.dtype());
     // Windows that tile the image (no overlap, no padding) write each input gradient once;
@@ -169,23 +165,16 @@ Tensor max_pool2d_cl(const Tensor& x4, const Pool2dParams& p, const PoolShape& s
           const int64_t o = ((n * s.Ho + y) * s.Wo + xo) * C;
           const T* __restrict gv = gp + o;
           const uint8_t* __restrict at = pp + o;
-          for (int64_t i = 0; i < kh; ++i) {
-            const int64_t iy = in_y(y, i);
-            if (iy < 0) continue;
-            for (int64_t j = 0; j < kw; ++j) {
-              const int64_t ix = in_x(xo, j);
-              if (ix < 0) continue;
-              T* __restrict d = gxp + ((n * s.H + iy) * s.W + ix) * C;
-              const uint8_t k = static_cast<uint8_t>(i * kw + j);
-              if (tiles) {
+          each_in_window(y, xo, [&](int64_t iy, int64_t ix, uint8_t k) {
+            T* __restrict d = gxp + ((n * s.H + iy) * s.W + ix) * C;
+            if (tiles) {
 #pragma omp simd
-                for (int64_t c = 0; c < C; ++c) d[c] = at[c] == k ? gv[c] : T(0);
-              } else {
+              for (int64_t c = 0; c < C; ++c) d[c] = at[c] == k ? gv[c] : T(0);
+            } else {
 #pragma omp simd
-                for (int64_t c = 0; c < C; ++c) d[c] += at[c] == k ? gv[c] : T(0);
-              }
+              for (int64_t c = 0; c < C; ++c) d[c] += at[c] == k ? gv[c] : T(0);
             }
-          }
+          });
         }
       };
       if (tiles)

@@ -41,11 +41,6 @@ Tensor channels_last_copy(const Tensor& t) {
   return out;
 }
 
-Tensor contiguous_copy(const Tensor& t) {
-  if (t.is_contiguous()) return t.detach();
-  Tensor out = Tensor::empty(t.sizes(), t.dtype());
-  detail::copy_raw(out, t);
-  return out;
-}
+Tensor contiguous_copy(const Tensor& t) { return t.detach().contiguous(); }
 
 }  // namespace nabla
