@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include "kernels/cpu/isa.h"
 #include "nabla/tensor/error.h"
 
 namespace nabla {
@@ -14,5 +15,9 @@ void set_num_threads(int n) {
 int get_num_threads() { return omp_get_max_threads(); }
 
 const char* version() { return "0.1.0"; }
+
+const char* cpu_isa() { return kernels::isa_name(kernels::active_isa()); }
+
+const char* detected_cpu_isa() { return kernels::isa_name(kernels::detected_isa()); }
 
 }  // namespace nabla

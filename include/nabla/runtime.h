@@ -1,5 +1,5 @@
 #pragma once
-// Process-wide settings: threads, version.
+// Process-wide settings: threads, version, instruction set.
 
 namespace nabla {
 
@@ -8,5 +8,10 @@ void set_num_threads(int n);
 int get_num_threads();
 /// "0.1.0"
 const char* version();
+/// The instruction set nabla's vectorized kernels run with: "baseline", "avx2"
+/// or "avx512" (the CPU's best, capped by NABLA_CPU_ISA).
+const char* cpu_isa();
+/// The best instruction set this CPU supports, whatever the cap.
+const char* detected_cpu_isa();
 
 }  // namespace nabla

@@ -12,7 +12,7 @@
 #include <memory>
 #include <variant>
 
-#include "kernels/cpu/fast_math.h"
+#include "kernels/cpu/vec/table.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/parallel.h"
 #include "nabla/autograd/node.h"
@@ -88,9 +88,6 @@ struct Tape {
   Buffer<T> cs;   // [T + 1, B, H]: LSTM cell states
 };
 
-using kernels::sigmoid_fast;
-using kernels::tanh_fast;
-
 // Runs f(b0, b1) on row ranges that split the batch over the threads. The
 // sequences of a batch never meet inside the time loop, so each thread runs
 // every step for its own rows, its GEMMs single-threaded: no barrier per step,
@@ -106,88 +103,12 @@ void over_batch_rows(int64_t B, int64_t work, F f) {
   for (int64_t c = 0; c < chunks; ++c) f(c * B / chunks, (c + 1) * B / chunks);
 }
 
-// The cell equations for one sequence and step, on rows of H (gates side by
-// side, PyTorch's order). Separate functions with restrict pointers, so the
-// compiler knows the rows do not overlap and vectorizes them.
-
-// LSTM: a = (i, f, g, o) from the pre-activations x + g; c = f c' + i g; h = o tanh c.
-template <class T>
-void lstm_forward_row(int64_t H, const T* __restrict x, const T* __restrict g, const T* __restrict cprev,
-                      T* __restrict a, T* __restrict c, T* __restrict h) {
-  for (int64_t j = 0; j < H; ++j) {
-    T i = sigmoid_fast(x[j] + g[j]), f = sigmoid_fast(x[H + j] + g[H + j]);
-    T gg = tanh_fast(x[2 * H + j] + g[2 * H + j]), o = sigmoid_fast(x[3 * H + j] + g[3 * H + j]);
-    T cj = f * cprev[j] + i * gg;
-    a[j] = i;
-    a[H + j] = f;
-    a[2 * H + j] = gg;
-    a[3 * H + j] = o;
-    c[j] = cj;
-    h[j] = o * tanh_fast(cj);
-  }
-}
-
-// GRU: a = (r, z, n, the recurrent part of n's pre-activation); h = (1 - z) n + z h'.
-template <class T>
-void gru_forward_row(int64_t H, const T* __restrict x, const T* __restrict g, const T* __restrict hprev,
-                     T* __restrict a, T* __restrict h) {
-  for (int64_t j = 0; j < H; ++j) {
-    T r = sigmoid_fast(x[j] + g[j]), z = sigmoid_fast(x[H + j] + g[H + j]);
-    T n = tanh_fast(x[2 * H + j] + r * g[2 * H + j]);
-    a[j] = r;
-    a[H + j] = z;
-    a[2 * H + j] = n;
-    a[3 * H + j] = g[2 * H + j];
-    h[j] = (T(1) - z) * n + z * hprev[j];
-  }
-}
-
-// dx (input side) and dg (recurrent side) of the gate pre-activations. dc and dh
-// come in for this step and leave for the previous one; the previous state
-// reaches this step only through W_hh, so dh leaves as zero (the GEMM adds that part).
-template <class T>
-void lstm_backward_gates(int64_t H, const T* __restrict ai, const T* __restrict af, const T* __restrict ag,
-                         const T* __restrict ao, const T* __restrict cprev, const T* __restrict c, T* __restrict dc,
-                         T* __restrict dh, T* __restrict di, T* __restrict df, T* __restrict dg, T* __restrict dout) {
-  for (int64_t j = 0; j < H; ++j) {
-    T i = ai[j], f = af[j], gg = ag[j], o = ao[j], tc = tanh_fast(c[j]);
-    T dct = dc[j] + dh[j] * o * (T(1) - tc * tc);
-    di[j] = dct * gg * i * (T(1) - i);
-    df[j] = dct * cprev[j] * f * (T(1) - f);
-    dg[j] = dct * i * (T(1) - gg * gg);
-    dout[j] = dh[j] * tc * o * (T(1) - o);
-    dc[j] = dct * f;
-    dh[j] = T(0);
-  }
-}
-
-// The same per gate pointer, which GCC vectorizes where four offsets into one row defeat it; the
-// recurrent side's gradients equal the input side's.
-template <class T>
-void lstm_backward_row(int64_t H, const T* a, const T* cprev, const T* c, T* dc, T* dh, T* dx, T* dgates) {
-  lstm_backward_gates(H, a, a + H, a + 2 * H, a + 3 * H, cprev, c, dc, dh, dx, dx + H, dx + 2 * H, dx + 3 * H);
-  std::memcpy(dgates, dx, sizeof(T) * 4 * H);
-}
-
-template <class T>
-void gru_backward_row(int64_t H, const T* __restrict a, const T* __restrict hprev, T* __restrict dh, T* __restrict dx,
-                      T* __restrict dg) {
-  for (int64_t j = 0; j < H; ++j) {
-    T r = a[j], z = a[H + j], n = a[2 * H + j], hn = a[3 * H + j], d = dh[j];
-    T dn = d * (T(1) - z) * (T(1) - n * n);
-    dx[j] = dg[j] = dn * hn * r * (T(1) - r);
-    dx[H + j] = dg[H + j] = d * (hprev[j] - n) * z * (T(1) - z);
-    dx[2 * H + j] = dn;
-    dg[2 * H + j] = dn * r;
-    dh[j] = d * z;
-  }
-}
-
 template <class T>
 void forward_steps(const Plan& p, const T* xg, const T* h0, const T* c0, const T* w, const T* bias, T* out,
                    Tape<T>& tape) {
   const int64_t B = p.B, H = p.H, GH = p.GH(), SW = p.saved_width();
   const bool lstm = p.cell == Cell::Lstm;
+  const kernels::TypedKernels<T>& cells = kernels::vec_for<T>();
   tape.hs.resize((p.T + 1) * B * H);
   std::memcpy(tape.hs.data(), h0, sizeof(T) * B * H);
   if (lstm) {
@@ -225,13 +146,13 @@ void forward_steps(const Plan& p, const T* xg, const T* h0, const T* c0, const T
         T* a = tape.act.data() + (s * B + b) * SW;
         switch (p.cell) {
           case Cell::Lstm:
-            lstm_forward_row(H, x, g, cb, a, cn, hn);
+            cells.lstm_forward_row(H, x, g, cb, a, cn, hn);
             break;
           case Cell::Gru:
-            gru_forward_row(H, x, g, hb, a, hn);
+            cells.gru_forward_row(H, x, g, hb, a, hn);
             break;
           case Cell::Tanh:
-            for (int64_t j = 0; j < H; ++j) a[j] = hn[j] = tanh_fast(x[j] + g[j]);
+            cells.tanh_forward_row(H, x, g, a, hn);
             break;
           case Cell::Relu:
             for (int64_t j = 0; j < H; ++j) a[j] = hn[j] = std::max(T(0), x[j] + g[j]);
@@ -249,6 +170,7 @@ void backward_steps(const Plan& p, const Tape<T>& tape, const T* w, const T* dY,
                     T* dbias) {
   const int64_t B = p.B, H = p.H, GH = p.GH(), SW = p.saved_width(), TT = p.T;
   const bool lstm = p.cell == Cell::Lstm;
+  const kernels::TypedKernels<T>& cells = kernels::vec_for<T>();
   std::vector<T> dh(dY + TT * B * H, dY + (TT + 1) * B * H), dc;
   if (lstm) dc.assign(dY + (TT + 1) * B * H, dY + (TT + 2) * B * H);
   Buffer<T> dhg;  // gradients of h W_hh^T + b_hh, all steps
@@ -274,11 +196,11 @@ void backward_steps(const Plan& p, const Tape<T>& tape, const T* w, const T* dY,
             const T* cprev = tape.cs.data() + (s * B + b) * H;
             const T* c = tape.cs.data() + ((s + 1) * B + b) * H;
             T* dcb = dc.data() + b * H;
-            lstm_backward_row(H, a, cprev, c, dcb, dhb, dx, dg);
+            cells.lstm_backward_row(H, a, cprev, c, dcb, dhb, dx, dg);
             break;
           }
           case Cell::Gru:
-            gru_backward_row(H, a, hprev, dhb, dx, dg);
+            cells.gru_backward_row(H, a, hprev, dhb, dx, dg);
             break;
           case Cell::Tanh:
             for (int64_t j = 0; j < H; ++j) {

@@ -4,12 +4,11 @@
 
 #include <map>
 
-#include <omp.h>
-
 #include <cmath>
 #include <set>
 
-#include "kernels/cpu/strided_loop.h"
+#include "kernels/cpu/parallel.h"
+#include "kernels/cpu/vec/table.h"
 
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/ops/elementwise.h"
@@ -175,22 +174,13 @@ template <class F> void fused(const Tensor& p, const Tensor& g, std::initializer
     using T = typename decltype(tag)::type;
     T* pp = p.data<T>();
     const T* gp = g.data<T>();
-    std::vector<T*> bp;
-    for (const Tensor& b : bufs) bp.push_back(b.data<T>());
-    const int64_t n = p.numel();
-    const int nt = n >= kernels::kParallelGrain ? omp_get_max_threads() : 1;
-    if (nt <= 1) {
-      f(n, pp, gp, bp.data());
-      return;
-    }
-#pragma omp parallel num_threads(nt)
-    {
-      const int t = omp_get_thread_num(), k = omp_get_num_threads();
-      const int64_t lo = n * t / k, hi = n * (t + 1) / k;
+    std::vector<T*> bp;  // null for an undefined buffer
+    for (const Tensor& b : bufs) bp.push_back(b.defined() ? b.data<T>() : nullptr);
+    kernels::parallel_chunks(p.numel(), [&](int64_t lo, int64_t hi) {
       std::vector<T*> mine(bp.size());
-      for (size_t i = 0; i < bp.size(); ++i) mine[i] = bp[i] + lo;
-      if (hi > lo) f(hi - lo, pp + lo, gp + lo, mine.data());
-    }
+      for (size_t i = 0; i < bp.size(); ++i) mine[i] = bp[i] ? bp[i] + lo : nullptr;
+      f(hi - lo, pp + lo, gp + lo, mine.data());
+    });
   });
 }
 
@@ -210,50 +200,13 @@ void SGD::update(Tensor& p, const Tensor& g, const ParamGroup& group, std::map<s
   double lr = group.get("lr"), mom = group.get("momentum"), damp = group.get("dampening"),
          wd = group.get("weight_decay");
   bool nesterov = group.get("nesterov") != 0.0;
-  // Arithmetic in the parameter's dtype with PyTorch's order of operations
-  // (float for float parameters, as PyTorch): the loops vectorize fully.
-  if (mom == 0.0) {
-    fused(p, g, {}, [&](int64_t n, auto* pp, const auto* gp, auto**) {
-      using T = std::remove_reference_t<decltype(pp[0])>;
-      T* __restrict pr = pp;
-      const T* __restrict gr = gp;
-      const T tlr = static_cast<T>(lr), twd = static_cast<T>(wd);
-#pragma omp simd
-      for (int64_t i = 0; i < n; ++i) pr[i] -= tlr * (gr[i] + twd * pr[i]);
-    });
-    return;
-  }
-  bool first = !s.count("momentum_buffer");
-  Tensor& buf = buffer(s, "momentum_buffer", p);
+  bool first = mom != 0.0 && !s.count("momentum_buffer");
+  Tensor buf = mom != 0.0 ? buffer(s, "momentum_buffer", p) : Tensor();
   fused(p, g, {buf}, [&](int64_t n, auto* pp, const auto* gp, auto** b) {
     using T = std::remove_reference_t<decltype(pp[0])>;
-    T* __restrict pr = pp;
-    T* __restrict m = b[0];
-    const T* __restrict gr = gp;
-    const T tlr = static_cast<T>(lr), twd = static_cast<T>(wd), tmom = static_cast<T>(mom),
-            keep = static_cast<T>(1.0 - damp);
-    if (first) {  // PyTorch: the first buffer is the gradient itself
-#pragma omp simd
-      for (int64_t i = 0; i < n; ++i) {
-        const T d = gr[i] + twd * pr[i];
-        m[i] = d;
-        pr[i] -= tlr * (nesterov ? d + tmom * d : d);
-      }
-    } else if (nesterov) {
-#pragma omp simd
-      for (int64_t i = 0; i < n; ++i) {
-        const T d = gr[i] + twd * pr[i];
-        m[i] = tmom * m[i] + keep * d;
-        pr[i] -= tlr * (d + tmom * m[i]);
-      }
-    } else {
-#pragma omp simd
-      for (int64_t i = 0; i < n; ++i) {
-        const T d = gr[i] + twd * pr[i];
-        m[i] = tmom * m[i] + keep * d;
-        pr[i] -= tlr * m[i];
-      }
-    }
+    const kernels::SgdArgs<T> a{static_cast<T>(lr), static_cast<T>(wd), static_cast<T>(mom),
+                                static_cast<T>(1.0 - damp), nesterov, first};
+    kernels::vec_for<T>().sgd(n, pp, gp, b[0], a);
   });
 }
 
@@ -277,49 +230,12 @@ void Adam::update(Tensor& p, const Tensor& g, const ParamGroup& group, std::map<
   double step_size = lr / bc1, bc2_sqrt = std::sqrt(bc2);
   bool decoupled = decoupled_;
   fused(p, g, {m, v, vmax}, [&](int64_t n, auto* pp, const auto* gp, auto** b) {
-    // In the parameter's dtype, in PyTorch's order of operations (see SGD).
     using T = std::remove_reference_t<decltype(pp[0])>;
-    T* __restrict pr = pp;
-    const T* __restrict gr = gp;
-    T *__restrict mp = b[0], *__restrict vp = b[1];
-    const T tb1 = static_cast<T>(b1), tb2 = static_cast<T>(b2), c1 = static_cast<T>(1.0 - b1),
-            c2 = static_cast<T>(1.0 - b2), twd = static_cast<T>(wd), decay = static_cast<T>(1.0 - lr * wd),
-            teps = static_cast<T>(eps), bc2s = static_cast<T>(bc2_sqrt), ss = static_cast<T>(step_size);
-    if (amsgrad) {
-      T* vm = b[2];
-      for (int64_t i = 0; i < n; ++i) {
-        if (decoupled) pr[i] *= decay;
-        const T gi = decoupled ? gr[i] : gr[i] + twd * pr[i];
-        mp[i] = tb1 * mp[i] + c1 * gi;
-        vp[i] = tb2 * vp[i] + c2 * gi * gi;
-        vm[i] = std::max(vm[i], vp[i]);
-        pr[i] -= ss * mp[i] / (std::sqrt(vm[i]) / bc2s + teps);
-      }
-      return;
-    }
-    // One loop per weight-decay form, so neither carries a branch; the bias
-    // correction of the second moment is a multiply (PyTorch divides; the
-    // difference is within one rounding).
-    const T inv_bc2s = T(1) / bc2s;
-    if (decoupled) {
-#pragma omp simd
-      for (int64_t i = 0; i < n; ++i) {
-        const T pi = pr[i] * decay, gi = gr[i];
-        const T mi = tb1 * mp[i] + c1 * gi, vi = tb2 * vp[i] + c2 * gi * gi;
-        mp[i] = mi;
-        vp[i] = vi;
-        pr[i] = pi - ss * mi / (std::sqrt(vi) * inv_bc2s + teps);
-      }
-    } else {
-#pragma omp simd
-      for (int64_t i = 0; i < n; ++i) {
-        const T pi = pr[i], gi = gr[i] + twd * pi;
-        const T mi = tb1 * mp[i] + c1 * gi, vi = tb2 * vp[i] + c2 * gi * gi;
-        mp[i] = mi;
-        vp[i] = vi;
-        pr[i] = pi - ss * mi / (std::sqrt(vi) * inv_bc2s + teps);
-      }
-    }
+    const kernels::AdamArgs<T> a{static_cast<T>(b1),        static_cast<T>(b2),        static_cast<T>(1.0 - b1),
+                                 static_cast<T>(1.0 - b2),  static_cast<T>(wd),        static_cast<T>(1.0 - lr * wd),
+                                 static_cast<T>(eps),       static_cast<T>(bc2_sqrt),  static_cast<T>(step_size),
+                                 decoupled,                 amsgrad};
+    kernels::vec_for<T>().adam(n, pp, gp, b[0], b[1], b[2], a);
   });
 }
 

@@ -287,10 +287,22 @@ int run_generate(const GenerateOptions& o) {
 int run_info() {
   std::printf("nabla %s\n", version());
   std::printf("threads: %d\n", get_num_threads());
+  std::printf("kernels: %s (CPU supports %s; NABLA_CPU_ISA=baseline|avx2|avx512 caps it)\n", cpu_isa(),
+              detected_cpu_isa());
   std::printf("BLAS: %s (core %s)\n", openblas_get_config(), openblas_get_corename());
   const dnnl_version_t* v = dnnl_version();
-  std::printf("oneDNN: %d.%d.%d (convolutions in f32; NABLA_DNNL=0 selects im2col + GEMM)\n", v->major, v->minor,
-              v->patch);
+  const dnnl_cpu_isa_t disa = dnnl_get_effective_cpu_isa();
+  const char* dname = disa == dnnl_cpu_isa_sse41                ? "sse41"
+                      : disa == dnnl_cpu_isa_avx                 ? "avx"
+                      : disa == dnnl_cpu_isa_avx2                ? "avx2"
+                      : disa == dnnl_cpu_isa_avx2_vnni           ? "avx2_vnni"
+                      : disa == dnnl_cpu_isa_avx512_core         ? "avx512_core"
+                      : disa == dnnl_cpu_isa_avx512_core_vnni    ? "avx512_core_vnni"
+                      : disa == dnnl_cpu_isa_avx512_core_bf16    ? "avx512_core_bf16"
+                      : disa == dnnl_cpu_isa_avx512_core_amx     ? "avx512_core_amx"
+                                                                 : "other";
+  std::printf("oneDNN: %d.%d.%d, ISA %s (convolutions in f32; NABLA_DNNL=0 selects im2col + GEMM)\n", v->major,
+              v->minor, v->patch, dname);
   return 0;
 }
 

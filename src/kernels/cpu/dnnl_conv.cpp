@@ -1,5 +1,7 @@
 #include "kernels/cpu/dnnl_conv.h"
 
+#include "kernels/cpu/isa.h"
+
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -23,7 +25,8 @@ struct Runtime {
 };
 
 Runtime& runtime() {
-  static Runtime* r = new Runtime;  // leaked: used until exit
+  // active_isa() first: it caps oneDNN's ISA, which must happen before any primitive exists.
+  static Runtime* r = (active_isa(), new Runtime);  // leaked: used until exit
   return *r;
 }
 

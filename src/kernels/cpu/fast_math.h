@@ -10,7 +10,10 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/cpu/isa_namespace.h"
+
 namespace nabla::kernels {
+inline namespace NABLA_ISA {
 
 /// e^x: x = n ln2 + r with |r| <= ln2 / 2, e^r by a degree-7 polynomial
 /// (Cephes' expf coefficients), 2^n written into the exponent bits.
@@ -81,4 +84,5 @@ inline double softplus_fast(double x) { return std::max(x, 0.0) + std::log1p(std
 inline double sigmoid_fast(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 inline double tanh_fast(double x) { return std::tanh(x); }
 
+}  // namespace NABLA_ISA
 }  // namespace nabla::kernels

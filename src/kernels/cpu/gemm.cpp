@@ -1,5 +1,7 @@
 #include "kernels/cpu/gemm.h"
 
+#include "kernels/cpu/isa.h"
+
 #include <cblas.h>
 #include <oneapi/dnnl/dnnl.h>
 
@@ -18,11 +20,16 @@ namespace {
 // library everywhere.
 bool use_dnnl(bool ta, bool tb) {
   static const int forced = [] {
+    active_isa();  // caps oneDNN's ISA before its first sgemm
     const char* e = std::getenv("NABLA_GEMM");
     if (e && std::strcmp(e, "openblas") == 0) return 0;
     if (e && std::strcmp(e, "onednn") == 0) return 1;
+#if defined(__x86_64__) || defined(__i386__)
     __builtin_cpu_init();
     return __builtin_cpu_is("intel") ? 1 : -1;
+#else
+    return -1;
+#endif
   }();
   return forced >= 0 ? forced == 1 : (ta || !tb);
 }

@@ -1,17 +1,24 @@
 #pragma once
-// One way to split independent items (rows, channels, planes) over the thread pool.
+// One way to split independent work over the thread pool, with one grain rule:
+// a loop goes parallel when its total work (elements touched) reaches
+// kParallelGrain and more than one thread is configured.
 #include <omp.h>
 
 #include <cstdint>
 
+#include "kernels/cpu/isa_namespace.h"
 #include "kernels/cpu/strided_loop.h"
 
 namespace nabla::kernels {
+inline namespace NABLA_ISA {
+
+/// Whether `work` elements of work are worth waking the pool for.
+inline bool worth_parallel(int64_t work) { return work >= kParallelGrain && omp_get_max_threads() > 1; }
 
 /// Runs f(i) for i in [0, n): on all threads when the total work (n times
 /// `work_per_item` elements) is worth waking them for, else on this one.
 template <class F> void parallel_for(int64_t n, int64_t work_per_item, F f) {
-  if (n > 1 && n * work_per_item >= kParallelGrain && omp_get_max_threads() > 1) {
+  if (n > 1 && worth_parallel(n * work_per_item)) {
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < n; ++i) f(i);
   } else {
@@ -19,4 +26,22 @@ template <class F> void parallel_for(int64_t n, int64_t work_per_item, F f) {
   }
 }
 
+/// Runs f(lo, hi) on one contiguous range of [0, n) per thread (ranges split
+/// by index, so the same n and thread count always give the same ranges), or
+/// f(0, n) on this thread when n elements are not worth the pool.
+template <class F> void parallel_chunks(int64_t n, F f) {
+  if (n <= 0) return;
+  if (!worth_parallel(n)) {
+    f(int64_t{0}, n);
+    return;
+  }
+#pragma omp parallel
+  {
+    const int t = omp_get_thread_num(), k = omp_get_num_threads();
+    const int64_t lo = n * t / k, hi = n * (t + 1) / k;
+    if (hi > lo) f(lo, hi);
+  }
+}
+
+}  // namespace NABLA_ISA
 }  // namespace nabla::kernels

@@ -7,9 +7,12 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/cpu/isa_namespace.h"
+
 #include "kernels/cpu/strided_loop.h"
 
 namespace nabla::kernels {
+inline namespace NABLA_ISA {
 
 /// K per-channel sums over the rows: f(r, acc) adds row r's terms into
 /// acc[j * C + c], of the data's type T. Each thread sums its own block of rows
@@ -48,4 +51,5 @@ template <class F> void for_rows(int64_t M, int64_t C, F f) {
   }
 }
 
+}  // namespace NABLA_ISA
 }  // namespace nabla::kernels

@@ -9,7 +9,10 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/cpu/isa_namespace.h"
+
 namespace nabla::kernels {
+inline namespace NABLA_ISA {
 
 /// Below this many elements a loop stays on one thread: waking the pool costs more.
 constexpr int64_t kParallelGrain = 32768;
@@ -131,4 +134,5 @@ struct StridedLoop {
   }
 };
 
+}  // namespace NABLA_ISA
 }  // namespace nabla::kernels

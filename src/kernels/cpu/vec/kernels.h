@@ -1,0 +1,18 @@
+#pragma once
+// Declarations of one ISA's kernels, in namespace nabla::kernels::NABLA_ISA;
+// included only by the sources of kernels/cpu/vec/, which table.cpp collects.
+#include "kernels/cpu/isa_namespace.h"
+#include "kernels/cpu/vec/table.h"
+
+namespace nabla::kernels::NABLA_ISA {
+
+template <class T> void lstm_forward_row(int64_t H, const T* x, const T* g, const T* cprev, T* a, T* c, T* h);
+template <class T> void gru_forward_row(int64_t H, const T* x, const T* g, const T* hprev, T* a, T* h);
+template <class T> void tanh_forward_row(int64_t H, const T* x, const T* g, T* a, T* h);
+template <class T> void lstm_backward_row(int64_t H, const T* a, const T* cprev, const T* c, T* dc, T* dh, T* dx, T* dg);
+template <class T> void gru_backward_row(int64_t H, const T* a, const T* hprev, T* dh, T* dx, T* dg);
+template <class T> void sgd(int64_t n, T* p, const T* g, T* m, const SgdArgs<T>& a);
+template <class T> void adam(int64_t n, T* p, const T* g, T* m, T* v, T* vmax, const AdamArgs<T>& a);
+void panel_dot(const float* x, const float* panel, const int32_t* keep, int64_t nkeep, float* acc);
+
+}  // namespace nabla::kernels::NABLA_ISA

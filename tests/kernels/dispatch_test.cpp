@@ -1,0 +1,145 @@
+// Every ISA's dispatched kernels this CPU can run agree with the baseline copy,
+// whichever ISA the process has chosen (so one machine tests each copy).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/isa.h"
+#include "kernels/cpu/vec/table.h"
+#include "nabla/runtime.h"
+
+namespace nabla::kernels {
+namespace baseline {
+extern const KernelTable kTable;
+}
+#if defined(__x86_64__)
+namespace avx2 {
+extern const KernelTable kTable;
+}
+namespace avx512 {
+extern const KernelTable kTable;
+}
+#endif
+}  // namespace nabla::kernels
+
+namespace {
+
+using namespace nabla::kernels;
+
+std::vector<const KernelTable*> runnable_tables() {
+  std::vector<const KernelTable*> t;
+#if defined(__x86_64__)
+  if (detected_isa() >= Isa::avx2) t.push_back(&avx2::kTable);
+  if (detected_isa() >= Isa::avx512) t.push_back(&avx512::kTable);
+#endif
+  return t;
+}
+
+std::vector<float> random_vec(size_t n, uint32_t seed, float lo = -3.0f, float hi = 3.0f) {
+  std::mt19937 g(seed);
+  std::uniform_real_distribution<float> d(lo, hi);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(g);
+  return v;
+}
+
+void expect_close(const std::vector<float>& a, const std::vector<float>& b, float tol, const char* what) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i)
+    ASSERT_NEAR(a[i], b[i], tol * (1.0f + std::abs(b[i]))) << what << " at " << i;
+}
+
+TEST(Dispatch, ActiveIsaIsNamedAndWithinTheCpu) {
+  EXPECT_LE(active_isa(), detected_isa());
+  EXPECT_STREQ(vec().isa, nabla::cpu_isa());
+  const char* cap = std::getenv("NABLA_CPU_ISA");
+  if (cap && std::string(cap) == "baseline") {
+    EXPECT_STREQ(nabla::cpu_isa(), "baseline");
+  } else if (cap && std::string(cap) == "avx2" && detected_isa() >= Isa::avx2) {
+    EXPECT_STREQ(nabla::cpu_isa(), "avx2");
+  }
+}
+
+TEST(Dispatch, PanelDotAgreesAcrossIsas) {
+  const int64_t K = 37;
+  std::vector<float> x = random_vec(K, 1), panel = random_vec(K * 64, 2);
+  std::vector<int32_t> keep;
+  for (int32_t k = 0; k < K; k += (k % 3 == 0 ? 2 : 1)) keep.push_back(k);  // odd and even counts of kept rows
+  for (int64_t nkeep : {int64_t{0}, int64_t{1}, static_cast<int64_t>(keep.size())}) {
+    std::vector<float> want(64), got(64);
+    baseline::kTable.panel_dot(x.data(), panel.data(), keep.data(), nkeep, want.data());
+    // The baseline copy itself against a plain loop.
+    for (int j = 0; j < 64; ++j) {
+      double s = 0;
+      for (int64_t i = 0; i < nkeep; ++i) s += double(x[keep[i]]) * panel[keep[i] * 64 + j];
+      ASSERT_NEAR(want[j], s, 1e-4);
+    }
+    for (const KernelTable* t : runnable_tables()) {
+      t->panel_dot(x.data(), panel.data(), keep.data(), nkeep, got.data());
+      expect_close(got, want, 1e-5f, t->isa);
+    }
+  }
+}
+
+TEST(Dispatch, RecurrentCellsAgreeAcrossIsas) {
+  const int64_t H = 29;  // not a multiple of any vector width
+  std::vector<float> x = random_vec(4 * H, 3), g = random_vec(4 * H, 4), c0 = random_vec(H, 5);
+  auto run = [&](const KernelTable& t) {
+    std::vector<float> a(4 * H), c(H), h(H), ga(4 * H), gh(H), ta(H), th(H);
+    t.f32.lstm_forward_row(H, x.data(), g.data(), c0.data(), a.data(), c.data(), h.data());
+    t.f32.gru_forward_row(H, x.data(), g.data(), c0.data(), ga.data(), gh.data());
+    t.f32.tanh_forward_row(H, x.data(), g.data(), ta.data(), th.data());
+    std::vector<float> dc = random_vec(H, 6), dh = random_vec(H, 7), dx(4 * H), dg(4 * H);
+    t.f32.lstm_backward_row(H, a.data(), c0.data(), c.data(), dc.data(), dh.data(), dx.data(), dg.data());
+    std::vector<float> gdh = random_vec(H, 8), gdx(4 * H), gdg(4 * H);
+    t.f32.gru_backward_row(H, ga.data(), c0.data(), gdh.data(), gdx.data(), gdg.data());
+    std::vector<float> all;
+    for (auto* v : {&a, &c, &h, &ga, &gh, &ta, &th, &dc, &dh, &dx, &dg, &gdh, &gdx, &gdg})
+      all.insert(all.end(), v->begin(), v->end());
+    return all;
+  };
+  std::vector<float> want = run(baseline::kTable);
+  // The baseline LSTM row against libm.
+  for (int64_t j = 0; j < H; ++j) {
+    auto sig = [](double v) { return 1.0 / (1.0 + std::exp(-v)); };
+    double i = sig(x[j] + g[j]), f = sig(x[H + j] + g[H + j]), gg = std::tanh(x[2 * H + j] + g[2 * H + j]),
+           o = sig(x[3 * H + j] + g[3 * H + j]);
+    double c = f * c0[j] + i * gg;
+    ASSERT_NEAR(want[4 * H + j], c, 1e-5);
+    ASSERT_NEAR(want[5 * H + j], o * std::tanh(c), 1e-5);
+  }
+  for (const KernelTable* t : runnable_tables()) expect_close(run(*t), want, 1e-5f, t->isa);
+}
+
+TEST(Dispatch, OptimizerUpdatesAgreeAcrossIsas) {
+  const int64_t n = 1001;
+  auto run = [&](const KernelTable& t) {
+    std::vector<float> p = random_vec(n, 9), g = random_vec(n, 10), m(n, 0.0f), v(n, 0.0f), vmax(n, 0.0f);
+    std::vector<float> q = p, mom(n, 0.0f);
+    for (int step = 1; step <= 3; ++step) {
+      for (bool decoupled : {false, true})
+        for (bool ams : {false, true}) {
+          AdamArgs<float> a{0.9f, 0.999f, 0.1f, 0.001f, 0.01f, 1.0f - 1e-5f, 1e-8f,
+                            std::sqrt(1.0f - std::pow(0.999f, float(step))), 1e-3f, decoupled, ams};
+          t.f32.adam(n, p.data(), g.data(), m.data(), v.data(), vmax.data(), a);
+        }
+      for (bool nesterov : {false, true}) {
+        SgdArgs<float> s{0.1f, 1e-4f, 0.9f, 1.0f, nesterov, step == 1};
+        t.f32.sgd(n, q.data(), g.data(), mom.data(), s);
+      }
+      SgdArgs<float> plain{0.1f, 0.0f, 0.0f, 1.0f, false, false};
+      t.f32.sgd(n, q.data(), g.data(), nullptr, plain);
+    }
+    p.insert(p.end(), q.begin(), q.end());
+    p.insert(p.end(), mom.begin(), mom.end());
+    return p;
+  };
+  std::vector<float> want = run(baseline::kTable);
+  for (const KernelTable* t : runnable_tables()) expect_close(run(*t), want, 1e-5f, t->isa);
+}
+
+}  // namespace
