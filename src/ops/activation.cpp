@@ -17,12 +17,13 @@ using Grads = std::vector<Tensor>;
 
 Tensor relu(const Tensor& x) {
   // NaN passes through, as in PyTorch (clamp_min).
-  Tensor out = unary_float_map("relu", x, [](auto v) { return v <= 0 ? decltype(v)(0) : v; });
+  Tensor out = unary_float_map("relu", x, [](auto v) { return v <= 0 ? decltype(v)(0) : v; }, kernels::Unary::relu);
   Tensor y = out.detach();
   record(
       out, "relu", {x},
       [y](const Tensor& g) {
-        return Grads{grad_map("relu", y, g, [](auto v, auto gv) { return v > 0 ? gv : decltype(gv)(0); })};
+        return Grads{grad_map("relu", y, g, [](auto v, auto gv) { return v > 0 ? gv : decltype(gv)(0); },
+                              kernels::Binary::relu_backward)};
       },
       {out});
   return out;

@@ -56,7 +56,7 @@ Tensor& apply_inplace(Tensor& self, const char* op, const std::vector<Tensor>& o
 // ---------------------------------------------------------------- arithmetic
 
 Tensor add(const Tensor& a, const Tensor& b, double alpha) {
-  Tensor out = alpha == 1.0 ? binary_map("add", a, b, [](auto x, auto y) { return x + y; })
+  Tensor out = alpha == 1.0 ? binary_map("add", a, b, [](auto x, auto y) { return x + y; }, kernels::Binary::add)
                             : dispatch_all(a.dtype(), [&](auto tag) {
                                 using T = typename decltype(tag)::type;
                                 T al = static_cast<T>(alpha);
@@ -70,7 +70,7 @@ Tensor add(const Tensor& a, const Tensor& b, double alpha) {
 }
 
 Tensor sub(const Tensor& a, const Tensor& b, double alpha) {
-  Tensor out = alpha == 1.0 ? binary_map("sub", a, b, [](auto x, auto y) { return x - y; })
+  Tensor out = alpha == 1.0 ? binary_map("sub", a, b, [](auto x, auto y) { return x - y; }, kernels::Binary::sub)
                             : dispatch_all(a.dtype(), [&](auto tag) {
                                 using T = typename decltype(tag)::type;
                                 T al = static_cast<T>(alpha);
@@ -83,7 +83,7 @@ Tensor sub(const Tensor& a, const Tensor& b, double alpha) {
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
-  Tensor out = binary_map("mul", a, b, [](auto x, auto y) { return x * y; });
+  Tensor out = binary_map("mul", a, b, [](auto x, auto y) { return x * y; }, kernels::Binary::mul);
   bool ga = a.requires_grad(), gb = b.requires_grad();
   record(
       out, "mul", {a, b},
@@ -97,7 +97,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 Tensor div(const Tensor& a, const Tensor& b) {
   NABLA_CHECK(is_floating(a.dtype()), "div: expected floating tensors, got {} (convert with to(DType::f32))",
               dtype_name(a.dtype()));
-  Tensor out = binary_map("div", a, b, [](auto x, auto y) { return x / y; });
+  Tensor out = binary_map("div", a, b, [](auto x, auto y) { return x / y; }, kernels::Binary::div);
   bool gb = b.requires_grad();
   record(
       out, "div", {a, b},
@@ -116,7 +116,10 @@ Tensor mul(const Tensor& a, double b) { return mul(a, scalar_like(b, a)); }
 Tensor neg(const Tensor& x) {
   Tensor out = dispatch_numeric(x.dtype(), "neg", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    return detail::map_new<T, T>(x.sizes(), [](T v) { return static_cast<T>(-v); }, x);
+    auto fn = [](T v) { return static_cast<T>(-v); };
+    if constexpr (std::is_floating_point_v<T>)
+      return detail::map_new_vec<T, T>(x.sizes(), fn, detail::UnaryVec<T>{kernels::Unary::neg}, x);
+    return detail::map_new<T, T>(x.sizes(), fn, x);
   });
   record(out, "neg", {x}, [](const Tensor& g) { return Grads{neg(g)}; });
   return out;
@@ -201,7 +204,10 @@ Tensor rsqrt(const Tensor& x) {
 Tensor abs(const Tensor& x) {
   Tensor out = dispatch_numeric(x.dtype(), "abs", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    return detail::map_new<T, T>(x.sizes(), [](T v) { return v < 0 ? static_cast<T>(-v) : v; }, x);
+    auto fn = [](T v) { return v < 0 ? static_cast<T>(-v) : v; };
+    if constexpr (std::is_floating_point_v<T>)
+      return detail::map_new_vec<T, T>(x.sizes(), fn, detail::UnaryVec<T>{kernels::Unary::abs}, x);
+    return detail::map_new<T, T>(x.sizes(), fn, x);
   });
   record(out, "abs", {x}, [x](const Tensor& g) { return Grads{mul(g, sign(x))}; }, {x});
   return out;
@@ -265,7 +271,7 @@ Tensor minmax_grad(const Tensor& g, const Tensor& self, const Tensor& other, boo
 }  // namespace
 
 Tensor minimum(const Tensor& a, const Tensor& b) {
-  Tensor out = binary_map("minimum", a, b, [](auto x, auto y) { return x < y ? x : y; });
+  Tensor out = binary_map("minimum", a, b, [](auto x, auto y) { return x < y ? x : y; }, kernels::Binary::minimum);
   record(
       out, "minimum", {a, b},
       [a, b](const Tensor& g) { return Grads{minmax_grad(g, a, b, false), minmax_grad(g, b, a, false)}; }, {a, b});
@@ -273,7 +279,7 @@ Tensor minimum(const Tensor& a, const Tensor& b) {
 }
 
 Tensor maximum(const Tensor& a, const Tensor& b) {
-  Tensor out = binary_map("maximum", a, b, [](auto x, auto y) { return x > y ? x : y; });
+  Tensor out = binary_map("maximum", a, b, [](auto x, auto y) { return x > y ? x : y; }, kernels::Binary::maximum);
   record(
       out, "maximum", {a, b},
       [a, b](const Tensor& g) { return Grads{minmax_grad(g, a, b, true), minmax_grad(g, b, a, true)}; }, {a, b});
@@ -404,11 +410,12 @@ namespace {
 
 // In-place a = f(a, b) with b broadcast to a's shape; `oop` is the out-of-place op.
 using BinaryOp = Tensor (*)(const Tensor&, const Tensor&);
-template <class F> Tensor& binary_inplace(Tensor& self, const Tensor& other, const char* op, F f, BinaryOp oop) {
+template <class F>
+Tensor& binary_inplace(Tensor& self, const Tensor& other, const char* op, F f, BinaryOp oop, kernels::Binary vop) {
   if (other.impl_ptr() == self.impl_ptr() && autograd::needs_grad({self})) {
     // x.op_(x): the recorded node must not hold x itself, whose history it becomes.
     Tensor copy = other.clone();
-    return binary_inplace(self, copy, op, f, oop);
+    return binary_inplace(self, copy, op, f, oop, vop);
   }
   Shape s = detail::binary_shape(self, other, op);
   NABLA_CHECK(s == self.sizes(), "{}: operand of shape {} does not broadcast to the in-place shape {}", op,
@@ -418,7 +425,11 @@ template <class F> Tensor& binary_inplace(Tensor& self, const Tensor& other, con
       [&] {
         dispatch_all(self.dtype(), [&](auto tag) {
           using T = typename decltype(tag)::type;
-          detail::map_into<T, T, T>(self, [f](T x, T y) { return static_cast<T>(f(x, y)); }, self, other);
+          auto fn = [f](T x, T y) { return static_cast<T>(f(x, y)); };
+          if constexpr (std::is_floating_point_v<T>)
+            detail::map_into_vec<T, T, T>(self, fn, detail::BinaryVec<T>{vop}, self, other);
+          else
+            detail::map_into<T, T, T>(self, fn, self, other);
         });
       });
 }
@@ -429,21 +440,21 @@ Tensor sub1(const Tensor& a, const Tensor& b) { return sub(a, b); }
 }  // namespace
 
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
-  if (alpha == 1.0) return binary_inplace(*this, other, "add_", [](auto x, auto y) { return x + y; }, add1);
+  if (alpha == 1.0) return binary_inplace(*this, other, "add_", [](auto x, auto y) { return x + y; }, add1, kernels::Binary::add);
   return add_(mul(other, alpha));
 }
 Tensor& Tensor::add_(double v) { return add_(scalar_like(v, *this)); }
 Tensor& Tensor::sub_(const Tensor& other) {
-  return binary_inplace(*this, other, "sub_", [](auto x, auto y) { return x - y; }, sub1);
+  return binary_inplace(*this, other, "sub_", [](auto x, auto y) { return x - y; }, sub1, kernels::Binary::sub);
 }
 Tensor& Tensor::sub_(double v) { return sub_(scalar_like(v, *this)); }
 Tensor& Tensor::mul_(const Tensor& other) {
-  return binary_inplace(*this, other, "mul_", [](auto x, auto y) { return x * y; }, mul);
+  return binary_inplace(*this, other, "mul_", [](auto x, auto y) { return x * y; }, mul, kernels::Binary::mul);
 }
 Tensor& Tensor::mul_(double v) { return mul_(scalar_like(v, *this)); }
 Tensor& Tensor::div_(const Tensor& other) {
   NABLA_CHECK(is_floating(dtype()), "div_: expected a floating tensor, got {}", dtype_name(dtype()));
-  return binary_inplace(*this, other, "div_", [](auto x, auto y) { return x / y; }, div);
+  return binary_inplace(*this, other, "div_", [](auto x, auto y) { return x / y; }, div, kernels::Binary::div);
 }
 Tensor& Tensor::div_(double v) { return div_(scalar_like(v, *this)); }
 

@@ -1,6 +1,10 @@
 #pragma once
 // Shared machinery of the elementwise ops: dtype checks, typed maps, in-place.
 #include <functional>
+#include <optional>
+#include <type_traits>
+
+#include "kernels/cpu/vec/table.h"
 
 #include "nabla/autograd/node.h"
 #include "nabla/ops/reduce.h"
@@ -17,29 +21,59 @@ inline Shape binary_shape(const Tensor& a, const Tensor& b, const char* op) {
   return broadcast_shapes(a.sizes(), b.sizes(), op);
 }
 
-/// out = f(a, b) in the operands' dtype; f is a generic lambda.
-template <class F> Tensor binary_map(const char* op, const Tensor& a, const Tensor& b, F f) {
+/// The dispatched kernel of a binary op (kernels/cpu/vec/table.h) for map_into_vec:
+/// the first operand dense, the second dense or a broadcast scalar.
+template <class T> struct BinaryVec {
+  kernels::Binary op;
+  bool accepts(const std::array<int64_t, 2>& steps) const { return steps[0] == 1; }
+  void operator()(int64_t n, T* out, const std::array<int64_t, 2>& steps, const T* a, const T* b) const {
+    kernels::vec_for<T>().binary(op, n, a, b, steps[1], out);
+  }
+};
+
+/// The dispatched kernel of a unary op.
+template <class T> struct UnaryVec {
+  kernels::Unary op;
+  bool accepts(const std::array<int64_t, 1>& steps) const { return steps[0] == 1; }
+  void operator()(int64_t n, T* out, const std::array<int64_t, 1>&, const T* x) const {
+    kernels::vec_for<T>().unary(op, n, x, out);
+  }
+};
+
+/// out = f(a, b) in the operands' dtype; f is a generic lambda. With `vop`, float
+/// operands in one dense layout run its dispatched kernel (which computes f exactly).
+template <class F>
+Tensor binary_map(const char* op, const Tensor& a, const Tensor& b, F f, std::optional<kernels::Binary> vop = {}) {
   Shape s = binary_shape(a, b, op);
   return dispatch_all(a.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    return map_new<T, T, T>(s, [f](T x, T y) { return static_cast<T>(f(x, y)); }, a, b);
+    auto fn = [f](T x, T y) { return static_cast<T>(f(x, y)); };
+    if constexpr (std::is_floating_point_v<T>)
+      if (vop) return map_new_vec<T, T, T>(s, fn, BinaryVec<T>{*vop}, a, b);
+    return map_new<T, T, T>(s, fn, a, b);
   });
 }
 
-/// out = f(x) for floating x.
-template <class F> Tensor unary_float_map(const char* op, const Tensor& x, F f) {
+/// out = f(x) for floating x (with `vop` as binary_map's).
+template <class F>
+Tensor unary_float_map(const char* op, const Tensor& x, F f, std::optional<kernels::Unary> vop = {}) {
   return dispatch_floating(x.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    return map_new<T, T>(x.sizes(), [f](T v) { return static_cast<T>(f(v)); }, x);
+    auto fn = [f](T v) { return static_cast<T>(f(v)); };
+    if (vop) return map_new_vec<T, T>(x.sizes(), fn, UnaryVec<T>{*vop}, x);
+    return map_new<T, T>(x.sizes(), fn, x);
   });
 }
 
 /// out = f(x, g) for floating x and g of the same shape: derivative kernels
-/// of activations, fused in one pass.
-template <class F> Tensor grad_map(const char* op, const Tensor& x, const Tensor& g, F f) {
+/// of activations, fused in one pass (with `vop` as binary_map's).
+template <class F>
+Tensor grad_map(const char* op, const Tensor& x, const Tensor& g, F f, std::optional<kernels::Binary> vop = {}) {
   return dispatch_floating(x.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    return map_new<T, T, T>(g.sizes(), [f](T xv, T gv) { return static_cast<T>(f(xv, gv)); }, x, g);
+    auto fn = [f](T xv, T gv) { return static_cast<T>(f(xv, gv)); };
+    if (vop) return map_new_vec<T, T, T>(g.sizes(), fn, BinaryVec<T>{*vop}, x, g);
+    return map_new<T, T, T>(g.sizes(), fn, x, g);
   });
 }
 

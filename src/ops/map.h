@@ -4,8 +4,10 @@
 #include <array>
 #include <initializer_list>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
+#include "kernels/cpu/parallel.h"
 #include "kernels/cpu/strided_loop.h"
 #include "nabla/tensor/layout.h"
 #include "nabla/tensor/tensor.h"
@@ -21,8 +23,11 @@ inline Shape broadcast_strides(const Tensor& t, const Shape& out) {
   return s;
 }
 
-template <class TO, class... TI, class F, size_t... K>
-void map_into_impl(std::index_sequence<K...>, const Tensor& out, F& f,
+/// No vectorized kernel: map_into's generic loop only.
+struct NoVec {};
+
+template <class TO, class... TI, class F, class V, size_t... K>
+void map_into_impl(std::index_sequence<K...>, const Tensor& out, F& f, const V& vec,
                    const std::array<const Tensor*, sizeof...(TI)>& ins, bool parallel) {
   constexpr size_t N = 1 + sizeof...(TI);
   std::array<Shape, N - 1> in_strides{broadcast_strides(*ins[K], out.sizes())...};
@@ -30,6 +35,21 @@ void map_into_impl(std::index_sequence<K...>, const Tensor& out, F& f,
   kernels::StridedLoop<N> loop(out.sizes(), st);
   TO* po = out.data<TO>();
   std::tuple<const TI*...> pin{ins[K]->template data<TI>()...};
+  if constexpr (!std::is_same_v<V, NoVec>) {
+    // One dense run of the output, each input walking it with step 1 or
+    // (a broadcast scalar) 0: the dispatched kernel takes it, if it has one for these steps.
+    const int64_t n = loop.numel();
+    if (n > 0 && loop.sizes.size() <= 1 && (loop.sizes.empty() || loop.strides[0][0] == 1)) {
+      std::array<int64_t, N - 1> steps{(loop.sizes.empty() ? 1 : loop.strides[K + 1][0])...};
+      bool unit_or_zero = ((steps[K] == 0 || steps[K] == 1) && ...);
+      if (unit_or_zero && vec.accepts(steps)) {
+        kernels::parallel_chunks(n, [&](int64_t lo, int64_t hi) {
+          vec(hi - lo, po + lo, steps, (std::get<K>(pin) + lo * steps[K])...);
+        });
+        return;
+      }
+    }
+  }
   loop.run(
       [&](const std::array<int64_t, N>& off, int64_t n, const std::array<int64_t, N>& s) {
         TO* o = po + off[0];
@@ -48,7 +68,17 @@ void map_into_impl(std::index_sequence<K...>, const Tensor& out, F& f,
 template <class TO, class... TI, class F>
 void map_into(const Tensor& out, F f, const std::conditional_t<true, Tensor, TI>&... ins) {
   std::array<const Tensor*, sizeof...(TI)> arr{&ins...};
-  map_into_impl<TO, TI...>(std::index_sequence_for<TI...>{}, out, f, arr, true);
+  map_into_impl<TO, TI...>(std::index_sequence_for<TI...>{}, out, f, NoVec{}, arr, true);
+}
+
+/// map_into with a vectorized kernel beside f: where every operand is one dense
+/// run (inputs with step 1, or 0 for a broadcast scalar) and vec.accepts(steps),
+/// vec(n, out, steps, in...) runs on chunks over the threads instead of f. vec
+/// must compute what f computes, bit for bit, so layouts never change results.
+template <class TO, class... TI, class F, class V>
+void map_into_vec(const Tensor& out, F f, const V& vec, const std::conditional_t<true, Tensor, TI>&... ins) {
+  std::array<const Tensor*, sizeof...(TI)> arr{&ins...};
+  map_into_impl<TO, TI...>(std::index_sequence_for<TI...>{}, out, f, vec, arr, true);
 }
 
 /// The result of an elementwise op of shape `shape`: laid out like the first
@@ -65,6 +95,14 @@ template <class TO, class... TI, class F>
 Tensor map_new(const Shape& shape, F f, const std::conditional_t<true, Tensor, TI>&... ins) {
   Tensor out = empty_for_map(shape, dtype_of<TO>(), {&ins...});
   map_into<TO, TI...>(out, f, ins...);
+  return out;
+}
+
+/// map_new through map_into_vec.
+template <class TO, class... TI, class F, class V>
+Tensor map_new_vec(const Shape& shape, F f, const V& vec, const std::conditional_t<true, Tensor, TI>&... ins) {
+  Tensor out = empty_for_map(shape, dtype_of<TO>(), {&ins...});
+  map_into_vec<TO, TI...>(out, f, vec, ins...);
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/vec/table.h"
 #include "nabla/autograd/node.h"
 #include "nabla/tensor/factory.h"
 #include "nabla/tensor/layout.h"
@@ -97,51 +98,30 @@ Tensor max_pool2d_cl(const Tensor& x4, const Pool2dParams& p, const PoolShape& s
     const bool two_by_two = kh == 2 && kw == 2 && p.stride == std::array<int64_t, 2>{2, 2} &&
                             p.padding == std::array<int64_t, 2>{0, 0} && p.dilation == std::array<int64_t, 2>{1, 1} &&
                             2 * s.Ho <= s.H && 2 * s.Wo <= s.W;
+    const kernels::TypedKernels<T>& k = kernels::vec_for<T>();
     if (two_by_two) {
       kernels::parallel_for(N * s.Ho, s.Wo * C * 4, [&](int64_t row) {
         const int64_t n = row / s.Ho, y = row % s.Ho;
-        for (int64_t xo = 0; xo < s.Wo; ++xo) {
-          const T* __restrict a = in + ((n * s.H + 2 * y) * s.W + 2 * xo) * C;
-          const T *__restrict b = a + C, *__restrict c2 = a + s.W * C, *__restrict d = c2 + C;
-          T* __restrict o = op + (row * s.Wo + xo) * C;
-          uint8_t* __restrict at = pp + (row * s.Wo + xo) * C;
-#pragma omp simd
-          for (int64_t c = 0; c < C; ++c) {
-            T best = a[c];
-            uint8_t k = 0;
-            const T vs[3] = {b[c], c2[c], d[c]};
-            for (uint8_t e = 0; e < 3; ++e) {
-              const bool take = (vs[e] > best || vs[e] != vs[e]) && best == best;
-              best = take ? vs[e] : best;
-              k = take ? static_cast<uint8_t>(e + 1) : k;
-            }
-            o[c] = best;
-            at[c] = k;
-          }
-        }
+        k.max_pool_2x2_row(s.Wo, C, s.W * C, in + (n * s.H + 2 * y) * s.W * C, op + row * s.Wo * C,
+                           pp + row * s.Wo * C);
       });
       return;
     }
     kernels::parallel_for(N * s.Ho, s.Wo * C * kh * kw, [&](int64_t row) {
       const int64_t n = row / s.Ho, y = row % s.Ho;
       for (int64_t xo = 0; xo < s.Wo; ++xo) {
-        T* __restrict o = op + (row * s.Wo + xo) * C;
-        uint8_t* __restrict at = pp + (row * s.Wo + xo) * C;
+        T* o = op + (row * s.Wo + xo) * C;
+        uint8_t* at = pp + (row * s.Wo + xo) * C;
         bool first = true;
-        each_in_window(y, xo, [&](int64_t iy, int64_t ix, uint8_t k) {
-          const T* __restrict v = in + ((n * s.H + iy) * s.W + ix) * C;
+        each_in_window(y, xo, [&](int64_t iy, int64_t ix, uint8_t pos_k) {
+          const T* v = in + ((n * s.H + iy) * s.W + ix) * C;
           if (first) {
             std::copy(v, v + C, o);
-            std::fill(at, at + C, k);
+            std::fill(at, at + C, pos_k);
             first = false;
             return;
           }
-#pragma omp simd
-          for (int64_t c = 0; c < C; ++c) {
-            const bool take = (v[c] > o[c] || v[c] != v[c]) && o[c] == o[c];
-            o[c] = take ? v[c] : o[c];
-            at[c] = take ? k : at[c];
-          }
+          k.max_pool_merge(C, v, pos_k, o, at);
         });
       }
     });
@@ -160,20 +140,12 @@ Tensor max_pool2d_cl(const Tensor& x4, const Pool2dParams& p, const PoolShape& s
       const T* gp = go.data<T>();
       const uint8_t* pp = pos.data<uint8_t>();
       T* gxp = gx.data<T>();
+      const kernels::TypedKernels<T>& vk = kernels::vec_for<T>();
       auto rows = [&](int64_t n, int64_t y) {
         for (int64_t xo = 0; xo < s.Wo; ++xo) {
           const int64_t o = ((n * s.Ho + y) * s.Wo + xo) * C;
-          const T* __restrict gv = gp + o;
-          const uint8_t* __restrict at = pp + o;
           each_in_window(y, xo, [&](int64_t iy, int64_t ix, uint8_t k) {
-            T* __restrict d = gxp + ((n * s.H + iy) * s.W + ix) * C;
-            if (tiles) {
-#pragma omp simd
-              for (int64_t c = 0; c < C; ++c) d[c] = at[c] == k ? gv[c] : T(0);
-            } else {
-#pragma omp simd
-              for (int64_t c = 0; c < C; ++c) d[c] += at[c] == k ? gv[c] : T(0);
-            }
+            vk.max_pool_select(C, gp + o, pp + o, k, gxp + ((n * s.H + iy) * s.W + ix) * C, !tiles);
           });
         }
       };

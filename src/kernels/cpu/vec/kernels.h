@@ -11,6 +11,11 @@ template <class T> void gru_forward_row(int64_t H, const T* x, const T* g, const
 template <class T> void tanh_forward_row(int64_t H, const T* x, const T* g, T* a, T* h);
 template <class T> void lstm_backward_row(int64_t H, const T* a, const T* cprev, const T* c, T* dc, T* dh, T* dx, T* dg);
 template <class T> void gru_backward_row(int64_t H, const T* a, const T* hprev, T* dh, T* dx, T* dg);
+template <class T> void unary(Unary op, int64_t n, const T* x, T* y);
+template <class T> void binary(Binary op, int64_t n, const T* a, const T* b, int64_t b_step, T* out);
+template <class T> void max_pool_2x2_row(int64_t Wo, int64_t C, int64_t row, const T* in, T* out, uint8_t* at);
+template <class T> void max_pool_merge(int64_t C, const T* v, uint8_t k, T* o, uint8_t* at);
+template <class T> void max_pool_select(int64_t C, const T* g, const uint8_t* at, uint8_t k, T* d, bool accumulate);
 template <class T> void sgd(int64_t n, T* p, const T* g, T* m, const SgdArgs<T>& a);
 template <class T> void adam(int64_t n, T* p, const T* g, T* m, T* v, T* vmax, const AdamArgs<T>& a);
 void panel_dot(const float* x, const float* panel, const int32_t* keep, int64_t nkeep, float* acc);

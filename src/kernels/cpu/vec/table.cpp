@@ -9,7 +9,8 @@ namespace nabla::kernels::NABLA_ISA {
 namespace {
 template <class T> constexpr TypedKernels<T> typed() {
   return {&lstm_forward_row<T>, &gru_forward_row<T>, &tanh_forward_row<T>, &lstm_backward_row<T>,
-          &gru_backward_row<T>, &sgd<T>,           &adam<T>};
+          &gru_backward_row<T>, &unary<T>,         &binary<T>,          &max_pool_2x2_row<T>,
+          &max_pool_merge<T>,   &max_pool_select<T>, &sgd<T>,           &adam<T>};
 }
 }  // namespace
 

@@ -22,6 +22,14 @@ template <class T> struct AdamArgs {
   bool decoupled, amsgrad;  // decoupled: AdamW's p *= 1 - lr wd
 };
 
+/// Elementwise ops with a vectorized kernel over dense runs. Each is one exact
+/// IEEE operation (or a select), so it equals the generic loop bit for bit.
+enum class Unary : uint8_t { relu, neg, abs };
+enum class Binary : uint8_t {
+  add, sub, mul, div, minimum, maximum,
+  relu_backward,  // (y, g) -> y > 0 ? g : 0
+};
+
 /// The kernels of one dtype.
 template <class T> struct TypedKernels {
   // Recurrent cells on one sequence's row of H units (gates side by side, PyTorch's order);
@@ -31,6 +39,16 @@ template <class T> struct TypedKernels {
   void (*tanh_forward_row)(int64_t H, const T* x, const T* g, T* a, T* h);
   void (*lstm_backward_row)(int64_t H, const T* a, const T* cprev, const T* c, T* dc, T* dh, T* dx, T* dg);
   void (*gru_backward_row)(int64_t H, const T* a, const T* hprev, T* dh, T* dx, T* dg);
+  // y = op(x), out = op(a, b) over n elements; b_step is 1, or 0 for a scalar b.
+  void (*unary)(Unary op, int64_t n, const T* x, T* y);
+  void (*binary)(Binary op, int64_t n, const T* a, const T* b, int64_t b_step, T* out);
+  // Channels-last max pooling (ops/pool.cpp), a channel vector of C at a time; `at` is the window
+  // position of each output's max. 2x2/stride-2 windows for one output row of Wo positions (`in`
+  // is the window row's first pixel, `row` the elements between image rows); merge folds pixel v
+  // (position k) into o; select writes (or adds) g where at == k, else 0.
+  void (*max_pool_2x2_row)(int64_t Wo, int64_t C, int64_t row, const T* in, T* out, uint8_t* at);
+  void (*max_pool_merge)(int64_t C, const T* v, uint8_t k, T* o, uint8_t* at);
+  void (*max_pool_select)(int64_t C, const T* g, const uint8_t* at, uint8_t k, T* d, bool accumulate);
   // Optimizer updates over n contiguous elements.
   void (*sgd)(int64_t n, T* p, const T* g, T* m, const SgdArgs<T>& a);
   void (*adam)(int64_t n, T* p, const T* g, T* m, T* v, T* vmax, const AdamArgs<T>& a);
