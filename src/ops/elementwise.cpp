@@ -3,6 +3,7 @@
 #include "nabla/ops/elementwise.h"
 
 #include <cmath>
+#include <optional>
 
 #include "ops/elementwise_impl.h"
 
@@ -51,11 +52,30 @@ Tensor& apply_inplace(Tensor& self, const char* op, const std::vector<Tensor>& o
   return self;
 }
 
+std::pair<Tensor, Tensor> promoted(const Tensor& a, const Tensor& b) {
+  const DType t = result_type(a, b);
+  return {a.to(t), b.to(t)};
+}
+
 }  // namespace detail
+
+DType result_type(const Tensor& a, const Tensor& b) {
+  // Promote within each group (operands with dims, 0-dim operands), then let
+  // the 0-dim group decide only when it brings a higher category.
+  std::optional<DType> dims, zero;
+  for (const Tensor* t : {&a, &b}) {
+    std::optional<DType>& g = t->dim() > 0 ? dims : zero;
+    g = g ? promote_types(*g, t->dtype()) : t->dtype();
+  }
+  if (!dims) return *zero;
+  if (!zero || is_floating(*dims) || !is_floating(*zero)) return *dims;
+  return promote_types(*dims, *zero);
+}
 
 // ---------------------------------------------------------------- arithmetic
 
-Tensor add(const Tensor& a, const Tensor& b, double alpha) {
+Tensor add(const Tensor& a0, const Tensor& b0, double alpha) {
+  const auto [a, b] = detail::promoted(a0, b0);
   Tensor out = alpha == 1.0 ? binary_map("add", a, b, [](auto x, auto y) { return x + y; }, kernels::Binary::add)
                             : dispatch_all(a.dtype(), [&](auto tag) {
                                 using T = typename decltype(tag)::type;
@@ -69,7 +89,8 @@ Tensor add(const Tensor& a, const Tensor& b, double alpha) {
   return out;
 }
 
-Tensor sub(const Tensor& a, const Tensor& b, double alpha) {
+Tensor sub(const Tensor& a0, const Tensor& b0, double alpha) {
+  const auto [a, b] = detail::promoted(a0, b0);
   Tensor out = alpha == 1.0 ? binary_map("sub", a, b, [](auto x, auto y) { return x - y; }, kernels::Binary::sub)
                             : dispatch_all(a.dtype(), [&](auto tag) {
                                 using T = typename decltype(tag)::type;
@@ -82,7 +103,8 @@ Tensor sub(const Tensor& a, const Tensor& b, double alpha) {
   return out;
 }
 
-Tensor mul(const Tensor& a, const Tensor& b) {
+Tensor mul(const Tensor& a0, const Tensor& b0) {
+  const auto [a, b] = detail::promoted(a0, b0);
   Tensor out = binary_map("mul", a, b, [](auto x, auto y) { return x * y; }, kernels::Binary::mul);
   bool ga = a.requires_grad(), gb = b.requires_grad();
   record(
@@ -94,9 +116,10 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor div(const Tensor& a, const Tensor& b) {
-  NABLA_CHECK(is_floating(a.dtype()), "div: expected floating tensors, got {} (convert with to(DType::f32))",
-              dtype_name(a.dtype()));
+Tensor div(const Tensor& a0, const Tensor& b0) {
+  // True division, as PyTorch's div: integers divide as f32.
+  const DType t = is_floating(result_type(a0, b0)) ? result_type(a0, b0) : DType::f32;
+  const Tensor a = a0.to(t), b = b0.to(t);
   Tensor out = binary_map("div", a, b, [](auto x, auto y) { return x / y; }, kernels::Binary::div);
   bool gb = b.requires_grad();
   record(
@@ -140,7 +163,8 @@ Tensor pow(const Tensor& x, double e) {
   return out;
 }
 
-Tensor pow(const Tensor& x, const Tensor& y) {
+Tensor pow(const Tensor& x0, const Tensor& y0) {
+  const auto [x, y] = detail::promoted(x0, y0);
   NABLA_CHECK(is_floating(x.dtype()), "pow: expected floating tensors, got {}", dtype_name(x.dtype()));
   Tensor out = binary_map("pow", x, y, [](auto a, auto b) { return std::pow(a, b); });
   Tensor yo = out.detach();
@@ -270,7 +294,8 @@ Tensor minmax_grad(const Tensor& g, const Tensor& self, const Tensor& other, boo
 
 }  // namespace
 
-Tensor minimum(const Tensor& a, const Tensor& b) {
+Tensor minimum(const Tensor& a0, const Tensor& b0) {
+  const auto [a, b] = detail::promoted(a0, b0);
   Tensor out = binary_map("minimum", a, b, [](auto x, auto y) { return x < y ? x : y; }, kernels::Binary::minimum);
   record(
       out, "minimum", {a, b},
@@ -278,7 +303,8 @@ Tensor minimum(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor maximum(const Tensor& a, const Tensor& b) {
+Tensor maximum(const Tensor& a0, const Tensor& b0) {
+  const auto [a, b] = detail::promoted(a0, b0);
   Tensor out = binary_map("maximum", a, b, [](auto x, auto y) { return x > y ? x : y; }, kernels::Binary::maximum);
   record(
       out, "maximum", {a, b},
@@ -286,7 +312,8 @@ Tensor maximum(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+Tensor where(const Tensor& cond, const Tensor& a0, const Tensor& b0) {
+  const auto [a, b] = detail::promoted(a0, b0);
   NABLA_CHECK(cond.dtype() == DType::u8, "where: condition must be u8 (a comparison result), got {}",
               dtype_name(cond.dtype()));
   Shape s = broadcast_shapes(cond.sizes(), detail::binary_shape(a, b, "where"), "where");
@@ -323,7 +350,8 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
 
 namespace {
 
-template <class F> Tensor compare(const char* op, const Tensor& a, const Tensor& b, F f) {
+template <class F> Tensor compare(const char* op, const Tensor& a0, const Tensor& b0, F f) {
+  const auto [a, b] = detail::promoted(a0, b0);
   Shape s = detail::binary_shape(a, b, op);
   return dispatch_all(a.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -417,6 +445,11 @@ Tensor& binary_inplace(Tensor& self, const Tensor& other, const char* op, F f, B
     Tensor copy = other.clone();
     return binary_inplace(self, copy, op, f, oop, vop);
   }
+  const DType rt = result_type(self, other);
+  NABLA_CHECK(is_floating(self.dtype()) || !is_floating(rt),
+              "{}: result type {} can't be cast to the desired output type {}", op, dtype_name(rt),
+              dtype_name(self.dtype()));
+  if (other.dtype() != self.dtype()) return binary_inplace(self, other.to(self.dtype()), op, f, oop, vop);
   Shape s = detail::binary_shape(self, other, op);
   NABLA_CHECK(s == self.sizes(), "{}: operand of shape {} does not broadcast to the in-place shape {}", op,
               shape_str(other.sizes()), shape_str(self.sizes()));
@@ -434,6 +467,13 @@ Tensor& binary_inplace(Tensor& self, const Tensor& other, const char* op, F f, B
       });
 }
 
+// A C++ scalar written into self: a whole number into an integer tensor keeps
+// its dtype (as a Python int would: counters do x.add_(1)); a fraction makes
+// the result type floating, which binary_inplace refuses for integer self.
+Tensor inplace_scalar(double v, const Tensor& self) {
+  return is_floating(self.dtype()) || v != std::trunc(v) ? scalar_like(v, self) : scalar_tensor(v, self.dtype());
+}
+
 Tensor add1(const Tensor& a, const Tensor& b) { return add(a, b); }
 Tensor sub1(const Tensor& a, const Tensor& b) { return sub(a, b); }
 
@@ -443,20 +483,20 @@ Tensor& Tensor::add_(const Tensor& other, double alpha) {
   if (alpha == 1.0) return binary_inplace(*this, other, "add_", [](auto x, auto y) { return x + y; }, add1, kernels::Binary::add);
   return add_(mul(other, alpha));
 }
-Tensor& Tensor::add_(double v) { return add_(scalar_like(v, *this)); }
+Tensor& Tensor::add_(double v) { return add_(inplace_scalar(v, *this)); }
 Tensor& Tensor::sub_(const Tensor& other) {
   return binary_inplace(*this, other, "sub_", [](auto x, auto y) { return x - y; }, sub1, kernels::Binary::sub);
 }
-Tensor& Tensor::sub_(double v) { return sub_(scalar_like(v, *this)); }
+Tensor& Tensor::sub_(double v) { return sub_(inplace_scalar(v, *this)); }
 Tensor& Tensor::mul_(const Tensor& other) {
   return binary_inplace(*this, other, "mul_", [](auto x, auto y) { return x * y; }, mul, kernels::Binary::mul);
 }
-Tensor& Tensor::mul_(double v) { return mul_(scalar_like(v, *this)); }
+Tensor& Tensor::mul_(double v) { return mul_(inplace_scalar(v, *this)); }
 Tensor& Tensor::div_(const Tensor& other) {
   NABLA_CHECK(is_floating(dtype()), "div_: expected a floating tensor, got {}", dtype_name(dtype()));
   return binary_inplace(*this, other, "div_", [](auto x, auto y) { return x / y; }, div, kernels::Binary::div);
 }
-Tensor& Tensor::div_(double v) { return div_(scalar_like(v, *this)); }
+Tensor& Tensor::div_(double v) { return div_(inplace_scalar(v, *this)); }
 
 Tensor& Tensor::clamp_(std::optional<double> lo, std::optional<double> hi) {
   return detail::apply_inplace(*this, "clamp_", {}, [lo, hi](const Tensor& s) { return clamp(s, lo, hi); });

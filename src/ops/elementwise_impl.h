@@ -77,8 +77,15 @@ Tensor grad_map(const char* op, const Tensor& x, const Tensor& g, F f, std::opti
   });
 }
 
-/// A 0-dim tensor of t's dtype holding v (how scalars enter binary ops).
-inline Tensor scalar_like(double v, const Tensor& t) { return scalar_tensor(v, t.dtype()); }
+/// A 0-dim tensor holding v, as a C++ scalar enters a binary op with t: of t's
+/// dtype when t is floating, f32 when t holds integers (PyTorch's default dtype
+/// for a Python float), so promotion makes i64 * 0.5 an f32 tensor.
+inline Tensor scalar_like(double v, const Tensor& t) {
+  return scalar_tensor(v, is_floating(t.dtype()) ? t.dtype() : DType::f32);
+}
+
+/// a and b converted to result_type(a, b), the dtype binary ops compute in.
+std::pair<Tensor, Tensor> promoted(const Tensor& a, const Tensor& b);
 
 /// Runs an in-place op. When autograd records, the result is computed out of
 /// place from a clone of self (so tensors saved by earlier nodes stay intact),

@@ -51,7 +51,7 @@ std::pair<Tensor, Tensor> checked_targets(const Tensor& input, const Tensor& tar
   NABLA_CHECK(target.sizes() == expect, "{}: target {} does not match input {} (expected target {})", op,
               shape_str(target.sizes()), shape_str(input.sizes()), shape_str(expect));
   Tensor mask = ne(target, full({}, static_cast<double>(ignore_index), DType::i64));
-  Tensor safe = where(mask, target, 0.0);
+  Tensor safe = where(mask, target, zeros({}, target.dtype()));
   int64_t C = input.sizes()[1];
   for (int64_t v : safe.to_vector<int64_t>())
     NABLA_CHECK(v >= 0 && v < C, "{}: target {} out of range for {} classes (input {})", op, v, C,

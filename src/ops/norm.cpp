@@ -339,7 +339,9 @@ Tensor layer_norm(const Tensor& x, const Shape& ns, const Tensor& w, const Tenso
     NABLA_CHECK(b.sizes() == ns, "layer_norm: bias {} must have normalized_shape {}", shape_str(b.sizes()),
                 shape_str(ns));
   int64_t R = shape_numel(ns);
-  Normalized n = normalize_rows(x.reshape({-1, R}), eps, "layer_norm");
+  // Rows spelled out, not -1: with no elements, -1 would be ambiguous.
+  const int64_t rows = shape_numel(Shape(x.sizes().begin(), x.sizes().end() - static_cast<int64_t>(ns.size())));
+  Normalized n = normalize_rows(x.reshape({rows, R}), eps, "layer_norm");
   Tensor y = n.xhat.reshape(x.sizes());
   if (w.defined()) y = mul(y, w);
   if (b.defined()) y = add(y, b);
@@ -353,7 +355,8 @@ Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& w, const Tensor
               C, groups, shape_str(x.sizes()));
   check_channel_vec(w, C, "weight", "group_norm");
   check_channel_vec(b, C, "bias", "group_norm");
-  Normalized n = normalize_rows(x.reshape({N * groups, -1}), eps, "group_norm");
+  const int64_t per_group = (C / groups) * shape_numel(Shape(x.sizes().begin() + 2, x.sizes().end()));
+  Normalized n = normalize_rows(x.reshape({N * groups, per_group}), eps, "group_norm");
   return affine(n.xhat.reshape(x.sizes()), w, b, channel_shape(x));
 }
 

@@ -57,6 +57,7 @@ Tensor linspace(double start, double end, int64_t steps, DType dtype) {
   double h = steps > 1 ? (end - start) / static_cast<double>(steps - 1) : 0.0;
   // Fill from both ends, as PyTorch does, so the last value is exactly `end`.
   fill_indexed(t, [&](int64_t i) {
+    if (steps == 1) return start;  // PyTorch: [start]
     return i < steps / 2 ? start + h * static_cast<double>(i) : end - h * static_cast<double>(steps - 1 - i);
   });
   return t;

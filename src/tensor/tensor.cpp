@@ -19,6 +19,8 @@ bool Tensor::is_contiguous() const {
   int64_t expected = 1;
   const auto& s = impl().sizes;
   const auto& st = impl().strides;
+  for (int64_t v : s)
+    if (v == 0) return true;  // no elements: any strides will do (as PyTorch)
   for (size_t i = s.size(); i-- > 0;) {
     if (s[i] == 1) continue;
     if (st[i] != expected) return false;

@@ -8,6 +8,13 @@
 namespace nabla {
 
 /// a + alpha * b
+/// The dtype of a binary op on a and b (PyTorch 1.13's torch.result_type):
+/// operands with dimensions decide; a 0-dim operand only when its category
+/// (integer < floating) is higher. So i64 [N] + 0-dim f32 is f32, f32 [N] +
+/// 0-dim f64 stays f32, u8 [N] + i64 [N] is i64. A C++ double scalar counts as a
+/// 0-dim f32 for integer tensors (i64 * 0.5 is f32) and as the tensor's dtype otherwise.
+DType result_type(const Tensor& a, const Tensor& b);
+
 Tensor add(const Tensor& a, const Tensor& b, double alpha = 1.0);
 /// a - alpha * b
 Tensor sub(const Tensor& a, const Tensor& b, double alpha = 1.0);

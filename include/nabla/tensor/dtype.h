@@ -28,6 +28,16 @@ const char* dtype_name(DType t);
 /// True for f32 and f64.
 constexpr bool is_floating(DType t) { return t == DType::f32 || t == DType::f64; }
 
+/// PyTorch's promotion of two dtypes: integers (u8, i64) promote to i64, an
+/// integer with a float to the float, f32 with f64 to f64.
+constexpr DType promote_types(DType a, DType b) {
+  if (a == b) return a;
+  if (is_floating(a) && is_floating(b)) return DType::f64;
+  if (is_floating(a)) return a;
+  if (is_floating(b)) return b;
+  return DType::i64;
+}
+
 template <class T> struct TypeTag { using type = T; };
 
 /// The C++ type of a dtype, as a compile-time mapping.

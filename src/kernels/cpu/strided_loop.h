@@ -77,6 +77,7 @@ struct StridedLoop {
     }
     const int nd = static_cast<int>(sizes.size());
     const int64_t inner = sizes[nd - 1];
+    if (numel() == 0) return;  // a dim of size 0: nothing to visit
     std::array<int64_t, N> inner_st;
     for (size_t k = 0; k < N; ++k) inner_st[k] = strides[k][nd - 1];
     const int64_t outer = numel() / inner;
