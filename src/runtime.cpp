@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include "kernels/cpu/gemm_choice.h"
 #include "kernels/cpu/isa.h"
 #include "nabla/tensor/error.h"
 
@@ -19,5 +20,7 @@ const char* version() { return "0.1.0"; }
 const char* cpu_isa() { return kernels::isa_name(kernels::active_isa()); }
 
 const char* detected_cpu_isa() { return kernels::isa_name(kernels::detected_isa()); }
+
+std::string gemm_choice_file() { return kernels::gemm_choice_path(); }
 
 }  // namespace nabla

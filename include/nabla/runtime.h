@@ -1,5 +1,6 @@
 #pragma once
 // Process-wide settings: threads, version, instruction set.
+#include <string>
 
 namespace nabla {
 
@@ -13,5 +14,8 @@ const char* version();
 const char* cpu_isa();
 /// The best instruction set this CPU supports, whatever the cap.
 const char* detected_cpu_isa();
+/// The file where this CPU's per-shape GEMM library choices are kept
+/// ($NABLA_CACHE_DIR, $XDG_CACHE_HOME/nabla or ~/.cache/nabla).
+std::string gemm_choice_file();
 
 }  // namespace nabla

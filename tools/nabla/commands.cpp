@@ -4,6 +4,7 @@
 #include <dnnl.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -291,6 +292,11 @@ int run_info() {
               detected_cpu_isa());
   std::printf("BLAS: %s (core %s)\n", openblas_get_config(), openblas_get_corename());
   const dnnl_version_t* v = dnnl_version();
+  if (const char* g = std::getenv("NABLA_GEMM"); g && *g)
+    std::printf("GEMM: NABLA_GEMM=%s\n", g);
+  else
+    std::printf("GEMM: OpenBLAS or oneDNN per shape, as measured on this CPU (kept in %s)\n",
+                gemm_choice_file().c_str());
   const dnnl_cpu_isa_t disa = dnnl_get_effective_cpu_isa();
   const char* dname = disa == dnnl_cpu_isa_sse41                ? "sse41"
                       : disa == dnnl_cpu_isa_avx                 ? "avx"

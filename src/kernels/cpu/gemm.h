@@ -1,5 +1,7 @@
 #pragma once
-// Row-major GEMM through OpenBLAS: C = alpha * op(A) op(B) + beta * C.
+// Row-major GEMM: C = alpha * op(A) op(B) + beta * C. f32 runs on OpenBLAS or
+// oneDNN, whichever this machine measured faster for the shape (gemm_choice.h);
+// f64 (gradient checks) on OpenBLAS.
 #include <cstdint>
 
 namespace nabla::kernels {
