@@ -138,6 +138,7 @@ kernels::DnnlConv dnnl_of(const ConvShape& s, const Conv2dParams& p, bool bias) 
 
 void check_conv_inputs(const Tensor& x, const Tensor& w, const Tensor& b, int64_t groups, const char* op,
                        bool transposed) {
+  check_same_device(op, {&x, &w, &b});
   NABLA_CHECK(x.dim() == 4, "{}: expected input [N, C, H, W], got {}", op, shape_str(x.sizes()));
   NABLA_CHECK(w.dim() == 4, "{}: expected weight of 4 dims, got {}", op, shape_str(w.sizes()));
   NABLA_CHECK(groups >= 1, "{}: groups must be positive, got {}", op, groups);

@@ -18,8 +18,49 @@ using Grads = std::vector<Tensor>;
 
 namespace detail {
 
+namespace {
+
+// [first, last] element offsets a tensor touches in its storage.
+std::pair<int64_t, int64_t> extent(const Tensor& t) {
+  int64_t lo = t.offset(), hi = t.offset();
+  for (int64_t d = 0; d < t.dim(); ++d) {
+    const int64_t span = (t.sizes()[d] - 1) * t.strides()[d];
+    (span < 0 ? lo : hi) += span;
+  }
+  return {lo, hi};
+}
+
+}  // namespace
+
+void check_inplace_overlap(const Tensor& self, const std::vector<Tensor>& inputs, const char* op) {
+  if (self.numel() == 0) return;
+  for (int64_t d = 0; d < self.dim(); ++d)
+    NABLA_CHECK(self.sizes()[d] == 1 || self.strides()[d] != 0,
+                "{}: unsupported operation: more than one element of the written-to tensor {} (strides {}) refers "
+                "to a single memory location. Please clone() the tensor before performing the operation.",
+                op, shape_str(self.sizes()), shape_str(self.strides()));
+  // As PyTorch: an input in the same storage must be the destination itself or
+  // lie apart from it. Judged where both are dense (every element once); an
+  // interleaving of strided views (x[::2] and x[1::2]) passes.
+  const bool self_dense = !dense_dim_order(self.sizes(), self.strides()).empty();
+  for (const Tensor& in : inputs) {
+    if (!in.defined() || in.numel() == 0 || in.storage() != self.storage()) continue;
+    if (in.offset() == self.offset() && in.sizes() == self.sizes() && in.strides() == self.strides()) continue;
+    if (!self_dense || dense_dim_order(in.sizes(), in.strides()).empty()) continue;
+    const auto [a0, a1] = extent(self);
+    const auto [b0, b1] = extent(in);
+    NABLA_CHECK(a1 < b0 || b1 < a0,
+                "{}: unsupported operation: some elements of the input tensor {} (strides {}) and the written-to "
+                "tensor {} (strides {}) refer to a single memory location. Please clone() the tensor before "
+                "performing the operation.",
+                op, shape_str(in.sizes()), shape_str(in.strides()), shape_str(self.sizes()),
+                shape_str(self.strides()));
+  }
+}
+
 Tensor& apply_inplace(Tensor& self, const char* op, const std::vector<Tensor>& others,
                       const std::function<Tensor(const Tensor&)>& out_of_place, const std::function<void()>& direct) {
+  check_inplace_overlap(self, others, op);
   std::vector<Tensor> all = others;
   all.push_back(self);
   if (autograd::needs_grad(all)) {
@@ -445,6 +486,7 @@ Tensor& binary_inplace(Tensor& self, const Tensor& other, const char* op, F f, B
     Tensor copy = other.clone();
     return binary_inplace(self, copy, op, f, oop, vop);
   }
+  detail::check_inplace_overlap(self, {other}, op);  // before any conversion copies `other`
   const DType rt = result_type(self, other);
   NABLA_CHECK(is_floating(self.dtype()) || !is_floating(rt),
               "{}: result type {} can't be cast to the desired output type {}", op, dtype_name(rt),

@@ -16,6 +16,7 @@ namespace nabla::detail {
 
 /// Broadcast shape of a binary op after checking the dtypes agree.
 inline Shape binary_shape(const Tensor& a, const Tensor& b, const char* op) {
+  check_same_device(op, {&a, &b});
   NABLA_CHECK(a.dtype() == b.dtype(), "{}: dtype mismatch: {} {} and {} {}", op, dtype_name(a.dtype()),
               shape_str(a.sizes()), dtype_name(b.dtype()), shape_str(b.sizes()));
   return broadcast_shapes(a.sizes(), b.sizes(), op);
@@ -86,6 +87,10 @@ inline Tensor scalar_like(double v, const Tensor& t) {
 
 /// a and b converted to result_type(a, b), the dtype binary ops compute in.
 std::pair<Tensor, Tensor> promoted(const Tensor& a, const Tensor& b);
+
+/// Refuses an in-place write into `self` where two of its elements share memory
+/// (an expanded view), or where an input partially overlaps it (x.add_(x.t())).
+void check_inplace_overlap(const Tensor& self, const std::vector<Tensor>& inputs, const char* op);
 
 /// Runs an in-place op. When autograd records, the result is computed out of
 /// place from a clone of self (so tensors saved by earlier nodes stay intact),

@@ -69,6 +69,7 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
 }  // namespace
 
 Tensor mm(const Tensor& a, const Tensor& b) {
+  check_same_device("mm", {&a, &b});
   NABLA_CHECK(a.dim() == 2 && b.dim() == 2, "mm: expected 2-D tensors, got {} and {}", shape_str(a.sizes()),
               shape_str(b.sizes()));
   check_same_dtype(a, b, "mm");
@@ -90,6 +91,7 @@ Tensor mm(const Tensor& a, const Tensor& b) {
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
+  check_same_device("matmul", {&a, &b});
   NABLA_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: both operands need at least 1 dim, got {} and {}",
               shape_str(a.sizes()), shape_str(b.sizes()));
   check_same_dtype(a, b, "matmul");
@@ -122,6 +124,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 Tensor Tensor::matmul(const Tensor& other) const { return nabla::matmul(*this, other); }
 
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
+  check_same_device("linear", {&x, &w, &bias});
   NABLA_CHECK(w.dim() == 2, "linear: weight must be [out_features, in_features], got {}", shape_str(w.sizes()));
   NABLA_CHECK(x.dim() >= 1 && x.sizes().back() == w.sizes()[1],
               "linear: input {} does not match weight {} (expected last dim {})", shape_str(x.sizes()),

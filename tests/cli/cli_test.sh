@@ -29,6 +29,9 @@ expect_error() {
 
 expect_error "unknown option" "not expected: --bogus" train --bogus
 expect_error "unknown subcommand" "error" fly
+expect_error "non-numeric epochs" "--epochs: expected a positive number, got 'x'" train --epochs x
+expect_error "negative learning rate" "--lr: expected a positive number, got -1" train --lr -1
+NABLA_CPU_ISA=sse9 expect_error "unknown ISA cap" "NABLA_CPU_ISA: expected baseline, avx2 or avx512, got 'sse9'" info
 expect_error "bad value" "lr" train --lr -1
 expect_error "bad choice" "opt" train --opt lbfgs
 expect_error "unknown model" "unknown model 'resnet9000'" train --model resnet9000 --limit-train 10

@@ -80,3 +80,38 @@ TEST(Promotion, InPlaceKeepsTheDestinationType) {
 }
 
 }  // namespace
+
+namespace {
+
+using namespace nabla;
+
+TEST(InPlaceOverlap, ExpandedDestinationIsRefused) {
+  Tensor x = zeros({3});
+  Tensor e = x.expand({2, 3});
+  try {
+    e.add_(1.0);
+    FAIL() << "expected an error";
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("single memory location"), std::string::npos) << err.what();
+    EXPECT_NE(std::string(err.what()).find("[2, 3]"), std::string::npos) << err.what();
+  }
+  EXPECT_THROW(e.fill_(2.0), Error);
+  EXPECT_EQ(sum(x).item(), 0.0);  // nothing was written
+}
+
+TEST(InPlaceOverlap, PartiallyOverlappingSourceIsRefused) {
+  Tensor x = arange(0, 9).reshape({3, 3}).to(DType::f32);
+  EXPECT_THROW(x.add_(x.t()), Error);
+  EXPECT_THROW(x.narrow(0, 0, 2).copy_(x.narrow(0, 1, 2)), Error);
+  x.add_(x);  // the destination itself: fine
+  EXPECT_EQ(x.select(0, 2).select(0, 2).item(), 16.0);
+  Tensor y = arange(0, 8).to(DType::f32);
+  y.slice(0, 0, 8, 2).add_(y.slice(0, 1, 8, 2));  // interleaved, never the same element: fine
+  EXPECT_EQ(y.select(0, 0).item(), 1.0);
+  EXPECT_EQ(y.select(0, 6).item(), 13.0);
+  Tensor z = arange(0, 8).to(DType::f32);
+  z.narrow(0, 0, 4).copy_(z.narrow(0, 4, 4));  // disjoint halves: fine
+  EXPECT_EQ(z.select(0, 0).item(), 4.0);
+}
+
+}  // namespace

@@ -16,3 +16,12 @@ TEST(Tensor, FactoriesHaveShapesAndValues) {
   EXPECT_EQ(linspace(0, 1, 5).to_vector<float>(), (std::vector<float>{0, 0.25, 0.5, 0.75, 1}));
   EXPECT_EQ(eye(2, 3).to_vector<float>(), (std::vector<float>{1, 0, 0, 0, 1, 0}));
 }
+
+TEST(Device, EveryTensorIsOnTheCpu) {
+  nabla::Tensor t = nabla::zeros({2, 3});
+  EXPECT_EQ(t.device(), nabla::Device::cpu);
+  EXPECT_EQ(t.transpose(0, 1).device(), nabla::Device::cpu);
+  EXPECT_STREQ(nabla::device_name(t.device()), "cpu");
+  nabla::Tensor u = nabla::ones({3});
+  EXPECT_NO_THROW(nabla::check_same_device("add", {&t, &u}));
+}

@@ -7,6 +7,8 @@
 #include "nabla/models/zoo.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 using namespace nabla;
@@ -31,6 +33,22 @@ std::vector<int64_t> parse_sizes(const std::string& text, const char* option, co
   return out;
 }
 
+// Numeric checks with one short line on failure (CLI11's own print their range
+// bounds, of which the largest double is 309 digits).
+CLI::Validator number_check(const char* what, bool (*ok)(double)) {
+  return CLI::Validator(
+      [what, ok](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double v = std::strtod(text.c_str(), &end);
+        if (text.empty() || *end != '\0' || std::isnan(v)) return "expected " + std::string(what) + ", got '" + text + "'";
+        if (!ok(v)) return "expected " + std::string(what) + ", got " + text;
+        return "";
+      },
+      what);
+}
+const CLI::Validator kPositive = number_check("a positive number", [](double v) { return v > 0; });
+const CLI::Validator kNonNegative = number_check("a number >= 0", [](double v) { return v >= 0; });
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -45,31 +63,31 @@ int main(int argc, char** argv) {
   tr->add_option("--config", config_file, "JSON file with any of the options below (flags override it)");
   tr->add_option("--model", cfg.model, "model name (see `nabla models`)");
   tr->add_option("--data", cfg.data, "fashion-mnist | fashion-mnist-seg[:NOISE,THRESHOLD] | idx:DIR | cifar10:DIR | csv:FILE | csv:TRAIN,TEST | text:FILE");
-  tr->add_option("--epochs", cfg.epochs, "epochs")->check(CLI::PositiveNumber);
-  tr->add_option("--batch-size", cfg.batch_size, "batch size (text: parallel streams)")->check(CLI::PositiveNumber);
-  tr->add_option("--bptt", cfg.bptt, "text: characters per truncated-BPTT window")->check(CLI::PositiveNumber);
+  tr->add_option("--epochs", cfg.epochs, "epochs")->check(kPositive);
+  tr->add_option("--batch-size", cfg.batch_size, "batch size (text: parallel streams)")->check(kPositive);
+  tr->add_option("--bptt", cfg.bptt, "text: characters per truncated-BPTT window")->check(kPositive);
   tr->add_option("--opt", cfg.opt, "optimizer")->check(CLI::IsMember({"sgd", "adam", "adamw", "rmsprop", "adagrad"}));
-  tr->add_option("--lr", cfg.lr, "learning rate")->check(CLI::PositiveNumber);
-  tr->add_option("--wd", cfg.wd, "weight decay")->check(CLI::NonNegativeNumber);
+  tr->add_option("--lr", cfg.lr, "learning rate")->check(kPositive);
+  tr->add_option("--wd", cfg.wd, "weight decay")->check(kNonNegative);
   tr->add_option("--momentum", cfg.momentum, "momentum (sgd, rmsprop)")->check(CLI::Range(0.0, 1.0));
   tr->add_flag("--nesterov", cfg.nesterov, "Nesterov momentum (sgd)");
   tr->add_flag("--decay-bias", cfg.decay_bias, "apply weight decay to biases and norm parameters too");
   tr->add_option("--sched", cfg.sched, "lr schedule")
       ->check(CLI::IsMember({"none", "step", "multistep", "exponential", "cosine", "warmup-cosine", "onecycle",
                              "plateau"}));
-  tr->add_option("--warmup-epochs", cfg.warmup_epochs, "warm-up epochs (warmup-cosine)")->check(CLI::NonNegativeNumber);
+  tr->add_option("--warmup-epochs", cfg.warmup_epochs, "warm-up epochs (warmup-cosine)")->check(kNonNegative);
   tr->add_option("--loss", cfg.loss, "ce (cross entropy), dice or ce+dice (segmentation)")
       ->check(CLI::IsMember({"ce", "dice", "ce+dice"}));
   tr->add_option("--label-smoothing", cfg.label_smoothing, "label smoothing")->check(CLI::Range(0.0, 1.0));
-  tr->add_option("--clip-grad", cfg.clip_grad, "clip the global gradient norm to this")->check(CLI::NonNegativeNumber);
-  tr->add_option("--early-stop", cfg.early_stop, "patience in epochs; 0 disables")->check(CLI::NonNegativeNumber);
+  tr->add_option("--clip-grad", cfg.clip_grad, "clip the global gradient norm to this")->check(kNonNegative);
+  tr->add_option("--early-stop", cfg.early_stop, "patience in epochs; 0 disables")->check(kNonNegative);
   tr->add_option("--seed", cfg.seed, "random seed");
-  tr->add_option("--threads", cfg.threads, "threads (0: all available)")->check(CLI::NonNegativeNumber);
+  tr->add_option("--threads", cfg.threads, "threads (0: all available)")->check(kNonNegative);
   tr->add_option("--out", cfg.out, "run folder for metrics.jsonl and checkpoints");
   tr->add_option("--resume", resume, "continue from a checkpoint (e.g. RUN/last.ckpt)")->check(CLI::ExistingFile);
   tr->add_option("--weights", train_weights, "start from a safetensors state_dict")->check(CLI::ExistingFile);
-  tr->add_option("--limit-train", cfg.limit_train, "use only the first N training examples")->check(CLI::NonNegativeNumber);
-  tr->add_option("--limit-test", cfg.limit_test, "use only the first N test examples")->check(CLI::NonNegativeNumber);
+  tr->add_option("--limit-train", cfg.limit_train, "use only the first N training examples")->check(kNonNegative);
+  tr->add_option("--limit-test", cfg.limit_test, "use only the first N test examples")->check(kNonNegative);
   tr->add_option("--hidden", hidden_csv, "mlp hidden sizes, e.g. 256,128,100");
   tr->add_option("--dropout", cfg.dropout, "dropout probability")->check(CLI::Range(0.0, 1.0));
   tr->add_option("--stem", cfg.stem, "ImageNet-style nets: imagenet (7x7/2 conv + max pool) or small (3x3/1 conv)")
@@ -80,7 +98,7 @@ int main(int argc, char** argv) {
   tr->add_option("--normalize", cfg.preprocess.normalize, "standard (train-set mean/std) or none (pixels / 255)")
       ->check(CLI::IsMember({"standard", "none"}));
   tr->add_option("--crop-padding", cfg.preprocess.crop_padding, "random-crop augmentation padding")
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegative);
   tr->add_flag("--hflip", cfg.preprocess.hflip, "random horizontal flips");
   tr->add_option("--erasing", cfg.preprocess.erasing, "random erasing probability")->check(CLI::Range(0.0, 1.0));
   bool no_progress = false;
@@ -95,7 +113,7 @@ int main(int argc, char** argv) {
     c->add_option("--data", src.data, "data set (default: the checkpoint's)");
     c->add_option("--normalize", src.normalize, "standard or none (default: the checkpoint's)")
         ->check(CLI::IsMember({"standard", "none"}));
-    c->add_option("--limit-test", src.limit, "use only the first N test examples")->check(CLI::NonNegativeNumber);
+    c->add_option("--limit-test", src.limit, "use only the first N test examples")->check(kNonNegative);
   };
   auto* ev = app.add_subcommand("eval", "test loss, accuracy, ECE and confusion matrix of a model");
   add_source(ev);
@@ -107,11 +125,11 @@ int main(int argc, char** argv) {
   bench->add_option("workload", bo.workload, "mlp | cnn | resnet | lstm | infer_mlp | infer_cnn")
       ->required()
       ->check(CLI::IsMember({"mlp", "cnn", "resnet", "lstm", "infer_mlp", "infer_cnn"}));
-  bench->add_option("--threads", bo.threads, "threads")->check(CLI::PositiveNumber);
-  bench->add_option("--epochs", bo.epochs, "epochs (mlp, cnn)")->check(CLI::PositiveNumber);
-  bench->add_option("--steps", bo.steps, "timed steps (resnet, lstm)")->check(CLI::PositiveNumber);
-  bench->add_option("--warmup", bo.warmup, "untimed steps (resnet, lstm)")->check(CLI::NonNegativeNumber);
-  bench->add_option("--runs", bo.runs, "timed runs (infer_*)")->check(CLI::PositiveNumber);
+  bench->add_option("--threads", bo.threads, "threads")->check(kPositive);
+  bench->add_option("--epochs", bo.epochs, "epochs (mlp, cnn)")->check(kPositive);
+  bench->add_option("--steps", bo.steps, "timed steps (resnet, lstm)")->check(kPositive);
+  bench->add_option("--warmup", bo.warmup, "untimed steps (resnet, lstm)")->check(kNonNegative);
+  bench->add_option("--runs", bo.runs, "timed runs (infer_*)")->check(kPositive);
   bench->add_option("--seed", bo.seed, "seed");
   bench->add_option("--save", bo.model_out, "mlp/cnn: write the trained weights (safetensors)");
   bench->add_option("--weights", bo.model_in, "infer_*: trained weights (safetensors)")->check(CLI::ExistingFile);
@@ -121,11 +139,11 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::ExistingFile);
   gen->add_option("--prompt", go.prompt, "text to start from (default: a line break)");
-  gen->add_option("--length", go.length, "characters to generate (default 200)")->check(CLI::NonNegativeNumber);
+  gen->add_option("--length", go.length, "characters to generate (default 200)")->check(kNonNegative);
   gen->add_option("--temperature", go.temperature, "softmax temperature; 0 picks the most likely (default 1)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegative);
   gen->add_option("--top-k", go.top_k, "sample among the k most likely characters; 0: all (default)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegative);
   gen->add_option("--seed", go.seed, "random seed (default 0)");
   auto* info = app.add_subcommand("info", "version, threads, BLAS");
   auto* models_cmd = app.add_subcommand("models", "list the model zoo");
@@ -134,7 +152,7 @@ int main(int argc, char** argv) {
   auto* summary = app.add_subcommand("summary", "per-layer table of a model: output shapes, parameters, FLOPs");
   summary->add_option("--model", so.model, "model name (see `nabla models`)")->required();
   summary->add_option("--input", input_csv, "one example's shape, e.g. 3,32,32 (default 1,28,28)");
-  summary->add_option("--classes", so.classes, "number of classes")->check(CLI::PositiveNumber);
+  summary->add_option("--classes", so.classes, "number of classes")->check(kPositive);
   summary->add_option("--stem", so.stem, "imagenet or small")->check(CLI::IsMember({"imagenet", "small"}));
 
   try {

@@ -3,16 +3,18 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "nabla/tensor/device.h"
+
 namespace nabla {
 
 /// Raw memory of one or more tensors. `version` counts in-place writes, so
 /// autograd can tell when a tensor it saved was modified afterwards; `id` is
 /// unique for the life of the process (memory addresses are reused), so
 /// (id, version) names one state of the contents, e.g. for caches of
-/// reordered weights.
+/// reordered weights. `device` says where the memory lives (only cpu today).
 class Storage {
  public:
-  explicit Storage(size_t nbytes);
+  explicit Storage(size_t nbytes, Device device = Device::cpu);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -22,6 +24,7 @@ class Storage {
   uint64_t version() const { return version_; }
   void bump_version() { ++version_; }
   uint64_t id() const { return id_; }
+  Device device() const { return device_; }
 
  private:
   void* data_ = nullptr;
@@ -29,6 +32,7 @@ class Storage {
   size_t block_bytes_ = 0;
   uint64_t version_ = 0;
   uint64_t id_ = 0;
+  Device device_ = Device::cpu;
 };
 
 }  // namespace nabla

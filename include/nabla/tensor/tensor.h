@@ -54,6 +54,8 @@ class Tensor {
   DType dtype() const { return impl().dtype; }
   bool is_contiguous() const;
   const std::shared_ptr<Storage>& storage() const { return impl().storage; }
+  /// Where the elements live (only Device::cpu today).
+  Device device() const { return impl().storage ? impl().storage->device() : Device::cpu; }
 
   /// Pointer to the first element (offset applied); throws when T is not the dtype.
   template <class T> T* data() const {
