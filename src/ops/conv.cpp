@@ -9,6 +9,7 @@
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/cpu/row_loops.h"
+#include "kernels/cpu/vec/table.h"
 #include "nabla/autograd/node.h"
 #include "nabla/ops/reduce.h"
 #include "nabla/tensor/factory.h"
@@ -121,11 +122,9 @@ void conv_backward(const ConvShape& s, const Conv2dParams& p, const T* x, const 
 Tensor channel_sums(const Tensor& g) {
   const int64_t O = g.sizes()[1], M = g.numel() / std::max<int64_t>(O, 1);
   const float* gp = g.data<float>();
-  std::vector<double> s = kernels::column_sums<1, float>(M, O, [&](int64_t r, float* __restrict acc) {
-    const float* __restrict row = gp + r * O;
-#pragma omp simd
-    for (int64_t c = 0; c < O; ++c) acc[c] += row[c];
-  });
+  const kernels::TypedKernels<float>& vk = kernels::vec_for<float>();
+  std::vector<double> s = kernels::column_sums<1, float>(
+      M, O, [&](int64_t r0, int64_t r1, float* acc) { vk.col_sum(r1 - r0, O, gp + r0 * O, acc); });
   Tensor out = Tensor::empty({O}, g.dtype());
   for (int64_t c = 0; c < O; ++c) out.data<float>()[c] = static_cast<float>(s[c]);
   return out;

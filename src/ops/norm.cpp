@@ -10,6 +10,7 @@
 
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/row_loops.h"
+#include "kernels/cpu/vec/table.h"
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/autograd/node.h"
 #include "nabla/ops/elementwise.h"
@@ -132,18 +133,13 @@ Tensor batch_norm_train_cl(const Tensor& x, const Tensor& w, const Tensor& b, do
     const T* in = xc.data<T>();
     T* out = y.data<T>();
     Tensor wc = w.defined() ? w.detach().contiguous() : Tensor(), bc = b.defined() ? b.detach().contiguous() : Tensor();
-    std::vector<double> mean = kernels::column_sums<1, T>(M, C, [&](int64_t r, T* __restrict acc) {
-      const T* __restrict row = in + r * C;
-#pragma omp simd
-      for (int64_t c = 0; c < C; ++c) acc[c] += row[c];
-    });
+    const kernels::TypedKernels<T>& vk = kernels::vec_for<T>();
+    std::vector<double> mean = kernels::column_sums<1, T>(
+        M, C, [&](int64_t r0, int64_t r1, T* acc) { vk.col_sum(r1 - r0, C, in + r0 * C, acc); });
     std::vector<T> mean_t(C);
     for (int64_t c = 0; c < C; ++c) mean_t[c] = static_cast<T>(mean[c] /= static_cast<double>(M));
-    std::vector<double> var = kernels::column_sums<1, T>(M, C, [&](int64_t r, T* __restrict acc) {
-      const T* __restrict row = in + r * C;
-      const T* __restrict mu = mean_t.data();
-#pragma omp simd
-      for (int64_t c = 0; c < C; ++c) acc[c] += (row[c] - mu[c]) * (row[c] - mu[c]);
+    std::vector<double> var = kernels::column_sums<1, T>(M, C, [&](int64_t r0, int64_t r1, T* acc) {
+      vk.col_sum_sqdev(r1 - r0, C, in + r0 * C, mean_t.data(), acc);
     });
     std::vector<T> scale(C), shift(C);
     for (int64_t c = 0; c < C; ++c) {
@@ -155,12 +151,8 @@ Tensor batch_norm_train_cl(const Tensor& x, const Tensor& w, const Tensor& b, do
       st->rstd.data<T>()[c] = static_cast<T>(rstd);
       st->var.data<T>()[c] = static_cast<T>(var[c]);
     }
-    kernels::for_rows(M, C, [&](int64_t r) {
-      const T* __restrict row = in + r * C;
-      T* __restrict orow = out + r * C;
-      const T *__restrict sc = scale.data(), *__restrict sh = shift.data();
-#pragma omp simd
-      for (int64_t c = 0; c < C; ++c) orow[c] = row[c] * sc[c] + sh[c];
+    kernels::for_row_ranges(M, C, [&](int64_t r0, int64_t r1) {
+      vk.rows_affine(r1 - r0, C, in + r0 * C, scale.data(), shift.data(), out + r0 * C);
     });
   });
   bool gx = x.requires_grad(), gw = w.defined() && w.requires_grad(), gb = b.defined() && b.requires_grad();
@@ -175,13 +167,9 @@ Tensor batch_norm_train_cl(const Tensor& x, const Tensor& w, const Tensor& b, do
           using T = typename decltype(tag)::type;
           const T *gp = gc.data<T>(), *in = xc.data<T>(), *mp = mean.data<T>(), *rp = rstd.data<T>();
           Tensor wc = w.defined() ? w.detach().contiguous() : Tensor();
-          std::vector<double> sums = kernels::column_sums<2, T>(M, C, [&](int64_t r, T* __restrict acc) {
-            const T *__restrict grow = gp + r * C, *__restrict row = in + r * C;
-#pragma omp simd
-            for (int64_t c = 0; c < C; ++c) {
-              acc[c] += grow[c];
-              acc[C + c] += grow[c] * (row[c] - mp[c]) * rp[c];
-            }
+          const kernels::TypedKernels<T>& vk = kernels::vec_for<T>();
+          std::vector<double> sums = kernels::column_sums<2, T>(M, C, [&](int64_t r0, int64_t r1, T* acc) {
+            vk.col_sum_bn_grad(r1 - r0, C, gp + r0 * C, in + r0 * C, mp, rp, acc);
           });
           std::vector<T> k(C), mg(C), mgx(C);
           for (int64_t c = 0; c < C; ++c) {
@@ -193,12 +181,8 @@ Tensor batch_norm_train_cl(const Tensor& x, const Tensor& w, const Tensor& b, do
           }
           if (!gx) return;
           T* dxp = dx.data<T>();
-          kernels::for_rows(M, C, [&](int64_t r) {
-            const T *__restrict grow = gp + r * C, *__restrict row = in + r * C;
-            T* __restrict drow = dxp + r * C;
-            const T *__restrict kk = k.data(), *__restrict mgp = mg.data(), *__restrict mgxp = mgx.data();
-#pragma omp simd
-            for (int64_t c = 0; c < C; ++c) drow[c] = kk[c] * (grow[c] - mgp[c] - (row[c] - mp[c]) * mgxp[c]);
+          kernels::for_row_ranges(M, C, [&](int64_t r0, int64_t r1) {
+            vk.rows_bn_dx(r1 - r0, C, gp + r0 * C, in + r0 * C, mp, k.data(), mg.data(), mgx.data(), dxp + r0 * C);
           });
         });
         return Grads{dx, gw ? dw : Tensor(), gb ? db : Tensor()};

@@ -142,4 +142,60 @@ TEST(Dispatch, OptimizerUpdatesAgreeAcrossIsas) {
   for (const KernelTable* t : runnable_tables()) expect_close(run(*t), want, 1e-5f, t->isa);
 }
 
+TEST(Dispatch, PointwiseChannelRowsAndPoolingAgreeAcrossIsas) {
+  const int64_t rows = 7, C = 37, n = rows * C;  // odd sizes: every tail path
+  std::vector<float> x = random_vec(n, 11), g = random_vec(n, 12), m = random_vec(C, 13), r = random_vec(C, 14, 0.5f, 2.0f);
+  auto run = [&](const KernelTable& t) {
+    std::vector<float> all;
+    auto keep = [&](const std::vector<float>& v) { all.insert(all.end(), v.begin(), v.end()); };
+    std::vector<float> y(n);
+    for (Unary op : {Unary::relu, Unary::neg, Unary::abs}) {
+      t.f32.unary(op, n, x.data(), y.data());
+      keep(y);
+    }
+    for (Binary op : {Binary::add, Binary::sub, Binary::mul, Binary::div, Binary::minimum, Binary::maximum,
+                      Binary::relu_backward})
+      for (int64_t step : {int64_t{0}, int64_t{1}}) {
+        t.f32.binary(op, n, x.data(), g.data(), step, y.data());
+        keep(y);
+      }
+    std::vector<float> acc(2 * C, 0.0f);
+    t.f32.col_sum(rows, C, x.data(), acc.data());
+    t.f32.col_sum_sqdev(rows, C, x.data(), m.data(), acc.data() + C);
+    keep(acc);
+    std::fill(acc.begin(), acc.end(), 0.0f);
+    t.f32.col_sum_bn_grad(rows, C, g.data(), x.data(), m.data(), r.data(), acc.data());
+    keep(acc);
+    t.f32.rows_affine(rows, C, x.data(), r.data(), m.data(), y.data());
+    keep(y);
+    t.f32.rows_bn_dx(rows, C, g.data(), x.data(), m.data(), r.data(), m.data(), r.data(), y.data());
+    keep(y);
+    // Max pooling of a 2 x 6 image of C channels into one row of 3 outputs, then the gradient.
+    std::vector<float> img = random_vec(2 * 6 * C, 15), out(3 * C), grad(2 * 6 * C, 0.0f);
+    img[5] = std::nanf("");  // the first NaN of a window wins
+    std::vector<uint8_t> at(3 * C);
+    t.f32.max_pool_2x2_row(3, C, 6 * C, img.data(), out.data(), at.data());
+    keep(out);
+    for (uint8_t a : at) all.push_back(a);
+    t.f32.max_pool_merge(C, img.data() + C, 1, out.data(), at.data());
+    keep(out);
+    t.f32.max_pool_select(C, out.data(), at.data(), 0, grad.data(), true);
+    t.f32.max_pool_select(C, out.data(), at.data(), 1, grad.data() + C, false);
+    keep(grad);
+    return all;
+  };
+  std::vector<float> want = run(baseline::kTable);
+  for (const KernelTable* t : runnable_tables()) {
+    std::vector<float> got = run(*t);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      if (std::isnan(want[i])) {
+        ASSERT_TRUE(std::isnan(got[i])) << t->isa << " at " << i;
+        continue;
+      }
+      ASSERT_NEAR(got[i], want[i], 1e-5f * (1.0f + std::abs(want[i]))) << t->isa << " at " << i;
+    }
+  }
+}
+
 }  // namespace

@@ -14,8 +14,8 @@
 namespace nabla::kernels {
 inline namespace NABLA_ISA {
 
-/// K per-channel sums over the rows: f(r, acc) adds row r's terms into
-/// acc[j * C + c], of the data's type T. Each thread sums its own block of rows
+/// K per-channel sums over the rows: f(r0, r1, acc) adds the terms of rows
+/// [r0, r1) into acc[j * C + c], of the data's type T. Each thread sums its own block of rows
 /// in runs of kRun rows, adding each run's sums into double totals (f32 vectors
 /// run twice as wide as f64; a run is short enough for f32), then the threads'
 /// totals add up in thread order (the same result for the same thread count).
@@ -31,7 +31,7 @@ template <int K, class T, class F> std::vector<double> column_sums(int64_t M, in
     T* __restrict acc = run.data();
     for (int64_t r0 = M * t / k, hi = M * (t + 1) / k; r0 < hi; r0 += kRun) {
       std::fill(run.begin(), run.end(), T(0));
-      for (int64_t r = r0; r < std::min(r0 + kRun, hi); ++r) f(r, acc);
+      f(r0, std::min(r0 + kRun, hi), acc);
 #pragma omp simd
       for (int64_t i = 0; i < K * C; ++i) tot[i] += acc[i];
     }
@@ -41,13 +41,19 @@ template <int K, class T, class F> std::vector<double> column_sums(int64_t M, in
   return total;
 }
 
-/// Runs f(r) for each of M rows of C values, over the threads when worth it.
-template <class F> void for_rows(int64_t M, int64_t C, F f) {
+/// Runs f(r0, r1) on ranges of the M rows of C values that split them over the
+/// threads when worth it (parallel_chunks' rule), else once on all of them.
+template <class F> void for_row_ranges(int64_t M, int64_t C, F f) {
+  if (M <= 0) return;
   if (M * C >= kParallelGrain && omp_get_max_threads() > 1) {
-#pragma omp parallel for schedule(static)
-    for (int64_t r = 0; r < M; ++r) f(r);
+#pragma omp parallel
+    {
+      const int t = omp_get_thread_num(), k = omp_get_num_threads();
+      const int64_t lo = M * t / k, hi = M * (t + 1) / k;
+      if (hi > lo) f(lo, hi);
+    }
   } else {
-    for (int64_t r = 0; r < M; ++r) f(r);
+    f(int64_t{0}, M);
   }
 }
 

@@ -16,6 +16,14 @@ template <class T> void binary(Binary op, int64_t n, const T* a, const T* b, int
 template <class T> void max_pool_2x2_row(int64_t Wo, int64_t C, int64_t row, const T* in, T* out, uint8_t* at);
 template <class T> void max_pool_merge(int64_t C, const T* v, uint8_t k, T* o, uint8_t* at);
 template <class T> void max_pool_select(int64_t C, const T* g, const uint8_t* at, uint8_t k, T* d, bool accumulate);
+template <class T> void col_sum(int64_t rows, int64_t C, const T* x, T* acc);
+template <class T> void col_sum_sqdev(int64_t rows, int64_t C, const T* x, const T* mean, T* acc);
+template <class T>
+void col_sum_bn_grad(int64_t rows, int64_t C, const T* g, const T* x, const T* mean, const T* rstd, T* acc);
+template <class T> void rows_affine(int64_t rows, int64_t C, const T* x, const T* scale, const T* shift, T* y);
+template <class T>
+void rows_bn_dx(int64_t rows, int64_t C, const T* g, const T* x, const T* mean, const T* k, const T* mg, const T* mgx,
+                T* dx);
 template <class T> void sgd(int64_t n, T* p, const T* g, T* m, const SgdArgs<T>& a);
 template <class T> void adam(int64_t n, T* p, const T* g, T* m, T* v, T* vmax, const AdamArgs<T>& a);
 void panel_dot(const float* x, const float* panel, const int32_t* keep, int64_t nkeep, float* acc);

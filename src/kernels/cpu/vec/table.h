@@ -49,6 +49,15 @@ template <class T> struct TypedKernels {
   void (*max_pool_2x2_row)(int64_t Wo, int64_t C, int64_t row, const T* in, T* out, uint8_t* at);
   void (*max_pool_merge)(int64_t C, const T* v, uint8_t k, T* o, uint8_t* at);
   void (*max_pool_select)(int64_t C, const T* g, const uint8_t* at, uint8_t k, T* d, bool accumulate);
+  // Per-channel loops over `rows` rows of C values (channels-last batch norm, bias gradients):
+  // acc[c] += x; acc[c] += (x - mean)^2; acc[c] += g and acc[C + c] += g (x - mean) rstd;
+  // y = x scale + shift; dx = k (g - mg - (x - mean) mgx).
+  void (*col_sum)(int64_t rows, int64_t C, const T* x, T* acc);
+  void (*col_sum_sqdev)(int64_t rows, int64_t C, const T* x, const T* mean, T* acc);
+  void (*col_sum_bn_grad)(int64_t rows, int64_t C, const T* g, const T* x, const T* mean, const T* rstd, T* acc);
+  void (*rows_affine)(int64_t rows, int64_t C, const T* x, const T* scale, const T* shift, T* y);
+  void (*rows_bn_dx)(int64_t rows, int64_t C, const T* g, const T* x, const T* mean, const T* k, const T* mg,
+                     const T* mgx, T* dx);
   // Optimizer updates over n contiguous elements.
   void (*sgd)(int64_t n, T* p, const T* g, T* m, const SgdArgs<T>& a);
   void (*adam)(int64_t n, T* p, const T* g, T* m, T* v, T* vmax, const AdamArgs<T>& a);
