@@ -75,6 +75,7 @@ Tensor rand(const Shape& sizes, DType dtype, Generator* gen) {
   Generator& g = gen ? *gen : default_generator();
   NABLA_CHECK(is_floating(dtype), "rand: expected a floating dtype, got {}", dtype_name(dtype));
   Tensor t = Tensor::empty(sizes, dtype);
+  std::lock_guard<std::mutex> lock(g.mutex());
   fill_indexed(t, [&](int64_t) { return g.uniform(); });
   return t;
 }
@@ -83,6 +84,7 @@ Tensor randn(const Shape& sizes, DType dtype, Generator* gen) {
   Generator& g = gen ? *gen : default_generator();
   NABLA_CHECK(is_floating(dtype), "randn: expected a floating dtype, got {}", dtype_name(dtype));
   Tensor t = Tensor::empty(sizes, dtype);
+  std::lock_guard<std::mutex> lock(g.mutex());
   fill_indexed(t, [&](int64_t) { return g.normal(); });
   return t;
 }
@@ -90,6 +92,7 @@ Tensor randn(const Shape& sizes, DType dtype, Generator* gen) {
 Tensor randint(int64_t low, int64_t high, const Shape& sizes, DType dtype, Generator* gen) {
   Generator& g = gen ? *gen : default_generator();
   Tensor t = Tensor::empty(sizes, dtype);
+  std::lock_guard<std::mutex> lock(g.mutex());
   fill_indexed(t, [&](int64_t) { return static_cast<double>(g.randint(low, high)); });
   return t;
 }

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -19,10 +20,16 @@ using dnnl::memory;
 using tag = memory::format_tag;
 using dt = memory::data_type;
 
+// One engine; a stream per thread, so convolutions called from several threads
+// never share one.
 struct Runtime {
   dnnl::engine eng{dnnl::engine::kind::cpu, 0};
-  dnnl::stream strm{eng};
 };
+
+dnnl::stream& thread_stream(const dnnl::engine& eng) {
+  thread_local dnnl::stream strm{eng};
+  return strm;
+}
 
 Runtime& runtime() {
   // active_isa() first: it caps oneDNN's ISA, which must happen before any primitive exists.
@@ -62,7 +69,7 @@ struct Slot {
     const bool known = key.storage_id != 0 && key.storage_id == held.storage_id && key.version == held.version &&
                        user == held_ptr;
     if (!known) {
-      dnnl::reorder(u, m).execute(rt.strm, u, m);
+      dnnl::reorder(u, m).execute(thread_stream(rt.eng), u, m);
       held = key;
       held_ptr = user;
     }
@@ -73,7 +80,7 @@ struct Slot {
   void out_done(void* user, Runtime& rt) {
     if (same) return;
     memory u(plain, rt.eng, user);
-    dnnl::reorder(mem, u).execute(rt.strm, mem, u);
+    dnnl::reorder(mem, u).execute(thread_stream(rt.eng), mem, u);
   }
 };
 
@@ -89,6 +96,7 @@ struct Scratch {
 };
 
 struct Prims {
+  std::mutex mu;  // one execution of this shape at a time: the buffers below are shared
   Scratch s_fwd, s_bwd_data, s_bwd_w;
   dnnl::convolution_forward fwd;
   dnnl::convolution_backward_data bwd_data;
@@ -138,9 +146,9 @@ std::unique_ptr<Prims> build(const DnnlConv& c) {
   return p;
 }
 
-std::mutex g_mu;  // one convolution at a time: the cached buffers are shared
+std::mutex g_mu;  // guards the cache itself; each shape's Prims has its own lock
 std::map<decltype(key_of(DnnlConv{})), std::unique_ptr<Prims>> g_cache;
-bool g_failed = false;
+std::atomic<bool> g_failed{false};
 
 Prims* get(const DnnlConv& c) {
   auto k = key_of(c);
@@ -172,9 +180,13 @@ bool dnnl_conv_supported(const DnnlConv& c) {
 
 bool dnnl_conv_forward(const DnnlConv& c, const float* x, const float* w, WeightKey wkey, const float* b, float* y) {
   if (!dnnl_enabled()) return false;
-  std::lock_guard<std::mutex> lock(g_mu);
-  Prims* p = get(c);
+  Prims* p;
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    p = get(c);
+  }
   if (!p) return false;
+  std::lock_guard<std::mutex> lock(p->mu);
   Runtime& rt = runtime();
   try {
     memory src(p->src, rt.eng, const_cast<float*>(x)), dst(p->dst, rt.eng, y);
@@ -184,8 +196,8 @@ bool dnnl_conv_forward(const DnnlConv& c, const float* x, const float* w, Weight
                                          {DNNL_ARG_DST, dst},
                                          {DNNL_ARG_SCRATCHPAD, p->s_fwd.get(rt)}};
     if (c.bias) args.emplace(DNNL_ARG_BIAS, memory(p->bias_md, rt.eng, const_cast<float*>(b)));
-    p->fwd.execute(rt.strm, args);
-    rt.strm.wait();
+    p->fwd.execute(thread_stream(rt.eng), args);
+    thread_stream(rt.eng).wait();
   } catch (const dnnl::error&) {
     g_failed = true;
     return false;
@@ -196,15 +208,19 @@ bool dnnl_conv_forward(const DnnlConv& c, const float* x, const float* w, Weight
 bool dnnl_conv_backward(const DnnlConv& c, const float* x, const float* w, WeightKey wkey, const float* gy, float* gx,
                         float* gw) {
   if (!dnnl_enabled()) return false;
-  std::lock_guard<std::mutex> lock(g_mu);
-  Prims* p = get(c);
+  Prims* p;
+  {
+    std::lock_guard<std::mutex> lock(g_mu);
+    p = get(c);
+  }
   if (!p) return false;
+  std::lock_guard<std::mutex> lock(p->mu);
   Runtime& rt = runtime();
   try {
     if (gx) {
       memory ddst(p->dst, rt.eng, const_cast<float*>(gy)), dsrc(p->src, rt.eng, gx);
       memory wm = p->d_w.in(const_cast<float*>(w), wkey, rt);
-      p->bwd_data.execute(rt.strm, {{DNNL_ARG_DIFF_DST, ddst},
+      p->bwd_data.execute(thread_stream(rt.eng), {{DNNL_ARG_DIFF_DST, ddst},
                                     {DNNL_ARG_WEIGHTS, wm},
                                     {DNNL_ARG_DIFF_SRC, dsrc},
                                     {DNNL_ARG_SCRATCHPAD, p->s_bwd_data.get(rt)}});
@@ -212,13 +228,13 @@ bool dnnl_conv_backward(const DnnlConv& c, const float* x, const float* w, Weigh
     if (gw) {
       memory src(p->src, rt.eng, const_cast<float*>(x)), ddst(p->dst, rt.eng, const_cast<float*>(gy));
       memory dw = p->w_dw.out(gw, rt);
-      p->bwd_w.execute(rt.strm, {{DNNL_ARG_SRC, src},
+      p->bwd_w.execute(thread_stream(rt.eng), {{DNNL_ARG_SRC, src},
                                  {DNNL_ARG_DIFF_DST, ddst},
                                  {DNNL_ARG_DIFF_WEIGHTS, dw},
                                  {DNNL_ARG_SCRATCHPAD, p->s_bwd_w.get(rt)}});
       p->w_dw.out_done(gw, rt);
     }
-    rt.strm.wait();
+    thread_stream(rt.eng).wait();
   } catch (const dnnl::error&) {
     g_failed = true;
     return false;
