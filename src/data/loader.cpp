@@ -1,5 +1,7 @@
 #include "nabla/data/loader.h"
 
+#include "nabla/runtime.h"
+
 #include <algorithm>
 #include <numeric>
 
@@ -51,6 +53,9 @@ void DataLoader::start_epoch(int64_t epoch) {
   if (opts_.prefetch == 0) return;
   worker_ = std::thread([this] {
     NoGradGuard ng;
+    // The worker's ops (decoding, transforms) run on this thread alone: a team
+    // of its own would compete for the cores with the training step it overlaps.
+    set_num_threads(1);
     int64_t nb = num_batches();
     try {
       for (int64_t b = 0; b < nb; ++b) {

@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+
+#include <atomic>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -179,6 +181,23 @@ TEST(DataLoader, BatchesShufflesReproduciblyAndPrefetches) {
   std::vector<int64_t> sorted = e0;
   std::sort(sorted.begin(), sorted.end());
   EXPECT_EQ(std::adjacent_find(sorted.begin(), sorted.end()), sorted.end());  // no repeats
+}
+
+TEST(DataLoader, PrefetchWorkerRunsOnOneThread) {
+  // The worker overlaps the training step; a thread team of its own would
+  // oversubscribe the cores the step's kernels use.
+  auto ds = std::make_shared<data::TensorDataset>(zeros({8, 3}), zeros({8}, DType::i64));
+  std::atomic<int> seen{0};
+  data::LoaderOptions o;
+  o.batch_size = 4;
+  data::DataLoader l(ds, o, [&seen](const Tensor& x, Generator&) {
+    seen = get_num_threads();
+    return x;
+  });
+  l.start_epoch(0);
+  while (l.next()) {
+  }
+  EXPECT_EQ(seen.load(), 1);
 }
 
 TEST(DataLoader, TransformErrorsReachTheCaller) {

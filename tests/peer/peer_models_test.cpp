@@ -46,7 +46,9 @@ TEST_P(PeerModel, PyTorchWeightsGivePyTorchLogits) {
   EXPECT_TRUE(allclose(got, io_.at("logits"), 1e-4, 1e-4)) << "eval: " << max_diff(got, io_.at("logits"));
   m->train();
   got = m->forward(x);
-  EXPECT_TRUE(allclose(got, io_.at("logits_train"), 1e-4, 1e-4))
+  // Train mode normalizes by batch statistics: through ResNet-50's 53 batch norms a one-ulp
+  // difference in summation order (another ISA's kernels, in nabla or oneDNN) grows to ~1e-4.
+  EXPECT_TRUE(allclose(got, io_.at("logits_train"), 1e-4, 3e-4))
       << "train: " << max_diff(got, io_.at("logits_train"));
   for (auto& [key, value] : m->state_dict()) {
     ASSERT_TRUE(io_.count("after." + key)) << key;
