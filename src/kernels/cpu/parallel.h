@@ -27,11 +27,11 @@ template <class F> void parallel_for(int64_t n, int64_t work_per_item, F f) {
 }
 
 /// Runs f(lo, hi) on one contiguous range of [0, n) per thread (ranges split
-/// by index, so the same n and thread count always give the same ranges), or
-/// f(0, n) on this thread when n elements are not worth the pool.
-template <class F> void parallel_chunks(int64_t n, F f) {
+/// by index, so the same n and thread count always give the same ranges) when
+/// the total work (`work` elements) is worth the pool, else f(0, n) on this thread.
+template <class F> void parallel_ranges(int64_t n, int64_t work, F f) {
   if (n <= 0) return;
-  if (!worth_parallel(n)) {
+  if (n == 1 || !worth_parallel(work)) {
     f(int64_t{0}, n);
     return;
   }
@@ -42,6 +42,9 @@ template <class F> void parallel_chunks(int64_t n, F f) {
     if (hi > lo) f(lo, hi);
   }
 }
+
+/// parallel_ranges over n elements, one unit of work each.
+template <class F> void parallel_chunks(int64_t n, F f) { parallel_ranges(n, n, f); }
 
 }  // namespace NABLA_ISA
 }  // namespace nabla::kernels

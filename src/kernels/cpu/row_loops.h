@@ -9,6 +9,7 @@
 
 #include "kernels/cpu/isa_namespace.h"
 
+#include "kernels/cpu/parallel.h"
 #include "kernels/cpu/strided_loop.h"
 
 namespace nabla::kernels {
@@ -42,20 +43,8 @@ template <int K, class T, class F> std::vector<double> column_sums(int64_t M, in
 }
 
 /// Runs f(r0, r1) on ranges of the M rows of C values that split them over the
-/// threads when worth it (parallel_chunks' rule), else once on all of them.
-template <class F> void for_row_ranges(int64_t M, int64_t C, F f) {
-  if (M <= 0) return;
-  if (M * C >= kParallelGrain && omp_get_max_threads() > 1) {
-#pragma omp parallel
-    {
-      const int t = omp_get_thread_num(), k = omp_get_num_threads();
-      const int64_t lo = M * t / k, hi = M * (t + 1) / k;
-      if (hi > lo) f(lo, hi);
-    }
-  } else {
-    f(int64_t{0}, M);
-  }
-}
+/// threads when worth it (parallel_ranges' rule), else once on all of them.
+template <class F> void for_row_ranges(int64_t M, int64_t C, F f) { parallel_ranges(M, M * C, f); }
 
 }  // namespace NABLA_ISA
 }  // namespace nabla::kernels
