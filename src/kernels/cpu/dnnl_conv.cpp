@@ -162,6 +162,12 @@ Prims* get(const DnnlConv& c) {
   }
 }
 
+// The cache entry of c's shape (null: not on oneDNN), under the cache's lock only.
+Prims* lookup(const DnnlConv& c) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  return get(c);
+}
+
 }  // namespace
 
 bool dnnl_enabled() {
@@ -174,17 +180,12 @@ bool dnnl_enabled() {
 
 bool dnnl_conv_supported(const DnnlConv& c) {
   if (!dnnl_enabled()) return false;
-  std::lock_guard<std::mutex> lock(g_mu);
-  return get(c) != nullptr;
+  return lookup(c) != nullptr;
 }
 
 bool dnnl_conv_forward(const DnnlConv& c, const float* x, const float* w, WeightKey wkey, const float* b, float* y) {
   if (!dnnl_enabled()) return false;
-  Prims* p;
-  {
-    std::lock_guard<std::mutex> lock(g_mu);
-    p = get(c);
-  }
+  Prims* p = lookup(c);
   if (!p) return false;
   std::lock_guard<std::mutex> lock(p->mu);
   Runtime& rt = runtime();
@@ -208,11 +209,7 @@ bool dnnl_conv_forward(const DnnlConv& c, const float* x, const float* w, Weight
 bool dnnl_conv_backward(const DnnlConv& c, const float* x, const float* w, WeightKey wkey, const float* gy, float* gx,
                         float* gw) {
   if (!dnnl_enabled()) return false;
-  Prims* p;
-  {
-    std::lock_guard<std::mutex> lock(g_mu);
-    p = get(c);
-  }
+  Prims* p = lookup(c);
   if (!p) return false;
   std::lock_guard<std::mutex> lock(p->mu);
   Runtime& rt = runtime();
