@@ -1,11 +1,14 @@
 // Activations: one fused forward kernel and one fused derivative kernel each.
 #include "nabla/ops/activation.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "nabla/ops/elementwise.h"
 #include "nabla/ops/reduce.h"
 #include "kernels/cpu/fast_math.h"
+#include "kernels/cpu/parallel.h"
+#include "kernels/cpu/vec/table.h"
 #include "ops/elementwise_impl.h"
 
 namespace nabla {
@@ -166,25 +169,14 @@ Tensor softmax_forward(const Tensor& xin, int64_t dim, bool log, const char* op)
     using T = typename decltype(tag)::type;
     const T* in = x.data<T>();
     T* o = out.data<T>();
-    int64_t lanes = outer * inner;
-#pragma omp parallel for schedule(static) if (lanes * n >= kernels::kParallelGrain)
-    for (int64_t lane = 0; lane < lanes; ++lane) {
-      int64_t b = lane / inner, k = lane % inner;
-      const T* p = in + b * n * inner + k;
-      T* q = o + b * n * inner + k;
-      T mx = -INFINITY;
-      for (int64_t i = 0; i < n; ++i) mx = std::max(mx, p[i * inner]);
-      if (std::isinf(mx) && mx < 0) mx = 0;  // a row of -inf: avoid inf - inf
-      double s = 0;
-      for (int64_t i = 0; i < n; ++i) s += std::exp(static_cast<double>(p[i * inner] - mx));
-      if (log) {
-        T lse = static_cast<T>(std::log(s));
-        for (int64_t i = 0; i < n; ++i) q[i * inner] = p[i * inner] - mx - lse;
-      } else {
-        T inv = static_cast<T>(1.0 / s);
-        for (int64_t i = 0; i < n; ++i) q[i * inner] = std::exp(p[i * inner] - mx) * inv;
+    // Lanes q = b inner + k split over the threads; a range is cut at the blocks' edges.
+    kernels::parallel_ranges(outer * inner, outer * inner * n, [&](int64_t q0, int64_t q1) {
+      while (q0 < q1) {
+        const int64_t b = q0 / inner, k0 = q0 % inner, k1 = std::min(inner, k0 + (q1 - q0));
+        kernels::vec_for<T>().softmax_lanes(n, inner, k0, k1, in + b * n * inner, o + b * n * inner, log);
+        q0 += k1 - k0;
       }
-    }
+    });
   });
   return out;
 }

@@ -3,11 +3,10 @@
 // on its own images); otherwise images go one by one through multi-threaded BLAS.
 #include "nabla/ops/conv.h"
 
-#include <omp.h>
-
 #include "kernels/cpu/dnnl_conv.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/im2col.h"
+#include "kernels/cpu/parallel.h"
 #include "kernels/cpu/row_loops.h"
 #include "kernels/cpu/vec/table.h"
 #include "nabla/autograd/node.h"
@@ -22,22 +21,6 @@ using Grads = std::vector<Tensor>;
 using kernels::ConvGeom;
 
 namespace {
-
-// Runs body(n, thread) for every image; threads > 1 only when the batch can feed them.
-template <class F> void for_images(int64_t N, F body) {
-  int nt = omp_get_max_threads();
-  if (N >= nt && nt > 1) {
-#pragma omp parallel for schedule(static)
-    for (int64_t n = 0; n < N; ++n) body(n, omp_get_thread_num());
-  } else {
-    for (int64_t n = 0; n < N; ++n) body(n, 0);
-  }
-}
-
-int scratch_slots(int64_t N) {
-  int nt = omp_get_max_threads();
-  return (N >= nt && nt > 1) ? nt : 1;
-}
 
 struct ConvShape {
   int64_t N, C, H, W, O, kh, kw, Ho, Wo, groups;
@@ -62,8 +45,8 @@ void conv_forward(const ConvShape& s, const Conv2dParams& p, const T* x, const T
   ConvGeom g = geom_of(s, p);
   const int64_t K = s.K(), L = s.L(), Og = s.Og(), Cg = s.Cg();
   bool pointwise = is_pointwise(s, p);
-  std::vector<std::vector<T>> scratch(scratch_slots(s.N), std::vector<T>(pointwise ? 0 : K * L));
-  for_images(s.N, [&](int64_t n, int t) {
+  std::vector<std::vector<T>> scratch(kernels::item_slots(s.N), std::vector<T>(pointwise ? 0 : K * L));
+  kernels::parallel_items(s.N, [&](int64_t n, int t) {
     for (int64_t gi = 0; gi < s.groups; ++gi) {
       const T* img = x + (n * s.C + gi * Cg) * s.H * s.W;
       const T* cols = img;
@@ -87,10 +70,10 @@ void conv_backward(const ConvShape& s, const Conv2dParams& p, const T* x, const 
   ConvGeom g = geom_of(s, p);
   const int64_t K = s.K(), L = s.L(), Og = s.Og(), Cg = s.Cg();
   bool pointwise = is_pointwise(s, p);
-  int slots = scratch_slots(s.N);
+  int slots = kernels::item_slots(s.N);
   std::vector<std::vector<T>> cols_buf(slots, std::vector<T>(K * L));
   std::vector<std::vector<T>> gw_part(gw ? slots : 0, std::vector<T>(s.O * K, T(0)));
-  for_images(s.N, [&](int64_t n, int t) {
+  kernels::parallel_items(s.N, [&](int64_t n, int t) {
     for (int64_t gi = 0; gi < s.groups; ++gi) {
       const T* img = x + (n * s.C + gi * Cg) * s.H * s.W;
       const T* go = gout + (n * s.O + gi * Og) * L;
@@ -276,8 +259,8 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, std::
     using T = typename decltype(tag)::type;
     const T *xp = xc.data<T>(), *wp = wc.data<T>();
     T* op = out.data<T>();
-    std::vector<std::vector<T>> cols(scratch_slots(N), std::vector<T>(K * L));
-    for_images(N, [&](int64_t n, int t) {
+    std::vector<std::vector<T>> cols(kernels::item_slots(N), std::vector<T>(K * L));
+    kernels::parallel_items(N, [&](int64_t n, int t) {
       for (int64_t gi = 0; gi < groups; ++gi) {
         kernels::gemm(true, false, K, L, Cing, T(1), wp + gi * Cing * K, K, xp + (n * Cin + gi * Cing) * L, L, T(0),
                       cols[t].data(), L);
@@ -302,10 +285,10 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, std::
         dispatch_floating(go.dtype(), "conv_transpose2d", [&](auto tag) {
           using T = typename decltype(tag)::type;
           const T *xp = xc.data<T>(), *wp = wc.data<T>(), *gp = go.data<T>();
-          int slots = scratch_slots(N);
+          int slots = kernels::item_slots(N);
           std::vector<std::vector<T>> cols(slots, std::vector<T>(K * L));
           std::vector<std::vector<T>> gw_part(gw ? slots : 0, std::vector<T>(wc.numel(), T(0)));
-          for_images(N, [&](int64_t n, int t) {
+          kernels::parallel_items(N, [&](int64_t n, int t) {
             for (int64_t gi = 0; gi < groups; ++gi) {
               kernels::im2col(gp + (n * Cout + gi * Coutg) * Ho * Wo, g, cols[t].data());
               if (gx)

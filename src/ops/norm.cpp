@@ -3,8 +3,6 @@
 // transform is done with broadcasting ops on top.
 #include "nabla/ops/norm.h"
 
-#include <omp.h>
-
 #include <cmath>
 #include <vector>
 
@@ -43,20 +41,8 @@ Normalized normalize_rows(const Tensor& x, double eps, const char* op) {
     using T = typename decltype(tag)::type;
     const T* in = xc.data<T>();
     T *o = n.xhat.data<T>(), *mu = n.mean.data<T>(), *va = n.var.data<T>(), *rs = rstd.data<T>();
-    kernels::parallel_for(M, R, [&](int64_t m) {
-      const T* row = in + m * R;
-      double s = 0;
-#pragma omp simd reduction(+ : s)
-      for (int64_t r = 0; r < R; ++r) s += row[r];
-      double mean = s / static_cast<double>(R), ss = 0;
-#pragma omp simd reduction(+ : ss)
-      for (int64_t r = 0; r < R; ++r) ss += (row[r] - mean) * (row[r] - mean);
-      double var = ss / static_cast<double>(R);
-      T inv = static_cast<T>(1.0 / std::sqrt(var + eps));
-      for (int64_t r = 0; r < R; ++r) o[m * R + r] = (row[r] - static_cast<T>(mean)) * inv;
-      mu[m] = static_cast<T>(mean);
-      va[m] = static_cast<T>(var);
-      rs[m] = inv;
+    kernels::parallel_ranges(M, M * R, [&](int64_t m0, int64_t m1) {
+      kernels::vec_for<T>().norm_rows(m1 - m0, R, in + m0 * R, eps, o + m0 * R, mu + m0, va + m0, rs + m0);
     });
   });
   Tensor xhat = n.xhat.detach();
@@ -70,15 +56,8 @@ Normalized normalize_rows(const Tensor& x, double eps, const char* op) {
           using T = typename decltype(tag)::type;
           const T *gp = gc.data<T>(), *xh = xhat.data<T>(), *rs = rstd.data<T>();
           T* out = gx.data<T>();
-          kernels::parallel_for(M, R, [&](int64_t m) {
-            double sg = 0, sgx = 0;
-#pragma omp simd reduction(+ : sg, sgx)
-            for (int64_t r = 0; r < R; ++r) {
-              sg += gp[m * R + r];
-              sgx += gp[m * R + r] * xh[m * R + r];
-            }
-            T mg = static_cast<T>(sg / R), mgx = static_cast<T>(sgx / R);
-            for (int64_t r = 0; r < R; ++r) out[m * R + r] = rs[m] * (gp[m * R + r] - mg - xh[m * R + r] * mgx);
+          kernels::parallel_ranges(M, M * R, [&](int64_t m0, int64_t m1) {
+            kernels::vec_for<T>().norm_rows_backward(m1 - m0, R, gp + m0 * R, xh + m0 * R, rs + m0, out + m0 * R);
           });
         });
         return Grads{gx};
@@ -110,10 +89,14 @@ Tensor affine(Tensor y, const Tensor& w, const Tensor& b, const Shape& shape) {
 
 namespace {
 
-// Training-mode batch norm on contiguous [N, C, L] in one pass over the data
-// for the statistics and one for the output; the backward is fused the same way:
-//   dx = w rstd (g - mean(g) - xhat mean(g xhat)),  dw = sum(g xhat),  db = sum(g)
-// per channel. No transposed copies: each channel is N strided runs of L values.
+// Training-mode batch norm: one pass over the data for each statistic and one
+// for the output, on a planar [N, C, L] or a channels-last batch (M = N L rows
+// of C) alike. The layouts differ only in the kernels that walk the memory
+// (vec/channel_planes.cpp along each channel's runs, vec/channel_rows.cpp
+// across the channels of a row); the formulas are written once, here:
+//   y = x scale + shift,  scale = w rstd,  shift = b - mean scale;
+//   dx = k (g - mean(g) - (x - mean) rstd mean(g xhat)),  k = w rstd,
+//   dw = sum(g xhat),  db = sum(g)  per channel.
 struct BnStats {
   Tensor mean, rstd, var;  // [C]
   static BnStats empty(int64_t C, DType dtype) {
@@ -121,154 +104,132 @@ struct BnStats {
   }
 };
 
-// batch_norm_train for channels-last x: the same formulas, with the output and
-// the input gradient channels-last too.
-Tensor batch_norm_train_cl(const Tensor& x, const Tensor& w, const Tensor& b, double eps, BnStats* st) {
-  const int64_t C = x.sizes()[1], M = x.numel() / C;
-  Tensor xc = x.detach();
-  Tensor y = empty_like_layout(xc, x.dtype());
+// The passes over x [N, C, L] of one layout, in dtype T.
+template <class T> struct BnPasses {
+  bool channels_last;
+  int64_t N, C, L;
+  const kernels::TypedKernels<T>& vk = kernels::vec_for<T>();
+
+  int64_t rows() const { return N * L; }
+  const T* plane(const T* p, int64_t c) const { return p + c * L; }
+  T* plane(T* p, int64_t c) const { return p + c * L; }
+
+  // Per-channel sums of x, and of (x - mean)^2.
+  std::vector<double> sums(const T* x) const {
+    if (channels_last)
+      return kernels::column_sums<1, T>(rows(), C, [&](int64_t r0, int64_t r1, T* acc) {
+        vk.col_sum(r1 - r0, C, x + r0 * C, acc);
+      });
+    std::vector<double> s(C);
+    kernels::parallel_for(C, rows(), [&](int64_t c) { s[c] = vk.plane_sum(N, L, C * L, plane(x, c)); });
+    return s;
+  }
+  std::vector<double> sq_devs(const T* x, const std::vector<double>& mean) const {
+    if (channels_last) {
+      std::vector<T> mt(mean.begin(), mean.end());
+      return kernels::column_sums<1, T>(rows(), C, [&](int64_t r0, int64_t r1, T* acc) {
+        vk.col_sum_sqdev(r1 - r0, C, x + r0 * C, mt.data(), acc);
+      });
+    }
+    std::vector<double> s(C);
+    kernels::parallel_for(C, rows(), [&](int64_t c) { s[c] = vk.plane_sum_sqdev(N, L, C * L, plane(x, c), mean[c]); });
+    return s;
+  }
+  void affine(const T* x, const T* scale, const T* shift, T* y) const {
+    if (channels_last)
+      return kernels::for_row_ranges(rows(), C, [&](int64_t r0, int64_t r1) {
+        vk.rows_affine(r1 - r0, C, x + r0 * C, scale, shift, y + r0 * C);
+      });
+    kernels::parallel_for(C, rows(), [&](int64_t c) {
+      vk.plane_affine(N, L, C * L, plane(x, c), scale[c], shift[c], plane(y, c));
+    });
+  }
+  // s[c] = sum of g, s[C + c] = sum of g xhat.
+  std::vector<double> grad_sums(const T* g, const T* x, const T* mean, const T* rstd) const {
+    if (channels_last)
+      return kernels::column_sums<2, T>(rows(), C, [&](int64_t r0, int64_t r1, T* acc) {
+        vk.col_sum_bn_grad(r1 - r0, C, g + r0 * C, x + r0 * C, mean, rstd, acc);
+      });
+    std::vector<double> s(2 * C);
+    kernels::parallel_for(C, 2 * rows(), [&](int64_t c) {
+      double two[2];
+      vk.plane_bn_grad(N, L, C * L, plane(g, c), plane(x, c), mean[c], rstd[c], two);
+      s[c] = two[0];
+      s[C + c] = two[1];
+    });
+    return s;
+  }
+  void dx(const T* g, const T* x, const T* mean, const T* k, const T* mg, const T* mgx, T* d) const {
+    if (channels_last)
+      return kernels::for_row_ranges(rows(), C, [&](int64_t r0, int64_t r1) {
+        vk.rows_bn_dx(r1 - r0, C, g + r0 * C, x + r0 * C, mean, k, mg, mgx, d + r0 * C);
+      });
+    kernels::parallel_for(C, rows(), [&](int64_t c) {
+      vk.plane_bn_dx(N, L, C * L, plane(g, c), plane(x, c), mean[c], k[c], mg[c], mgx[c], plane(d, c));
+    });
+  }
+};
+
+// A tensor laid out like xc (channels-last or contiguous).
+Tensor like(const Tensor& xc, bool channels_last, DType dtype) {
+  return channels_last ? empty_like_layout(xc, dtype) : Tensor::empty(xc.sizes(), dtype);
+}
+
+template <class T> const T* data_or_null(const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; }
+
+Tensor batch_norm_train(const Tensor& x, const Tensor& w, const Tensor& b, double eps, BnStats* st) {
+  const int64_t N = x.sizes()[0], C = x.sizes()[1], L = x.numel() / (N * C);
+  const bool cl = is_channels_last(x) && !x.is_contiguous();
+  Tensor xc = cl ? x.detach() : x.detach().contiguous();
+  Tensor y = like(xc, cl, x.dtype());
   *st = BnStats::empty(C, x.dtype());
+  Tensor wc = w.defined() ? w.detach().contiguous() : Tensor();
   dispatch_floating(x.dtype(), "batch_norm", [&](auto tag) {
     using T = typename decltype(tag)::type;
+    const BnPasses<T> pass{cl, N, C, L};
     const T* in = xc.data<T>();
-    T* out = y.data<T>();
-    Tensor wc = w.defined() ? w.detach().contiguous() : Tensor(), bc = b.defined() ? b.detach().contiguous() : Tensor();
-    const kernels::TypedKernels<T>& vk = kernels::vec_for<T>();
-    std::vector<double> mean = kernels::column_sums<1, T>(
-        M, C, [&](int64_t r0, int64_t r1, T* acc) { vk.col_sum(r1 - r0, C, in + r0 * C, acc); });
-    std::vector<T> mean_t(C);
-    for (int64_t c = 0; c < C; ++c) mean_t[c] = static_cast<T>(mean[c] /= static_cast<double>(M));
-    std::vector<double> var = kernels::column_sums<1, T>(M, C, [&](int64_t r0, int64_t r1, T* acc) {
-      vk.col_sum_sqdev(r1 - r0, C, in + r0 * C, mean_t.data(), acc);
-    });
+    Tensor bc = b.defined() ? b.detach().contiguous() : Tensor();
+    const T *wp = data_or_null<T>(wc), *bp = data_or_null<T>(bc);
+    const double cnt = static_cast<double>(N * L);
+    std::vector<double> mean = pass.sums(in);
+    for (double& m : mean) m /= cnt;
+    std::vector<double> var = pass.sq_devs(in, mean);
     std::vector<T> scale(C), shift(C);
     for (int64_t c = 0; c < C; ++c) {
-      var[c] /= static_cast<double>(M);
-      double rstd = 1.0 / std::sqrt(var[c] + eps);
-      scale[c] = static_cast<T>(wc.defined() ? wc.template data<T>()[c] * rstd : rstd);
-      shift[c] = static_cast<T>((bc.defined() ? bc.template data<T>()[c] : 0.0) - mean[c] * scale[c]);
+      var[c] /= cnt;
+      const double rstd = 1.0 / std::sqrt(var[c] + eps);
+      scale[c] = static_cast<T>(wp ? wp[c] * rstd : rstd);
+      shift[c] = static_cast<T>((bp ? bp[c] : 0.0) - mean[c] * scale[c]);
       st->mean.data<T>()[c] = static_cast<T>(mean[c]);
       st->rstd.data<T>()[c] = static_cast<T>(rstd);
       st->var.data<T>()[c] = static_cast<T>(var[c]);
     }
-    kernels::for_row_ranges(M, C, [&](int64_t r0, int64_t r1) {
-      vk.rows_affine(r1 - r0, C, in + r0 * C, scale.data(), shift.data(), out + r0 * C);
-    });
+    pass.affine(in, scale.data(), shift.data(), y.data<T>());
   });
   bool gx = x.requires_grad(), gw = w.defined() && w.requires_grad(), gb = b.defined() && b.requires_grad();
   Tensor mean = st->mean, rstd = st->rstd;
   autograd::record(
       y, "batch_norm", {x, w, b},
-      [xc, w, mean, rstd, M, C, gx, gw, gb](const Tensor& g) {
-        Tensor gc = channels_last_copy(g);
-        Tensor dx = gx ? empty_like_layout(xc, g.dtype()) : Tensor();
+      [xc, wc, mean, rstd, N, C, L, cl, gx, gw, gb](const Tensor& g) {
+        Tensor gc = cl ? channels_last_copy(g) : g.contiguous();
+        Tensor dx = gx ? like(xc, cl, g.dtype()) : Tensor();
         Tensor dw = Tensor::empty({C}, g.dtype()), db = Tensor::empty({C}, g.dtype());
         dispatch_floating(g.dtype(), "batch_norm", [&](auto tag) {
           using T = typename decltype(tag)::type;
+          const BnPasses<T> pass{cl, N, C, L};
           const T *gp = gc.data<T>(), *in = xc.data<T>(), *mp = mean.data<T>(), *rp = rstd.data<T>();
-          Tensor wc = w.defined() ? w.detach().contiguous() : Tensor();
-          const kernels::TypedKernels<T>& vk = kernels::vec_for<T>();
-          std::vector<double> sums = kernels::column_sums<2, T>(M, C, [&](int64_t r0, int64_t r1, T* acc) {
-            vk.col_sum_bn_grad(r1 - r0, C, gp + r0 * C, in + r0 * C, mp, rp, acc);
-          });
+          const T* wp = data_or_null<T>(wc);
+          const double cnt = static_cast<double>(N * L);
+          std::vector<double> sums = pass.grad_sums(gp, in, mp, rp);
           std::vector<T> k(C), mg(C), mgx(C);
           for (int64_t c = 0; c < C; ++c) {
             dw.data<T>()[c] = static_cast<T>(sums[C + c]);
             db.data<T>()[c] = static_cast<T>(sums[c]);
-            k[c] = static_cast<T>((wc.defined() ? wc.template data<T>()[c] : 1.0) * rp[c]);
-            mg[c] = static_cast<T>(sums[c] / M);
-            mgx[c] = static_cast<T>(sums[C + c] / M * rp[c]);
+            k[c] = static_cast<T>((wp ? wp[c] : 1.0) * rp[c]);
+            mg[c] = static_cast<T>(sums[c] / cnt);
+            mgx[c] = static_cast<T>(sums[C + c] / cnt * rp[c]);
           }
-          if (!gx) return;
-          T* dxp = dx.data<T>();
-          kernels::for_row_ranges(M, C, [&](int64_t r0, int64_t r1) {
-            vk.rows_bn_dx(r1 - r0, C, gp + r0 * C, in + r0 * C, mp, k.data(), mg.data(), mgx.data(), dxp + r0 * C);
-          });
-        });
-        return Grads{dx, gw ? dw : Tensor(), gb ? db : Tensor()};
-      },
-      {x});
-  return y;
-}
-
-Tensor batch_norm_train(const Tensor& x, const Tensor& w, const Tensor& b, double eps, BnStats* st) {
-  const int64_t N = x.sizes()[0], C = x.sizes()[1], L = x.numel() / (N * C), cnt = N * L;
-  if (is_channels_last(x) && !x.is_contiguous()) return batch_norm_train_cl(x, w, b, eps, st);
-  Tensor xc = x.detach().contiguous();
-  Tensor y = Tensor::empty(x.sizes(), x.dtype());
-  *st = BnStats::empty(C, x.dtype());
-  dispatch_floating(x.dtype(), "batch_norm", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const T* in = xc.data<T>();
-    T* out = y.data<T>();
-    Tensor wc = w.defined() ? w.detach().contiguous() : Tensor(), bc = b.defined() ? b.detach().contiguous() : Tensor();
-    const T* wp = wc.defined() ? wc.template data<T>() : nullptr;
-    const T* bp = bc.defined() ? bc.template data<T>() : nullptr;
-    T *mp = st->mean.data<T>(), *rp = st->rstd.data<T>(), *vp = st->var.data<T>();
-    kernels::parallel_for(C, cnt, [&](int64_t c) {
-      double s = 0;
-      for (int64_t n = 0; n < N; ++n) {
-        const T* row = in + (n * C + c) * L;
-#pragma omp simd reduction(+ : s)
-        for (int64_t l = 0; l < L; ++l) s += row[l];
-      }
-      double mean = s / static_cast<double>(cnt), ss = 0;
-      for (int64_t n = 0; n < N; ++n) {
-        const T* row = in + (n * C + c) * L;
-#pragma omp simd reduction(+ : ss)
-        for (int64_t l = 0; l < L; ++l) ss += (row[l] - mean) * (row[l] - mean);
-      }
-      double var = ss / static_cast<double>(cnt), rstd = 1.0 / std::sqrt(var + eps);
-      T scale = static_cast<T>(wp ? wp[c] * rstd : rstd);
-      T shift = static_cast<T>((bp ? bp[c] : 0.0) - mean * scale);
-      for (int64_t n = 0; n < N; ++n) {
-        const T* row = in + (n * C + c) * L;
-        T* orow = out + (n * C + c) * L;
-        for (int64_t l = 0; l < L; ++l) orow[l] = row[l] * scale + shift;
-      }
-      mp[c] = static_cast<T>(mean);
-      rp[c] = static_cast<T>(rstd);
-      vp[c] = static_cast<T>(var);
-    });
-  });
-  bool gx = x.requires_grad(), gw = w.defined() && w.requires_grad(), gb = b.defined() && b.requires_grad();
-  Tensor mean = st->mean, rstd = st->rstd;
-  autograd::record(
-      y, "batch_norm", {x, w, b},
-      [xc, w, mean, rstd, N, C, L, gx, gw, gb](const Tensor& g) {
-        const int64_t cnt = N * L;
-        Tensor gc = g.contiguous();
-        Tensor dx = gx ? Tensor::empty(xc.sizes(), g.dtype()) : Tensor();
-        Tensor dw = Tensor::empty({C}, g.dtype()), db = Tensor::empty({C}, g.dtype());
-        dispatch_floating(g.dtype(), "batch_norm", [&](auto tag) {
-          using T = typename decltype(tag)::type;
-          const T *gp = gc.data<T>(), *in = xc.data<T>(), *mp = mean.data<T>(), *rp = rstd.data<T>();
-          Tensor wc = w.defined() ? w.detach().contiguous() : Tensor();
-          const T* wp = wc.defined() ? wc.template data<T>() : nullptr;
-          T *dwp = dw.data<T>(), *dbp = db.data<T>();
-          T* dxp = gx ? dx.data<T>() : nullptr;
-          kernels::parallel_for(C, cnt, [&](int64_t c) {
-            double sg = 0, sgx = 0;
-            const double m = mp[c], r = rp[c];
-            for (int64_t n = 0; n < N; ++n) {
-              const T *grow = gp + (n * C + c) * L, *row = in + (n * C + c) * L;
-#pragma omp simd reduction(+ : sg, sgx)
-              for (int64_t l = 0; l < L; ++l) {
-                sg += grow[l];
-                sgx += grow[l] * (row[l] - m) * r;
-              }
-            }
-            dwp[c] = static_cast<T>(sgx);
-            dbp[c] = static_cast<T>(sg);
-            if (!dxp) return;
-            const T k = static_cast<T>((wp ? wp[c] : 1.0) * r), mg = static_cast<T>(sg / cnt),
-                    mgx = static_cast<T>(sgx / cnt), mt = static_cast<T>(m), rt = static_cast<T>(r);
-            for (int64_t n = 0; n < N; ++n) {
-              const T *grow = gp + (n * C + c) * L, *row = in + (n * C + c) * L;
-              T* drow = dxp + (n * C + c) * L;
-              for (int64_t l = 0; l < L; ++l) drow[l] = k * (grow[l] - mg - (row[l] - mt) * rt * mgx);
-            }
-          });
+          if (gx) pass.dx(gp, in, mp, k.data(), mg.data(), mgx.data(), dx.data<T>());
         });
         return Grads{dx, gw ? dw : Tensor(), gb ? db : Tensor()};
       },

@@ -2,8 +2,6 @@
 // scatter; average pooling's backward spreads each gradient over its window.
 #include "nabla/ops/pool.h"
 
-#include <omp.h>
-
 #include <cmath>
 #include <algorithm>
 #include <limits>
@@ -170,65 +168,15 @@ Tensor max_pool2d(const Tensor& x, const Pool2dParams& pin) {
   Tensor xc = x4.detach().contiguous();
   Tensor out = Tensor::empty({x4.sizes()[0], x4.sizes()[1], s.Ho, s.Wo}, x.dtype());
   Tensor idx = Tensor::empty(out.sizes(), DType::i64);  // flat index within the input plane
+  const kernels::PoolGeom geom{s.H,         s.W,         s.Ho,        s.Wo,          p.kernel[0],   p.kernel[1],
+                               p.stride[0], p.stride[1], p.padding[0], p.padding[1], p.dilation[0], p.dilation[1]};
   dispatch_floating(x.dtype(), "max_pool2d", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* in = xc.data<T>();
     T* o = out.data<T>();
     int64_t* ix = idx.data<int64_t>();
-    const bool two_by_two = p.kernel == std::array<int64_t, 2>{2, 2} && p.stride == std::array<int64_t, 2>{2, 2} &&
-                            p.padding == std::array<int64_t, 2>{0, 0} && p.dilation == std::array<int64_t, 2>{1, 1} &&
-                            2 * s.Ho <= s.H && 2 * s.Wo <= s.W;
     kernels::parallel_for(s.planes, s.H * s.W, [&](int64_t c) {
-      const T* plane = in + c * s.H * s.W;
-      int nan_count = 0;
-      if (two_by_two) {
-#pragma omp simd reduction(+ : nan_count)
-        for (int64_t i = 0; i < s.H * s.W; ++i) nan_count += plane[i] != plane[i];
-      }
-      if (two_by_two && nan_count == 0) {
-        // The common case: windows never leave the image and hold no NaN, so plain
-        // comparisons decide (ties keep the first element); selects, not branches.
-        // Sizes are copied to locals: the i64 index stores could alias them otherwise.
-        const int64_t W = s.W, Ho = s.Ho, Wo = s.Wo;
-        for (int64_t y = 0; y < Ho; ++y) {
-          const T* r0 = plane + 2 * y * W;
-          const T* r1 = r0 + W;
-          T* orow = o + (c * Ho + y) * Wo;
-          int64_t* irow = ix + (c * Ho + y) * Wo;
-          const int64_t row0 = 2 * y * W;
-          for (int64_t xo = 0; xo < Wo; ++xo) {
-            const T a = r0[2 * xo], b = r0[2 * xo + 1], cc = r1[2 * xo], d = r1[2 * xo + 1];
-            // std::max(x, y) is (x < y ? y : x): a maxss, ties keep x; the index arithmetic uses
-            // the comparisons as 0/1 so nothing branches.
-            const T top = std::max(a, b), bot = std::max(cc, d);
-            const int64_t it = a < b, ib = W + (cc < d), lower = top < bot;
-            orow[xo] = std::max(top, bot);
-            irow[xo] = row0 + 2 * xo + it + lower * (ib - it);
-          }
-        }
-        return;
-      }
-      for (int64_t y = 0; y < s.Ho; ++y)
-        for (int64_t xo = 0; xo < s.Wo; ++xo) {
-          T best = -INFINITY;
-          int64_t arg = -1;
-          for (int64_t i = 0; i < p.kernel[0]; ++i) {
-            int64_t iy = y * p.stride[0] - p.padding[0] + i * p.dilation[0];
-            if (iy < 0 || iy >= s.H) continue;
-            for (int64_t j = 0; j < p.kernel[1]; ++j) {
-              int64_t ixx = xo * p.stride[1] - p.padding[1] + j * p.dilation[1];
-              if (ixx < 0 || ixx >= s.W) continue;
-              T v = plane[iy * s.W + ixx];
-              if (v > best || std::isnan(v) || arg < 0) {
-                best = v;
-                arg = iy * s.W + ixx;
-                if (std::isnan(v)) break;
-              }
-            }
-          }
-          o[(c * s.Ho + y) * s.Wo + xo] = best;
-          ix[(c * s.Ho + y) * s.Wo + xo] = arg;
-        }
+      kernels::vec_for<T>().max_pool_plane(geom, in + c * s.H * s.W, o + c * s.Ho * s.Wo, ix + c * s.Ho * s.Wo);
     });
   });
   Tensor result = unbatched ? out.squeeze(0) : out;
@@ -241,8 +189,9 @@ Tensor max_pool2d(const Tensor& x, const Pool2dParams& pin) {
       const T* gp = go.data<T>();
       const int64_t* ix = idx.data<int64_t>();
       T* gxp = gx.data<T>();
-      kernels::parallel_for(s.planes, s.Ho * s.Wo, [&](int64_t c) {
-        for (int64_t k = 0; k < s.Ho * s.Wo; ++k) gxp[c * s.H * s.W + ix[c * s.Ho * s.Wo + k]] += gp[c * s.Ho * s.Wo + k];
+      const int64_t n = s.Ho * s.Wo;
+      kernels::parallel_for(s.planes, n, [&](int64_t c) {
+        kernels::vec_for<T>().max_pool_plane_backward(n, gp + c * n, ix + c * n, gxp + c * s.H * s.W);
       });
     });
     return Grads{gx};
@@ -260,66 +209,69 @@ Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t paddi
 
 namespace {
 
-// Window [y0, y1) x [x0, x1) of output (y, xo) and its divisor, for average pooling.
-struct AvgWindow {
-  int64_t y0, y1, x0, x1, div;
+// The separable windows of average pooling: per output row its input rows
+// [y0, y1) and divisor's factor, per output column the same.
+struct Windows1d {
+  std::vector<int64_t> lo, hi, div;
 };
 
-AvgWindow avg_window(const Pool2dParams& p, const PoolShape& s, int64_t y, int64_t xo) {
-  int64_t hs = y * p.stride[0] - p.padding[0], ws = xo * p.stride[1] - p.padding[1];
-  int64_t he = std::min(hs + p.kernel[0], s.H + p.padding[0]), we = std::min(ws + p.kernel[1], s.W + p.padding[1]);
-  int64_t pool_size = (he - hs) * (we - ws);  // counts padding, not the overhang of ceil_mode
-  AvgWindow w{std::max<int64_t>(hs, 0), std::min(he, s.H), std::max<int64_t>(ws, 0), std::min(we, s.W), 0};
-  w.div = p.count_include_pad ? pool_size : (w.y1 - w.y0) * (w.x1 - w.x0);
+// Along one dim of `in` values: windows of `k` at `stride`, `pad` on each side.
+// The divisor counts the padding (count_include_pad) but never the overhang
+// past it that ceil_mode allows, as in PyTorch.
+Windows1d avg_windows_1d(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad, bool count_pad) {
+  Windows1d w{std::vector<int64_t>(out), std::vector<int64_t>(out), std::vector<int64_t>(out)};
+  for (int64_t i = 0; i < out; ++i) {
+    const int64_t start = i * stride - pad, end = std::min(start + k, in + pad);
+    w.lo[i] = std::max<int64_t>(start, 0);
+    w.hi[i] = std::min(end, in);
+    w.div[i] = count_pad ? end - start : w.hi[i] - w.lo[i];
+  }
   return w;
 }
 
-}  // namespace
-
-namespace {
+// Adaptive bins along one dim: bin i covers [floor(i in / out), ceil((i + 1) in / out)).
+Windows1d adaptive_windows_1d(int64_t in, int64_t out) {
+  Windows1d w{std::vector<int64_t>(out), std::vector<int64_t>(out), std::vector<int64_t>(out)};
+  for (int64_t i = 0; i < out; ++i) {
+    w.lo[i] = i * in / out;
+    w.hi[i] = ((i + 1) * in + out - 1) / out;
+    w.div[i] = w.hi[i] - w.lo[i];
+  }
+  return w;
+}
 
 // Mean of x4 [N, C, H, W] over one window per output, with its backward: the
 // shared body of avg_pool2d and adaptive_avg_pool2d, which differ only in how
-// `window(y, x)` places the windows and counts their divisor.
-template <class Window>
-Tensor window_mean(const Tensor& x, const Tensor& x4, bool unbatched, const PoolShape& s, Window window,
-                   const char* op) {
+// they place the windows and count their divisors.
+Tensor window_mean(const Tensor& x, const Tensor& x4, bool unbatched, const PoolShape& s, Windows1d rows,
+                   Windows1d cols, const char* op) {
+  auto windows = [s](const Windows1d& r, const Windows1d& c) {
+    return kernels::AvgWindows{s.H, s.W, s.Ho, s.Wo, r.lo.data(), r.hi.data(), r.div.data(),
+                               c.lo.data(), c.hi.data(), c.div.data()};
+  };
   Tensor xc = x4.detach().contiguous();
   Tensor out = Tensor::empty({x4.sizes()[0], x4.sizes()[1], s.Ho, s.Wo}, x.dtype());
   dispatch_floating(x.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     const T* in = xc.data<T>();
     T* o = out.data<T>();
+    const kernels::AvgWindows w = windows(rows, cols);
     kernels::parallel_for(s.planes, s.H * s.W, [&](int64_t c) {
-      const T* plane = in + c * s.H * s.W;
-      for (int64_t y = 0; y < s.Ho; ++y)
-        for (int64_t xo = 0; xo < s.Wo; ++xo) {
-          AvgWindow w = window(y, xo);
-          T acc = 0;
-          for (int64_t iy = w.y0; iy < w.y1; ++iy)
-            for (int64_t ixx = w.x0; ixx < w.x1; ++ixx) acc += plane[iy * s.W + ixx];
-          o[(c * s.Ho + y) * s.Wo + xo] = w.div > 0 ? acc / T(w.div) : T(0);
-        }
+      kernels::vec_for<T>().avg_pool_plane(w, in + c * s.H * s.W, o + c * s.Ho * s.Wo);
     });
   });
   Tensor result = unbatched ? out.squeeze(0) : out;
   result.impl().is_view = false;
-  record(result, op, {x}, [window, s, op, in_shape = x.sizes()](const Tensor& g) {
+  record(result, op, {x}, [rows, cols, windows, s, op, in_shape = x.sizes()](const Tensor& g) {
     Tensor go = g.contiguous();
     Tensor gx = zeros(in_shape, g.dtype());
     dispatch_floating(g.dtype(), op, [&](auto tag) {
       using T = typename decltype(tag)::type;
       const T* gp = go.data<T>();
       T* gxp = gx.data<T>();
+      const kernels::AvgWindows w = windows(rows, cols);
       kernels::parallel_for(s.planes, s.Ho * s.Wo, [&](int64_t c) {
-        for (int64_t y = 0; y < s.Ho; ++y)
-          for (int64_t xo = 0; xo < s.Wo; ++xo) {
-            AvgWindow w = window(y, xo);
-            if (w.div == 0) continue;
-            T v = gp[(c * s.Ho + y) * s.Wo + xo] / T(w.div);
-            for (int64_t iy = w.y0; iy < w.y1; ++iy)
-              for (int64_t ixx = w.x0; ixx < w.x1; ++ixx) gxp[c * s.H * s.W + iy * s.W + ixx] += v;
-          }
+        kernels::vec_for<T>().avg_pool_plane_backward(w, gp + c * s.Ho * s.Wo, gxp + c * s.H * s.W);
       });
     });
     return Grads{gx};
@@ -335,8 +287,10 @@ Tensor avg_pool2d(const Tensor& x, const Pool2dParams& pin) {
   Pool2dParams p = resolved(pin, "avg_pool2d");
   p.dilation = {1, 1};
   PoolShape s = pool_shape(x4, p, "avg_pool2d");
-  return window_mean(
-      x, x4, unbatched, s, [p, s](int64_t y, int64_t xo) { return avg_window(p, s, y, xo); }, "avg_pool2d");
+  return window_mean(x, x4, unbatched, s,
+                     avg_windows_1d(s.H, s.Ho, p.kernel[0], p.stride[0], p.padding[0], p.count_include_pad),
+                     avg_windows_1d(s.W, s.Wo, p.kernel[1], p.stride[1], p.padding[1], p.count_include_pad),
+                     "avg_pool2d");
 }
 
 Tensor avg_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding) {
@@ -353,13 +307,8 @@ Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> osz) {
   NABLA_CHECK(osz[0] > 0 && osz[1] > 0, "adaptive_avg_pool2d: output size must be positive, got {}x{}", osz[0],
               osz[1]);
   PoolShape s{x4.sizes()[0] * x4.sizes()[1], x4.sizes()[2], x4.sizes()[3], osz[0], osz[1]};
-  // Bin i covers [floor(i H / Ho), ceil((i + 1) H / Ho)).
-  auto window = [s](int64_t y, int64_t xo) {
-    int64_t y0 = y * s.H / s.Ho, y1 = ((y + 1) * s.H + s.Ho - 1) / s.Ho;
-    int64_t x0 = xo * s.W / s.Wo, x1 = ((xo + 1) * s.W + s.Wo - 1) / s.Wo;
-    return AvgWindow{y0, y1, x0, x1, (y1 - y0) * (x1 - x0)};
-  };
-  return window_mean(x, x4, unbatched, s, window, "adaptive_avg_pool2d");
+  return window_mean(x, x4, unbatched, s, adaptive_windows_1d(s.H, s.Ho), adaptive_windows_1d(s.W, s.Wo),
+                     "adaptive_avg_pool2d");
 }
 
 }  // namespace nabla

@@ -88,20 +88,10 @@ struct Tape {
   Buffer<T> cs;   // [T + 1, B, H]: LSTM cell states
 };
 
-// Runs f(b0, b1) on row ranges that split the batch over the threads. The
+// The batch's rows are split over the threads (parallel_ranges). The
 // sequences of a batch never meet inside the time loop, so each thread runs
 // every step for its own rows, its GEMMs single-threaded: no barrier per step,
 // which at these sizes (a step is ~20 MFLOP) cost more than the step.
-template <class F>
-void over_batch_rows(int64_t B, int64_t work, F f) {
-  int64_t chunks = work >= kernels::kParallelGrain ? std::min<int64_t>(omp_get_max_threads(), B) : 1;
-  if (chunks <= 1) {
-    f(int64_t{0}, B);
-    return;
-  }
-#pragma omp parallel for num_threads(static_cast <int>(chunks)) schedule(static, 1)
-  for (int64_t c = 0; c < chunks; ++c) f(c * B / chunks, (c + 1) * B / chunks);
-}
 
 template <class T>
 void forward_steps(const Plan& p, const T* xg, const T* h0, const T* c0, const T* w, const T* bias, T* out,
@@ -123,7 +113,7 @@ void forward_steps(const Plan& p, const T* xg, const T* h0, const T* c0, const T
   wt.resize(H * GH);
   for (int64_t r = 0; r < GH; ++r)
     for (int64_t k = 0; k < H; ++k) wt.data()[k * GH + r] = w[r * H + k];
-  over_batch_rows(B, p.T * B * GH * H, [&](int64_t b0, int64_t b1) {
+  kernels::parallel_ranges(B, p.T * B * GH * H, [&](int64_t b0, int64_t b1) {
     for (int64_t s = 0; s < p.T; ++s) {
       const T* h = tape.hs.data() + s * B * H;
       T* hnext = tape.hs.data() + (s + 1) * B * H;
@@ -175,7 +165,7 @@ void backward_steps(const Plan& p, const Tape<T>& tape, const T* w, const T* dY,
   if (lstm) dc.assign(dY + (TT + 1) * B * H, dY + (TT + 2) * B * H);
   Buffer<T> dhg;  // gradients of h W_hh^T + b_hh, all steps
   dhg.resize(TT * B * GH);
-  over_batch_rows(B, TT * B * GH * H, [&](int64_t b0, int64_t b1) {
+  kernels::parallel_ranges(B, TT * B * GH * H, [&](int64_t b0, int64_t b1) {
     for (int64_t s = TT - 1; s >= 0; --s) {
       T* dhg_s = dhg.data() + s * B * GH;
       for (int64_t b = b0; b < b1; ++b) {

@@ -3,13 +3,14 @@
 // gradients) take a column-accumulating fast path instead of a transposing copy.
 #include "nabla/ops/reduce.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/reduce_rows.h"
+#include "kernels/cpu/row_loops.h"
+#include "kernels/cpu/vec/table.h"
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/autograd/node.h"
 #include "nabla/ops/elementwise.h"
@@ -93,28 +94,30 @@ Tensor sum_impl(const Tensor& x, const ReducePlan& p) {
   Tensor out = Tensor::empty(p.out_shape, x.dtype());
   dispatch_numeric(x.dtype(), "sum", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    using Acc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
     T* o = out.data<T>();
-    if (p.leading && !p.trailing && x.is_contiguous()) {
+    if (p.leading && !p.trailing && x.is_contiguous()) {  // R rows of M values
       const T* in = x.data<T>();
-      std::vector<Acc> acc(p.M, 0);
-      for (int64_t r = 0; r < p.R; ++r) {
-        const T* row = in + r * p.M;
-#pragma omp simd
-        for (int64_t m = 0; m < p.M; ++m) acc[m] += row[m];
+      if constexpr (std::is_floating_point_v<T>) {
+        std::vector<double> acc = kernels::column_sums<1, T>(p.R, p.M, [&](int64_t r0, int64_t r1, T* a) {
+          kernels::vec_for<T>().col_sum(r1 - r0, p.M, in + r0 * p.M, a);
+        });
+        for (int64_t m = 0; m < p.M; ++m) o[m] = static_cast<T>(acc[m]);
+      } else {
+        std::vector<int64_t> acc(p.M, 0);
+        kernels::add_rows_into(in, p.R, p.M, acc.data());
+        for (int64_t m = 0; m < p.M; ++m) o[m] = static_cast<T>(acc[m]);
       }
-      for (int64_t m = 0; m < p.M; ++m) o[m] = static_cast<T>(acc[m]);
       return;
     }
     Tensor rows = as_rows(x, p);
     const T* in = rows.data<T>();
-    kernels::parallel_for(p.M, p.R, [&](int64_t m) {
-      const T* row = in + m * p.R;
-      Acc s = 0;
-#pragma omp simd reduction(+ : s)
-      for (int64_t r = 0; r < p.R; ++r) s += row[r];
-      o[m] = static_cast<T>(s);
-    });
+    if constexpr (std::is_floating_point_v<T>) {
+      kernels::parallel_ranges(p.M, p.M * p.R, [&](int64_t m0, int64_t m1) {
+        kernels::vec_for<T>().reduce_rows(kernels::RowReduce::sum, m1 - m0, p.R, 0.0, in + m0 * p.R, o + m0);
+      });
+    } else {
+      kernels::parallel_for(p.M, p.R, [&](int64_t m) { o[m] = static_cast<T>(kernels::row_sum(in + m * p.R, p.R)); });
+    }
   });
   return out;
 }
@@ -149,30 +152,19 @@ Tensor mean(const Tensor& x) { return mean(x, {}, false); }
 
 namespace {
 
-// Per-row kernel over floating x: f(row, R, m) writes output m.
-template <class F> Tensor reduce_rows(const char* op, const Tensor& x, const ReducePlan& p, F f) {
+// The dispatched row reduction `op` of floating x over the plan's dims.
+Tensor reduce_rows(const char* name, const Tensor& x, const ReducePlan& p, kernels::RowReduce op, double arg) {
   Tensor out = Tensor::empty(p.out_shape, x.dtype());
-  dispatch_floating(x.dtype(), op, [&](auto tag) {
+  dispatch_floating(x.dtype(), name, [&](auto tag) {
     using T = typename decltype(tag)::type;
     Tensor rows = as_rows(x, p);
     const T* in = rows.data<T>();
     T* o = out.data<T>();
-    kernels::parallel_for(p.M, p.R, [&](int64_t m) { o[m] = static_cast<T>(f(in + m * p.R, p.R)); });
+    kernels::parallel_ranges(p.M, p.M * p.R, [&](int64_t m0, int64_t m1) {
+      kernels::vec_for<T>().reduce_rows(op, m1 - m0, p.R, arg, in + m0 * p.R, o + m0);
+    });
   });
   return out;
-}
-
-template <class T> double row_mean(const T* row, int64_t R) {
-  double mu = 0;
-  for (int64_t r = 0; r < R; ++r) mu += row[r];
-  return mu / static_cast<double>(R);
-}
-
-template <class T> double row_var(const T* row, int64_t R, double ddof) {
-  double mu = row_mean(row, R), ss = 0;
-  for (int64_t r = 0; r < R; ++r) ss += (row[r] - mu) * (row[r] - mu);
-  double denom = static_cast<double>(R) - ddof;
-  return denom > 0 ? ss / denom : NAN;
 }
 
 }  // namespace
@@ -180,7 +172,7 @@ template <class T> double row_var(const T* row, int64_t R, double ddof) {
 Tensor var(const Tensor& x, const Shape& dims, bool unbiased, bool keepdim) {
   ReducePlan p = make_plan(x, dims, keepdim, "var");
   double ddof = unbiased ? 1.0 : 0.0;
-  Tensor out = reduce_rows("var", x, p, [ddof](const auto* row, int64_t R) { return row_var(row, R, ddof); });
+  Tensor out = reduce_rows("var", x, p, kernels::RowReduce::var, ddof);
   record(
       out, "var", {x},
       [x, p, ddof](const Tensor& g) {
@@ -194,8 +186,7 @@ Tensor var(const Tensor& x, const Shape& dims, bool unbiased, bool keepdim) {
 Tensor std(const Tensor& x, const Shape& dims, bool unbiased, bool keepdim) {
   ReducePlan p = make_plan(x, dims, keepdim, "std");
   double ddof = unbiased ? 1.0 : 0.0;
-  Tensor out =
-      reduce_rows("std", x, p, [ddof](const auto* row, int64_t R) { return std::sqrt(row_var(row, R, ddof)); });
+  Tensor out = reduce_rows("std", x, p, kernels::RowReduce::std, ddof);
   Tensor y = out.detach();
   record(
       out, "std", {x},
@@ -223,20 +214,8 @@ std::pair<Tensor, Tensor> extreme(const char* op, const Tensor& x, const ReduceP
     T* v = values.data<T>();
     int64_t* ix = want_index ? index.data<int64_t>() : nullptr;
     kernels::parallel_for(p.M, p.R, [&](int64_t m) {
-      const T* row = in + m * p.R;
-      int64_t best = 0;
-      for (int64_t r = 1; r < p.R; ++r) {
-        T a = row[r], b = row[best];
-        if constexpr (std::is_floating_point_v<T>) {
-          if (std::isnan(b)) break;  // NaN wins, as in PyTorch
-          if (std::isnan(a)) {
-            best = r;
-            break;
-          }
-        }
-        if (is_max ? a > b : a < b) best = r;
-      }
-      v[m] = row[best];
+      const int64_t best = kernels::row_extreme_index(in + m * p.R, p.R, is_max);
+      v[m] = in[m * p.R + best];
       if (ix) ix[m] = best;
     });
   });
@@ -297,14 +276,7 @@ Tensor argmin(const Tensor& x, int64_t dim, bool keepdim) {
 
 Tensor logsumexp(const Tensor& x, const Shape& dims, bool keepdim) {
   ReducePlan p = make_plan(x, dims, keepdim, "logsumexp");
-  Tensor out = reduce_rows("logsumexp", x, p, [](const auto* row, int64_t R) {
-    double mx = -INFINITY;
-    for (int64_t r = 0; r < R; ++r) mx = std::max<double>(mx, row[r]);
-    if (std::isinf(mx)) return mx;
-    double s = 0;
-    for (int64_t r = 0; r < R; ++r) s += std::exp(row[r] - mx);
-    return mx + std::log(s);
-  });
+  Tensor out = reduce_rows("logsumexp", x, p, kernels::RowReduce::logsumexp, 0.0);
   Tensor y = out.detach();
   record(
       out, "logsumexp", {x},
@@ -318,22 +290,7 @@ Tensor logsumexp(const Tensor& x, const Shape& dims, bool keepdim) {
 Tensor norm(const Tensor& x, double pw, const Shape& dims, bool keepdim) {
   NABLA_CHECK(pw > 0, "norm: p must be positive, got {}", pw);
   ReducePlan p = make_plan(x, dims, keepdim, "norm");
-  Tensor out = reduce_rows("norm", x, p, [pw](const auto* row, int64_t R) {
-    double acc = 0;
-    for (int64_t r = 0; r < R; ++r) {
-      double a = std::abs(static_cast<double>(row[r]));
-      if (std::isinf(pw))
-        acc = std::max(acc, a);
-      else if (pw == 2.0)
-        acc += a * a;
-      else if (pw == 1.0)
-        acc += a;
-      else
-        acc += std::pow(a, pw);
-    }
-    if (std::isinf(pw) || pw == 1.0) return acc;
-    return pw == 2.0 ? std::sqrt(acc) : std::pow(acc, 1.0 / pw);
-  });
+  Tensor out = reduce_rows("norm", x, p, kernels::RowReduce::norm, pw);
   Tensor y = out.detach();
   record(
       out, "norm", {x},

@@ -2,10 +2,12 @@
 // threads: a lane's T steps are sequential, the lanes independent.
 #include "nabla/ops/scan.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/vec/table.h"
 #include "nabla/autograd/node.h"
 #include "nabla/tensor/factory.h"
 
@@ -65,13 +67,37 @@ Lanes scan_lanes_of(const Tensor& x, int64_t& dim, const char* op) {
 
 }  // namespace
 
+namespace {
+
+// cumsum of `in` along the lanes, forwards or from the end: the dispatched kernel
+// on each [T, inner] block, the lanes split over the threads.
+Tensor cumsum_lanes(const Tensor& in, const Lanes& l, bool reverse) {
+  Tensor ic = in.contiguous();
+  Tensor out = Tensor::empty(in.sizes(), in.dtype());
+  dispatch_floating(in.dtype(), "cumsum", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* ip = ic.data<T>();
+    T* o = out.data<T>();
+    kernels::parallel_ranges(l.outer * l.inner, l.outer * l.inner * l.T, [&](int64_t q0, int64_t q1) {
+      while (q0 < q1) {
+        const int64_t b = q0 / l.inner, k0 = q0 % l.inner, k1 = std::min(l.inner, k0 + (q1 - q0));
+        const int64_t base = b * l.T * l.inner;
+        kernels::vec_for<T>().cumsum_lanes(l.T, l.inner, k0, k1, ip + base, o + base, reverse);
+        q0 += k1 - k0;
+      }
+    });
+  });
+  return out;
+}
+
+}  // namespace
+
 Tensor cumsum(const Tensor& x, int64_t dim) {
   Lanes l = scan_lanes_of(x, dim, "cumsum");
-  auto plus = [](auto a, auto b) { return a + b; };
-  Tensor out = scan_lanes(x.detach(), l, false, 0.0, "cumsum", plus);
-  record(out, "cumsum", {x}, [l, plus](const Tensor& g) {
+  Tensor out = cumsum_lanes(x.detach(), l, false);
+  record(out, "cumsum", {x}, [l](const Tensor& g) {
     // d/dx_s of sum_t g_t y_t is the sum of g_t over t >= s: a reversed cumsum.
-    return std::vector<Tensor>{scan_lanes(g, l, true, 0.0, "cumsum backward", plus)};
+    return std::vector<Tensor>{cumsum_lanes(g, l, true)};
   });
   return out;
 }

@@ -264,24 +264,8 @@ void RMSprop::update(Tensor& p, const Tensor& g, const ParamGroup& group, std::m
   Tensor mb = mom > 0 ? buffer(s, "momentum_buffer", p) : sq;
   fused(p, g, {sq, ga, mb}, [&](int64_t n, auto* pp, const auto* gp, auto** b) {
     using T = std::remove_reference_t<decltype(pp[0])>;
-    T *sp = b[0], *gap = b[1], *mp = b[2];
-    for (int64_t i = 0; i < n; ++i) {
-      double gi = gp[i] + wd * pp[i];
-      sp[i] = static_cast<T>(alpha * sp[i] + (1.0 - alpha) * gi * gi);
-      double avg;
-      if (centered) {
-        gap[i] = static_cast<T>(alpha * gap[i] + (1.0 - alpha) * gi);
-        avg = std::sqrt(sp[i] - double(gap[i]) * gap[i]) + eps;
-      } else {
-        avg = std::sqrt(double(sp[i])) + eps;
-      }
-      if (mom > 0) {
-        mp[i] = static_cast<T>(mom * mp[i] + gi / avg);
-        pp[i] -= static_cast<T>(lr * mp[i]);
-      } else {
-        pp[i] -= static_cast<T>(lr * gi / avg);
-      }
-    }
+    const kernels::RmspropArgs a{lr, alpha, eps, wd, mom, centered};
+    kernels::vec_for<T>().rmsprop(n, pp, gp, b[0], centered ? b[1] : nullptr, mom > 0 ? b[2] : nullptr, a);
   });
 }
 
@@ -298,12 +282,7 @@ void Adagrad::update(Tensor& p, const Tensor& g, const ParamGroup& group, std::m
   double clr = lr / (1.0 + (step - 1.0) * decay);
   fused(p, g, {acc}, [&](int64_t n, auto* pp, const auto* gp, auto** b) {
     using T = std::remove_reference_t<decltype(pp[0])>;
-    T* ap = b[0];
-    for (int64_t i = 0; i < n; ++i) {
-      double gi = gp[i] + wd * pp[i];
-      ap[i] = static_cast<T>(ap[i] + gi * gi);
-      pp[i] -= static_cast<T>(clr * gi / (std::sqrt(double(ap[i])) + eps));
-    }
+    kernels::vec_for<T>().adagrad(n, pp, gp, b[0], kernels::AdagradArgs{clr, wd, eps});
   });
 }
 

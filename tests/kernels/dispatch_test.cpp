@@ -198,4 +198,121 @@ TEST(Dispatch, PointwiseChannelRowsAndPoolingAgreeAcrossIsas) {
   }
 }
 
+TEST(Dispatch, RowKernelsAgreeAcrossIsasAndWithPlainLoops) {
+  const int64_t rows = 5, R = 53;  // odd: every tail path
+  std::vector<float> x = random_vec(rows * R, 16), g = random_vec(rows * R, 17);
+  x[3] = -INFINITY;                                             // a masked score: weight exactly 0
+  for (int64_t r = 0; r < R; ++r) x[4 * R + r] = -INFINITY;    // a fully masked row: NaN, as PyTorch
+  auto run = [&](const KernelTable& t) {
+    std::vector<float> all;
+    auto keep = [&](const std::vector<float>& v) { all.insert(all.end(), v.begin(), v.end()); };
+    std::vector<float> y(rows * R), mean(rows), var(rows), rstd(rows), dx(rows * R), red(rows);
+    std::vector<float> xn(x.begin(), x.begin() + 4 * R);  // finite rows for the normalization
+    t.f32.norm_rows(4, R, xn.data(), 1e-5, y.data(), mean.data(), var.data(), rstd.data());
+    t.f32.norm_rows_backward(4, R, g.data(), y.data(), rstd.data(), dx.data());
+    keep(y), keep(mean), keep(var), keep(rstd), keep(dx);
+    for (bool log : {false, true}) {
+      for (int64_t m = 0; m < rows; ++m) t.f32.softmax_lanes(R, 1, 0, 1, x.data() + m * R, y.data() + m * R, log);
+      keep(y);
+      // The same data as one block [rows, R] softmaxed down its columns, in two lane ranges.
+      t.f32.softmax_lanes(rows - 1, R, 0, 20, xn.data(), y.data(), log);
+      t.f32.softmax_lanes(rows - 1, R, 20, R, xn.data(), y.data(), log);
+      keep(std::vector<float>(y.begin(), y.begin() + 4 * R));
+    }
+    for (RowReduce op : {RowReduce::sum, RowReduce::var, RowReduce::std, RowReduce::logsumexp, RowReduce::norm}) {
+      t.f32.reduce_rows(op, 4, R, op == RowReduce::norm ? 3.0 : 1.0, xn.data(), red.data());
+      keep(std::vector<float>(red.begin(), red.begin() + 4));
+    }
+    t.f32.cumsum_lanes(4, R, 0, R, xn.data(), y.data(), false);
+    keep(y);
+    t.f32.cumsum_lanes(4, R, 3, 40, xn.data(), y.data(), true);
+    keep(y);
+    return all;
+  };
+  std::vector<float> want = run(baseline::kTable);
+  // Spot checks of the baseline copy against plain double loops.
+  {
+    double mx = -INFINITY, s = 0;
+    for (int64_t r = 0; r < R; ++r) mx = std::max<double>(mx, x[R + r]);
+    for (int64_t r = 0; r < R; ++r) s += std::exp(x[R + r] - mx);
+    const size_t soft = 2 * rows * R + 3 * rows;  // after the normalization outputs
+    ASSERT_NEAR(want[soft + R + 7], std::exp(x[R + 7] - mx) / s, 1e-6);
+    ASSERT_EQ(want[soft + 3], 0.0f);  // the masked entry
+    for (int64_t r = 0; r < R; ++r) ASSERT_TRUE(std::isnan(want[soft + 4 * R + r]));
+    double mean = 0, ss = 0;
+    for (int64_t r = 0; r < R; ++r) mean += x[2 * R + r];
+    mean /= R;
+    for (int64_t r = 0; r < R; ++r) ss += (x[2 * R + r] - mean) * (x[2 * R + r] - mean);
+    ASSERT_NEAR(want[2 * R + 9], (x[2 * R + 9] - mean) / std::sqrt(ss / R + 1e-5), 1e-5);
+  }
+  for (const KernelTable* t : runnable_tables()) {
+    std::vector<float> got = run(*t);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      if (!std::isfinite(want[i])) {
+        ASSERT_TRUE(std::isnan(want[i]) ? std::isnan(got[i]) : got[i] == want[i]) << t->isa << " at " << i;
+        continue;
+      }
+      ASSERT_NEAR(got[i], want[i], 1e-5f * (1.0f + std::abs(want[i]))) << t->isa << " at " << i;
+    }
+  }
+}
+
+// The planar batch-norm loops give what the channels-last ones give on the same data.
+TEST(Dispatch, PlanarAndChannelsLastBatchNormLoopsAgree) {
+  const int64_t N = 3, C = 5, L = 19;
+  std::vector<float> x = random_vec(N * C * L, 18), g = random_vec(N * C * L, 19);
+  std::vector<float> xcl(N * C * L), gcl(N * C * L);  // [N, L, C]
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t l = 0; l < L; ++l) {
+        xcl[(n * L + l) * C + c] = x[(n * C + c) * L + l];
+        gcl[(n * L + l) * C + c] = g[(n * C + c) * L + l];
+      }
+  std::vector<float> mean = random_vec(C, 20), rstd = random_vec(C, 21, 0.5f, 2.0f);
+  for (const KernelTable* t : [] {
+         std::vector<const KernelTable*> all{&baseline::kTable};
+         for (const KernelTable* r : runnable_tables()) all.push_back(r);
+         return all;
+       }()) {
+    std::vector<float> ycl(N * C * L), y(N * C * L);
+    t->f32.rows_bn_dx(N * L, C, gcl.data(), xcl.data(), mean.data(), rstd.data(), mean.data(), rstd.data(), ycl.data());
+    for (int64_t c = 0; c < C; ++c) {
+      const float* xp = x.data() + c * L;
+      const float* gp = g.data() + c * L;
+      double two[2];
+      t->f32.plane_bn_grad(N, L, C * L, gp, xp, mean[c], rstd[c], two);
+      std::vector<float> alone(2 * C, 0.0f);
+      t->f32.col_sum(N * L, C, xcl.data(), alone.data());
+      ASSERT_NEAR(t->f32.plane_sum(N, L, C * L, xp), alone[c], 1e-4) << t->isa;
+      std::fill(alone.begin(), alone.end(), 0.0f);
+      t->f32.col_sum_bn_grad(N * L, C, gcl.data(), xcl.data(), mean.data(), rstd.data(), alone.data());
+      ASSERT_NEAR(two[0], alone[c], 1e-4) << t->isa;
+      ASSERT_NEAR(two[1], alone[C + c], 1e-4) << t->isa;
+      t->f32.plane_bn_dx(N, L, C * L, gp, xp, mean[c], rstd[c], mean[c], rstd[c], y.data() + c * L);
+    }
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t l = 0; l < L; ++l)
+          ASSERT_NEAR(y[(n * C + c) * L + l], ycl[(n * L + l) * C + c], 1e-5f) << t->isa;
+  }
+}
+
+TEST(Dispatch, RmspropAndAdagradAgreeAcrossIsas) {
+  const int64_t n = 333;
+  auto run = [&](const KernelTable& t) {
+    std::vector<float> p = random_vec(n, 22), g = random_vec(n, 23), sq(n, 0.0f), ga(n, 0.0f), mom(n, 0.0f);
+    std::vector<float> q = p, acc(n, 0.1f);
+    for (int step = 0; step < 3; ++step) {
+      t.f32.rmsprop(n, p.data(), g.data(), sq.data(), ga.data(), mom.data(), RmspropArgs{0.01, 0.99, 1e-8, 1e-4, 0.9, true});
+      t.f32.rmsprop(n, p.data(), g.data(), sq.data(), nullptr, nullptr, RmspropArgs{0.01, 0.99, 1e-8, 0.0, 0.0, false});
+      t.f32.adagrad(n, q.data(), g.data(), acc.data(), AdagradArgs{0.01, 1e-4, 1e-10});
+    }
+    p.insert(p.end(), q.begin(), q.end());
+    return p;
+  };
+  std::vector<float> want = run(baseline::kTable);
+  for (const KernelTable* t : runnable_tables()) expect_close(run(*t), want, 1e-6f, t->isa);
+}
+
 }  // namespace

@@ -43,6 +43,25 @@ template <class F> void parallel_ranges(int64_t n, int64_t work, F f) {
   }
 }
 
+/// The thread slots parallel_items uses for n items: every thread when there
+/// is an item for each, else 1. (Items here are whole images of a convolution:
+/// far above the grain, so the only question is whether each thread gets one.)
+inline int item_slots(int64_t n) {
+  const int nt = omp_get_max_threads();
+  return n >= nt && nt > 1 ? nt : 1;
+}
+
+/// Runs f(i, slot) for i in [0, n), slot < item_slots(n) naming the running
+/// thread's scratch.
+template <class F> void parallel_items(int64_t n, F f) {
+  if (item_slots(n) > 1) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) f(i, omp_get_thread_num());
+  } else {
+    for (int64_t i = 0; i < n; ++i) f(i, 0);
+  }
+}
+
 /// parallel_ranges over n elements, one unit of work each.
 template <class F> void parallel_chunks(int64_t n, F f) { parallel_ranges(n, n, f); }
 

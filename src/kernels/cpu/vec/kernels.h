@@ -16,6 +16,10 @@ template <class T> void binary(Binary op, int64_t n, const T* a, const T* b, int
 template <class T> void max_pool_2x2_row(int64_t Wo, int64_t C, int64_t row, const T* in, T* out, uint8_t* at);
 template <class T> void max_pool_merge(int64_t C, const T* v, uint8_t k, T* o, uint8_t* at);
 template <class T> void max_pool_select(int64_t C, const T* g, const uint8_t* at, uint8_t k, T* d, bool accumulate);
+template <class T> void max_pool_plane(const PoolGeom& g, const T* plane, T* out, int64_t* at);
+template <class T> void max_pool_plane_backward(int64_t n_out, const T* g, const int64_t* at, T* dx);
+template <class T> void avg_pool_plane(const AvgWindows& w, const T* plane, T* out);
+template <class T> void avg_pool_plane_backward(const AvgWindows& w, const T* g, T* dx);
 template <class T> void col_sum(int64_t rows, int64_t C, const T* x, T* acc);
 template <class T> void col_sum_sqdev(int64_t rows, int64_t C, const T* x, const T* mean, T* acc);
 template <class T>
@@ -24,6 +28,23 @@ template <class T> void rows_affine(int64_t rows, int64_t C, const T* x, const T
 template <class T>
 void rows_bn_dx(int64_t rows, int64_t C, const T* g, const T* x, const T* mean, const T* k, const T* mg, const T* mgx,
                 T* dx);
+template <class T> double plane_sum(int64_t N, int64_t L, int64_t stride, const T* x);
+template <class T> double plane_sum_sqdev(int64_t N, int64_t L, int64_t stride, const T* x, double mean);
+template <class T>
+void plane_bn_grad(int64_t N, int64_t L, int64_t stride, const T* g, const T* x, double mean, double rstd,
+                   double* sums);
+template <class T> void plane_affine(int64_t N, int64_t L, int64_t stride, const T* x, T scale, T shift, T* y);
+template <class T>
+void plane_bn_dx(int64_t N, int64_t L, int64_t stride, const T* g, const T* x, T mean, T k, T mg, T mgx, T* dx);
+template <class T>
+void norm_rows(int64_t rows, int64_t R, const T* x, double eps, T* y, T* mean, T* var, T* rstd);
+template <class T> void norm_rows_backward(int64_t rows, int64_t R, const T* g, const T* xhat, const T* rstd, T* dx);
+template <class T> void softmax_lanes(int64_t n, int64_t inner, int64_t k0, int64_t k1, const T* x, T* y, bool log);
+template <class T> void reduce_rows(RowReduce op, int64_t rows, int64_t R, double arg, const T* x, T* out);
+template <class T>
+void cumsum_lanes(int64_t steps, int64_t inner, int64_t k0, int64_t k1, const T* x, T* y, bool reverse);
+template <class T> void rmsprop(int64_t n, T* p, const T* g, T* sq, T* gavg, T* mom, const RmspropArgs& a);
+template <class T> void adagrad(int64_t n, T* p, const T* g, T* acc, const AdagradArgs& a);
 template <class T> void sgd(int64_t n, T* p, const T* g, T* m, const SgdArgs<T>& a);
 template <class T> void adam(int64_t n, T* p, const T* g, T* m, T* v, T* vmax, const AdamArgs<T>& a);
 void panel_dot(const float* x, const float* panel, const int32_t* keep, int64_t nkeep, float* acc);

@@ -78,9 +78,50 @@ void adam(int64_t n, T* __restrict p, const T* __restrict g, T* __restrict m, T*
   }
 }
 
+// RMSprop and Adagrad compute in double, as the generic loops they replace did:
+// the same results for every ISA and for f32 and f64 parameters alike.
+template <class T>
+void rmsprop(int64_t n, T* __restrict p, const T* __restrict g, T* __restrict sq, T* gavg, T* mom,
+             const RmspropArgs& a) {
+  const double lr = a.lr, alpha = a.alpha, eps = a.eps, wd = a.weight_decay, mu = a.momentum;
+  const bool centered = a.centered, with_momentum = mu > 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double gi = g[i] + wd * p[i];
+    sq[i] = static_cast<T>(alpha * sq[i] + (1.0 - alpha) * gi * gi);
+    double avg;
+    if (centered) {
+      gavg[i] = static_cast<T>(alpha * gavg[i] + (1.0 - alpha) * gi);
+      avg = std::sqrt(sq[i] - double(gavg[i]) * gavg[i]) + eps;
+    } else {
+      avg = std::sqrt(double(sq[i])) + eps;
+    }
+    if (with_momentum) {
+      mom[i] = static_cast<T>(mu * mom[i] + gi / avg);
+      p[i] -= static_cast<T>(lr * mom[i]);
+    } else {
+      p[i] -= static_cast<T>(lr * gi / avg);
+    }
+  }
+}
+
+template <class T> void adagrad(int64_t n, T* __restrict p, const T* __restrict g, T* __restrict acc, const AdagradArgs& a) {
+  const double lr = a.lr, wd = a.weight_decay, eps = a.eps;
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) {
+    const double gi = g[i] + wd * p[i];
+    const T ai = static_cast<T>(acc[i] + gi * gi);
+    acc[i] = ai;
+    p[i] -= static_cast<T>(lr * gi / (std::sqrt(double(ai)) + eps));
+  }
+}
+
 template void sgd<float>(int64_t, float*, const float*, float*, const SgdArgs<float>&);
 template void sgd<double>(int64_t, double*, const double*, double*, const SgdArgs<double>&);
 template void adam<float>(int64_t, float*, const float*, float*, float*, float*, const AdamArgs<float>&);
 template void adam<double>(int64_t, double*, const double*, double*, double*, double*, const AdamArgs<double>&);
+template void rmsprop<float>(int64_t, float*, const float*, float*, float*, float*, const RmspropArgs&);
+template void rmsprop<double>(int64_t, double*, const double*, double*, double*, double*, const RmspropArgs&);
+template void adagrad<float>(int64_t, float*, const float*, float*, const AdagradArgs&);
+template void adagrad<double>(int64_t, double*, const double*, double*, const AdagradArgs&);
 
 }  // namespace nabla::kernels::NABLA_ISA

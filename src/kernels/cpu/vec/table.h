@@ -22,6 +22,15 @@ template <class T> struct AdamArgs {
   bool decoupled, amsgrad;  // decoupled: AdamW's p *= 1 - lr wd
 };
 
+/// RMSprop's and Adagrad's constants (they compute in double for either dtype).
+struct RmspropArgs {
+  double lr, alpha, eps, weight_decay, momentum;
+  bool centered;
+};
+struct AdagradArgs {
+  double lr, weight_decay, eps;  // lr: this step's, after lr_decay
+};
+
 /// Elementwise ops with a vectorized kernel over dense runs. Each is one exact
 /// IEEE operation (or a select), so it equals the generic loop bit for bit.
 enum class Unary : uint8_t { relu, neg, abs };
@@ -29,6 +38,21 @@ enum class Binary : uint8_t {
   add, sub, mul, div, minimum, maximum,
   relu_backward,  // (y, g) -> y > 0 ? g : 0
 };
+
+/// A planar pooling's geometry: [H, W] planes into [Ho, Wo], kernel, stride, padding, dilation.
+struct PoolGeom {
+  int64_t H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dw;
+};
+
+/// Separable average-pooling windows: output (y, x) averages rows [y0[y], y1[y]) and columns
+/// [x0[x], x1[x]) of an [H, W] plane, divided by ydiv[y] xdiv[x] (0 gives 0).
+struct AvgWindows {
+  int64_t H, W, Ho, Wo;
+  const int64_t *y0, *y1, *ydiv, *x0, *x1, *xdiv;
+};
+
+/// Reductions of contiguous rows with a dispatched kernel.
+enum class RowReduce : uint8_t { sum, var, std, logsumexp, norm };
 
 /// The kernels of one dtype.
 template <class T> struct TypedKernels {
@@ -49,6 +73,11 @@ template <class T> struct TypedKernels {
   void (*max_pool_2x2_row)(int64_t Wo, int64_t C, int64_t row, const T* in, T* out, uint8_t* at);
   void (*max_pool_merge)(int64_t C, const T* v, uint8_t k, T* o, uint8_t* at);
   void (*max_pool_select)(int64_t C, const T* g, const uint8_t* at, uint8_t k, T* d, bool accumulate);
+  // Planar pooling of one plane (kernels/cpu/vec/pool_planes.cpp); `at` holds flat plane indices.
+  void (*max_pool_plane)(const PoolGeom& g, const T* plane, T* out, int64_t* at);
+  void (*max_pool_plane_backward)(int64_t n_out, const T* g, const int64_t* at, T* dx);  // dx[at[k]] += g[k]
+  void (*avg_pool_plane)(const AvgWindows& w, const T* plane, T* out);
+  void (*avg_pool_plane_backward)(const AvgWindows& w, const T* g, T* dx);  // adds into dx
   // Per-channel loops over `rows` rows of C values (channels-last batch norm, bias gradients):
   // acc[c] += x; acc[c] += (x - mean)^2; acc[c] += g and acc[C + c] += g (x - mean) rstd;
   // y = x scale + shift; dx = k (g - mg - (x - mean) mgx).
@@ -58,9 +87,32 @@ template <class T> struct TypedKernels {
   void (*rows_affine)(int64_t rows, int64_t C, const T* x, const T* scale, const T* shift, T* y);
   void (*rows_bn_dx)(int64_t rows, int64_t C, const T* g, const T* x, const T* mean, const T* k, const T* mg,
                      const T* mgx, T* dx);
-  // Optimizer updates over n contiguous elements.
+  // The same terms for a planar batch [N, C, L], one channel at a time: its N runs of L values
+  // lie `stride` apart (kernels/cpu/vec/channel_planes.cpp); sums come back in double.
+  double (*plane_sum)(int64_t N, int64_t L, int64_t stride, const T* x);
+  double (*plane_sum_sqdev)(int64_t N, int64_t L, int64_t stride, const T* x, double mean);
+  void (*plane_bn_grad)(int64_t N, int64_t L, int64_t stride, const T* g, const T* x, double mean, double rstd,
+                        double* sums);  // sums[0] += g, sums[1] += g (x - mean) rstd
+  void (*plane_affine)(int64_t N, int64_t L, int64_t stride, const T* x, T scale, T shift, T* y);
+  void (*plane_bn_dx)(int64_t N, int64_t L, int64_t stride, const T* g, const T* x, T mean, T k, T mg, T mgx, T* dx);
+  // Rows of R values (layer and group norm): y = (x - mean) rstd per row, saving mean, biased var
+  // and rstd; the backward dx = rstd (g - mean(g) - xhat mean(g xhat)).
+  void (*norm_rows)(int64_t rows, int64_t R, const T* x, double eps, T* y, T* mean, T* var, T* rstd);
+  void (*norm_rows_backward)(int64_t rows, int64_t R, const T* g, const T* xhat, const T* rstd, T* dx);
+  // Softmax (log_softmax when `log`) of the lanes k0..k1 of a block [n, inner] (lane k's values at
+  // k + i inner; inner == 1 is one row). -inf entries get weight exactly 0; a lane of only -inf gives
+  // NaN, as in PyTorch.
+  void (*softmax_lanes)(int64_t n, int64_t inner, int64_t k0, int64_t k1, const T* x, T* y, bool log);
+  // out[m] = op over row m of R values (kernels/cpu/reduce_rows.h), in double; `arg` is var's and
+  // std's ddof, norm's p.
+  void (*reduce_rows)(RowReduce op, int64_t rows, int64_t R, double arg, const T* x, T* out);
+  // Running sums down the lanes k0..k1 of a block [steps, inner], from the last step when `reverse`.
+  void (*cumsum_lanes)(int64_t steps, int64_t inner, int64_t k0, int64_t k1, const T* x, T* y, bool reverse);
+  // Optimizer updates over n contiguous elements; RMSprop's gavg and mom may be null when unused.
   void (*sgd)(int64_t n, T* p, const T* g, T* m, const SgdArgs<T>& a);
   void (*adam)(int64_t n, T* p, const T* g, T* m, T* v, T* vmax, const AdamArgs<T>& a);
+  void (*rmsprop)(int64_t n, T* p, const T* g, T* sq, T* gavg, T* mom, const RmspropArgs& a);
+  void (*adagrad)(int64_t n, T* p, const T* g, T* acc, const AdagradArgs& a);
 };
 
 /// acc[0..64) = sum over i < nkeep of x[keep[i]] * panel[keep[i]][0..64): one
