@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "nabla/autograd/anomaly.h"
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/autograd/node.h"
 #include "nabla/ops/elementwise.h"
@@ -24,9 +25,33 @@ bool needs_grad(const std::vector<Tensor>& inputs) {
   return false;
 }
 
+namespace {
+
+std::string input_shapes(const std::vector<Tensor>& inputs) {
+  std::string s;
+  for (const Tensor& t : inputs) s += (s.empty() ? "" : ", ") + (t.defined() ? shape_str(t.sizes()) : "none");
+  return s;
+}
+
+// Anomaly mode's forward check: `out` of op `name` must be finite.
+void check_forward_anomaly(const Tensor& out, const char* name, const std::vector<Tensor>& inputs) {
+  if (!has_nonfinite(out)) return;
+  size_t bad_input = inputs.size();
+  for (size_t i = 0; i < inputs.size() && bad_input == inputs.size(); ++i)
+    if (has_nonfinite(inputs[i])) bad_input = i;
+  NABLA_CHECK(false, "anomaly: {} produced NaN or Inf in its output {} (inputs: {}){}", name, shape_str(out.sizes()),
+              input_shapes(inputs),
+              bad_input < inputs.size()
+                  ? fmt::format("; its input {} already held NaN or Inf, made outside any recorded op", bad_input)
+                  : std::string());
+}
+
+}  // namespace
+
 void record(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn fn,
             const std::vector<Tensor>& saved) {
   if (!needs_grad(inputs)) return;
+  if (anomaly_enabled()) check_forward_anomaly(out, name, inputs);
   auto node = std::make_shared<Node>();
   node->name = name;
   node->next.reserve(inputs.size());
@@ -76,6 +101,18 @@ void check_grad(const Node& node, size_t i, const Tensor& g) {
               node.name, shape_str(g.sizes()), i, shape_str(e.shape));
   NABLA_CHECK(g.dtype() == e.dtype, "internal: {} backward produced a {} gradient for a {} input", node.name,
               dtype_name(g.dtype()), dtype_name(e.dtype));
+}
+
+// Anomaly mode's backward check: every gradient node n returns must be finite.
+void check_backward_anomaly(const Node& n, const Tensor& g, const std::vector<Tensor>& grads) {
+  for (size_t i = 0; i < grads.size(); ++i) {
+    if (!has_nonfinite(grads[i])) continue;
+    std::string shapes;
+    for (const Edge& e : n.next) shapes += (shapes.empty() ? "" : ", ") + shape_str(e.shape);
+    NABLA_CHECK(false, "anomaly: the backward of {} produced NaN or Inf in the gradient of its input {} {} "
+                "(inputs: {}){}", n.name, i, shape_str(n.next[i].shape), shapes,
+                has_nonfinite(g) ? "; the gradient it received already held NaN or Inf" : "");
+  }
 }
 
 }  // namespace
@@ -136,6 +173,7 @@ void run_backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) 
       grads = n->backward(g);
       NABLA_CHECK(grads.size() == n->next.size(), "internal: {} backward returned {} gradients for {} inputs",
                   n->name, grads.size(), n->next.size());
+      if (anomaly_enabled()) check_backward_anomaly(*n, g, grads);
       if (!retain_graph) {
         n->backward = nullptr;
         n->saved.clear();

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "nabla/autograd/anomaly.h"
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/data/loader.h"
 #include "nabla/data/text.h"
@@ -37,6 +38,7 @@ std::string TrainConfig::to_json() const {
             {"label_smoothing", label_smoothing},
             {"loss", loss},
             {"clip_grad", clip_grad},
+            {"detect_anomaly", detect_anomaly},
             {"early_stop", early_stop},
             {"seed", seed},
             {"threads", threads},
@@ -83,6 +85,7 @@ void TrainConfig::merge_json(const std::string& text) {
       else if (k == "label_smoothing") label_smoothing = v.get<double>();
       else if (k == "loss") loss = v.get<std::string>();
       else if (k == "clip_grad") clip_grad = v.get<double>();
+      else if (k == "detect_anomaly") detect_anomaly = v.get<bool>();
       else if (k == "early_stop") early_stop = v.get<int64_t>();
       else if (k == "seed") seed = v.get<uint64_t>();
       else if (k == "threads") threads = v.get<int>();
@@ -339,8 +342,11 @@ void Trainer::resume(const std::string& path) {
 
 double Trainer::optimize(const Tensor& loss) {
   double lv = loss.item();
-  NABLA_CHECK(std::isfinite(lv), "training diverged: loss is {} at epoch {}, step {}; lower --lr (now {}) or "
-              "set --clip-grad", lv, epoch_ + 1, step_ + 1, opt_->lr());
+  NABLA_CHECK(std::isfinite(lv),
+              "training diverged: loss is {} at epoch {}, step {}; stopped before this step changed the weights "
+              "(checkpoints already written are untouched). Lower --lr (now {}), set --clip-grad, or rerun with "
+              "--detect-anomaly to name the op that made it",
+              lv, epoch_ + 1, step_ + 1, opt_->lr());
   opt_->zero_grad();
   loss.backward();
   if (cfg_.clip_grad > 0) optim::clip_grad_norm_(params_, cfg_.clip_grad);
@@ -413,6 +419,7 @@ Trainer::EpochTotals Trainer::train_epoch_text(std::chrono::steady_clock::time_p
 }
 
 std::vector<EpochMetrics> Trainer::fit() {
+  autograd::AnomalyMode anomaly(cfg_.detect_anomaly || autograd::anomaly_enabled());
   if (!data_.text) {
     data::LoaderOptions lo;
     lo.batch_size = cfg_.batch_size;

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "nabla/autograd/anomaly.h"
 #include "nabla/nabla.h"
 #include "nabla/data/readers.h"
 #include "nabla/data/text.h"
@@ -62,6 +63,16 @@ nn::ModulePtr toy_model(models::ModelConfig* mc) {
   mc->num_classes = 3;
   mc->hidden = {16};
   return models::create("mlp", *mc);
+}
+
+// The message of the Error t.fit() throws ("" if it finishes).
+std::string fit_error(train::Trainer& t) {
+  try {
+    t.fit();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 struct StopAfter2 : train::Callback {
@@ -125,19 +136,58 @@ TEST(Trainer, LearnsAndResumesExactly) {
   fs::remove_all(dir);
 }
 
-TEST(Trainer, DivergenceIsAClearError) {
+// Divergence is a clear error; with --detect-anomaly, the error names the op:
+// the weights are infinite after the first step, so an op of the second
+// forward (or of the first backward) is the first to make NaN or Inf.
+TEST(Trainer, DivergenceIsAClearErrorAndAnomalyModeNamesTheOp) {
+  data::Splits d = toy_data(200, 2);
+  for (bool detect : {false, true}) {
+    models::ModelConfig mc;
+    auto m = toy_model(&mc);
+    train::TrainConfig c = toy_config();
+    c.lr = 1e30;
+    c.detect_anomaly = detect;
+    train::Trainer t(c, m, mc, d);
+    std::string msg = fit_error(t);
+    EXPECT_NE(msg.find(detect ? "anomaly: " : "training diverged"), std::string::npos) << msg;
+    EXPECT_FALSE(autograd::anomaly_enabled());  // the trainer's scope ended with fit()
+  }
+}
+
+// Sets every group's lr to 1e30 after epoch 1: epoch 2 diverges.
+struct BlowUpAfterEpoch1 : train::Callback {
+  void on_epoch_end(train::Trainer& tr, const train::EpochMetrics& m) override {
+    if (m.epoch == 1)
+      for (optim::ParamGroup& g : tr.optimizer().param_groups()) g.set("lr", 1e30);
+  }
+};
+
+TEST(Trainer, DivergenceStopsWithTheLastGoodCheckpointInPlace) {
+  std::string dir = (fs::temp_directory_path() / ("nabla_diverge_" + std::to_string(::getpid()))).string();
+  fs::remove_all(dir);
+  fs::create_directories(dir);
   data::Splits d = toy_data(200, 2);
   models::ModelConfig mc;
   auto m = toy_model(&mc);
   train::TrainConfig c = toy_config();
-  c.lr = 1e30;
+  c.sched = "none";
+  c.out = dir;
   train::Trainer t(c, m, mc, d);
-  try {
-    t.fit();
-    FAIL() << "expected divergence";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("diverged"), std::string::npos) << e.what();
-  }
+  t.add_callback(train::checkpointer(dir));
+  t.add_callback(std::make_shared<BlowUpAfterEpoch1>());
+  std::string msg = fit_error(t);
+  EXPECT_NE(msg.find("training diverged"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("at epoch 2"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("stopped before this step changed the weights"), std::string::npos) << msg;
+  // last.ckpt is epoch 1's, whole and finite, and a fresh trainer resumes from it.
+  io::Checkpoint ck = io::load_checkpoint(dir + "/last.ckpt");
+  EXPECT_EQ(ck.get("epoch"), "1");
+  for (const auto& [name, w] : ck.model) EXPECT_FALSE(autograd::has_nonfinite(w)) << name;
+  models::ModelConfig mc2;
+  train::Trainer again(c, toy_model(&mc2), mc2, d);
+  again.resume(dir + "/last.ckpt");
+  EXPECT_EQ(again.epoch(), 1);
+  fs::remove_all(dir);
 }
 
 TEST(Trainer, ConfigJsonRoundTripsAndRejectsUnknownKeys) {

@@ -41,6 +41,7 @@ struct TrainConfig {
   double label_smoothing = 0.0;
   std::string loss = "ce";      ///< ce | dice | ce+dice (dice: segmentation)
   double clip_grad = 0.0;       ///< max global gradient norm; 0 disables
+  bool detect_anomaly = false;  ///< autograd::AnomalyMode while training: name the first op making NaN/Inf
   int64_t early_stop = 0;       ///< stop after this many epochs without a better test accuracy; 0 disables
   uint64_t seed = 0;
   int threads = 0;              ///< 0: all cores the process may use
