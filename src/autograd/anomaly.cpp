@@ -21,7 +21,7 @@ bool has_nonfinite(const Tensor& t) {
   Tensor c = t.detach().contiguous();
   return dispatch_floating(c.dtype(), "anomaly check", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    return kernels::any_nonfinite(static_cast<const T*>(c.data<T>()), c.numel());
+    return kernels::any_nonfinite(c.const_data<T>(), c.numel());
   });
 }
 

@@ -79,13 +79,15 @@ Tensor read_idx(const std::string& path) {
   NABLA_CHECK(ndim >= 1 && ndim <= 4, "IDX '{}': {} dims is not plausible", path, ndim);
   NABLA_CHECK(b.size() >= 4 + 4 * static_cast<size_t>(ndim), "IDX '{}': truncated header", path);
   Shape shape;
-  uint64_t n = 1;
   for (int d = 0; d < ndim; ++d) {
     uint32_t v = be32(b, 4 + 4 * d);
     NABLA_CHECK(v > 0 && v < (1u << 30), "IDX '{}': dim {} has size {}", path, d, v);
     shape.push_back(v);
-    n *= v;
   }
+  // Four dims below 2^30 can multiply past 64 bits; a wrapped product could match the file's size.
+  const std::optional<int64_t> count = checked_numel(shape);
+  NABLA_CHECK(count, "IDX '{}': header shape {} has more elements than 64 bits count", path, shape_str(shape));
+  const uint64_t n = static_cast<uint64_t>(*count);
   size_t header = 4 + 4 * static_cast<size_t>(ndim);
   NABLA_CHECK(b.size() - header == n,
               "IDX '{}': header promises {} bytes of data {}, file has {} (truncated or corrupt)", path, n,
@@ -269,7 +271,7 @@ std::shared_ptr<TensorDataset> noisy_masks(const TensorDataset& d, double noise,
   Tensor img = d.inputs().contiguous();
   int64_t N = img.size(0), H = img.size(2), W = img.size(3);
   Tensor x = Tensor::empty(img.sizes(), DType::u8), y = Tensor::empty({N, H, W}, DType::i64);
-  const uint8_t* ip = img.data<uint8_t>();
+  const uint8_t* ip = img.const_data<uint8_t>();
   uint8_t* xp = x.data<uint8_t>();
   int64_t* yp = y.data<int64_t>();
   Generator g(seed);

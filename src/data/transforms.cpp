@@ -44,7 +44,7 @@ Tensor random_crop(const Tensor& x, int64_t padding, Generator& gen) {
   Tensor out = zeros(x.sizes(), x.dtype());
   dispatch_all(x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const T* in = xc.data<T>();
+    const T* in = xc.const_data<T>();
     T* o = out.data<T>();
     for (int64_t n = 0; n < N; ++n) {
       int64_t dy = gen.randint(-padding, padding + 1), dx = gen.randint(-padding, padding + 1);

@@ -1,6 +1,7 @@
 #include "nabla/io/safetensors.h"
 
 #include <cstring>
+#include <utility>
 #include <nlohmann/json.hpp>
 
 #include "nabla/io/file.h"
@@ -56,7 +57,7 @@ std::string to_safetensors(const TensorMap& tensors, const std::map<std::string,
   out.reserve(out.size() + offset);
   for (const auto& [name, t] : tensors) {
     Tensor c = t.detach().contiguous();
-    out.append(static_cast<const char*>(c.raw_data()), static_cast<size_t>(c.numel()) * dtype_size(c.dtype()));
+    out.append(static_cast<const char*>(std::as_const(c).raw_data()), static_cast<size_t>(c.numel()) * dtype_size(c.dtype()));
   }
   return out;
 }
@@ -93,12 +94,11 @@ TensorMap from_safetensors(const std::string& bytes, std::map<std::string, std::
                   "safetensors '{}': entry '{}' lacks dtype, shape or data_offsets", source, name);
       DType dt = parse_dtype(e["dtype"].get<std::string>(), name, source);
       Shape shape = e["shape"].get<Shape>();
-      uint64_t numel = 1;
-      for (int64_t d : shape) {
-        NABLA_CHECK(d >= 0 && d < (int64_t{1} << 40), "safetensors '{}': tensor '{}' has invalid shape {}", source,
-                    name, shape_str(shape));
-        numel *= static_cast<uint64_t>(d);
-      }
+      // Checked before the bytes are trusted: a product that wrapped could match the offsets.
+      const std::optional<int64_t> n = checked_numel(shape, static_cast<int64_t>(dtype_size(dt)));
+      NABLA_CHECK(n, "safetensors '{}': tensor '{}' has an invalid shape {} (a negative size, or more bytes than "
+                  "64 bits count)", source, name, shape_str(shape));
+      const uint64_t numel = static_cast<uint64_t>(*n);
       auto offs = e["data_offsets"].get<std::vector<uint64_t>>();
       NABLA_CHECK(offs.size() == 2 && offs[0] <= offs[1], "safetensors '{}': tensor '{}' has invalid data_offsets",
                   source, name);

@@ -19,6 +19,8 @@ using detail::unary_float_map;
 using Grads = std::vector<Tensor>;
 
 Tensor relu(const Tensor& x) {
+  if (!is_floating(x.dtype()))  // integers keep their dtype, as in PyTorch (no gradient to record)
+    return maximum(x, zeros({}, x.dtype()));
   // NaN passes through, as in PyTorch (clamp_min).
   Tensor out = unary_float_map("relu", x, [](auto v) { return v <= 0 ? decltype(v)(0) : v; }, kernels::Unary::relu);
   Tensor y = out.detach();
@@ -112,7 +114,8 @@ Tensor silu(const Tensor& x) {
   return out;
 }
 
-Tensor sigmoid(const Tensor& x) {
+Tensor sigmoid(const Tensor& x_in) {
+  const Tensor x = detail::float_operand(x_in);
   Tensor out = unary_float_map("sigmoid", x, [](auto v) { return sigmoid_of(v); });
   Tensor y = out.detach();
   record(
@@ -122,7 +125,8 @@ Tensor sigmoid(const Tensor& x) {
   return out;
 }
 
-Tensor tanh(const Tensor& x) {
+Tensor tanh(const Tensor& x_in) {
+  const Tensor x = detail::float_operand(x_in);
   Tensor out = unary_float_map("tanh", x, [](auto v) { return std::tanh(v); });
   Tensor y = out.detach();
   record(
@@ -167,7 +171,7 @@ Tensor softmax_forward(const Tensor& xin, int64_t dim, bool log, const char* op)
   }
   dispatch_floating(x.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const T* in = x.data<T>();
+    const T* in = x.const_data<T>();
     T* o = out.data<T>();
     // Lanes q = b inner + k split over the threads; a range is cut at the blocks' edges.
     kernels::parallel_ranges(outer * inner, outer * inner * n, [&](int64_t q0, int64_t q1) {

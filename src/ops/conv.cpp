@@ -104,7 +104,7 @@ void conv_backward(const ConvShape& s, const Conv2dParams& p, const T* x, const 
 // Sum of a channels-last f32 gradient [N, O, H, W] over all but the channel dim.
 Tensor channel_sums(const Tensor& g) {
   const int64_t O = g.sizes()[1], M = g.numel() / std::max<int64_t>(O, 1);
-  const float* gp = g.data<float>();
+  const float* gp = g.const_data<float>();
   const kernels::TypedKernels<float>& vk = kernels::vec_for<float>();
   std::vector<double> s = kernels::column_sums<1, float>(
       M, O, [&](int64_t r0, int64_t r1, float* acc) { vk.col_sum(r1 - r0, O, gp + r0 * O, acc); });
@@ -177,14 +177,15 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dPar
                     : Tensor::empty({s.N, s.O, s.Ho, s.Wo}, x.dtype());
   // wc is w itself when w is contiguous (the usual case): its storage's id and version say when it changed.
   const kernels::WeightKey wkey{wc.storage()->id(), wc.storage()->version()};
-  bool done = dnnl && kernels::dnnl_conv_forward(dc, xc.data<float>(), wc.data<float>(), wkey,
-                                                 bc.defined() ? bc.data<float>() : nullptr, out.data<float>());
+  bool done = dnnl && kernels::dnnl_conv_forward(dc, xc.const_data<float>(), wc.const_data<float>(), wkey,
+                                                 bc.defined() ? bc.const_data<float>() : nullptr, out.data<float>());
   if (!done) {
     xc = contiguous_copy(x);
     out = Tensor::empty({s.N, s.O, s.Ho, s.Wo}, x.dtype());
     dispatch_floating(x.dtype(), "conv2d", [&](auto tag) {
       using T = typename decltype(tag)::type;
-      conv_forward<T>(s, p, xc.data<T>(), wc.data<T>(), bc.defined() ? bc.data<T>() : nullptr, out.data<T>());
+      conv_forward<T>(s, p, xc.const_data<T>(), wc.const_data<T>(), bc.defined() ? bc.const_data<T>() : nullptr,
+                      out.data<T>());
     });
   }
   bool gx = x.requires_grad(), gw = w.requires_grad(), gb = b.defined() && b.requires_grad();
@@ -196,7 +197,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dPar
           Tensor gxt = gx ? empty_in_order({s.N, s.C, s.H, s.W}, {0, 2, 3, 1}, go.dtype()) : Tensor();
           Tensor gwt = gw ? Tensor::empty({s.O, s.Cg(), s.kh, s.kw}, go.dtype()) : Tensor();
           const kernels::WeightKey wkey{wc.storage()->id(), wc.storage()->version()};
-          if (kernels::dnnl_conv_backward(dc, xc.data<float>(), wc.data<float>(), wkey, go.data<float>(),
+          if (kernels::dnnl_conv_backward(dc, xc.const_data<float>(), wc.const_data<float>(), wkey, go.const_data<float>(),
                                           gx ? gxt.data<float>() : nullptr, gw ? gwt.data<float>() : nullptr))
             return Grads{gxt, gwt, gb ? channel_sums(go) : Tensor()};
         }
@@ -205,7 +206,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dPar
         Tensor gwt = gw ? Tensor::empty({s.O, s.Cg(), s.kh, s.kw}, go.dtype()) : Tensor();
         dispatch_floating(go.dtype(), "conv2d", [&](auto tag) {
           using T = typename decltype(tag)::type;
-          conv_backward<T>(s, p, xn.data<T>(), wc.data<T>(), go.data<T>(), gx ? gxt.data<T>() : nullptr,
+          conv_backward<T>(s, p, xn.const_data<T>(), wc.const_data<T>(), go.const_data<T>(), gx ? gxt.data<T>() : nullptr,
                            gw ? gwt.data<T>() : nullptr);
         });
         return Grads{gxt, gwt, gb ? sum(go, {0, 2, 3}) : Tensor()};
@@ -257,7 +258,7 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, std::
   Tensor out = zeros({N, Cout, Ho, Wo}, x.dtype());
   dispatch_floating(x.dtype(), "conv_transpose2d", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const T *xp = xc.data<T>(), *wp = wc.data<T>();
+    const T *xp = xc.const_data<T>(), *wp = wc.const_data<T>();
     T* op = out.data<T>();
     std::vector<std::vector<T>> cols(kernels::item_slots(N), std::vector<T>(K * L));
     kernels::parallel_items(N, [&](int64_t n, int t) {
@@ -269,7 +270,7 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, std::
     });
     if (b.defined()) {
       Tensor bc = b.detach().contiguous();
-      const T* bp = bc.data<T>();
+      const T* bp = bc.const_data<T>();
       for (int64_t n = 0; n < N; ++n)
         for (int64_t c = 0; c < Cout; ++c)
           for (int64_t i = 0; i < Ho * Wo; ++i) op[(n * Cout + c) * Ho * Wo + i] += bp[c];
@@ -284,7 +285,7 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, std::
         Tensor gwt = gw ? zeros(wc.sizes(), go.dtype()) : Tensor();
         dispatch_floating(go.dtype(), "conv_transpose2d", [&](auto tag) {
           using T = typename decltype(tag)::type;
-          const T *xp = xc.data<T>(), *wp = wc.data<T>(), *gp = go.data<T>();
+          const T *xp = xc.const_data<T>(), *wp = wc.const_data<T>(), *gp = go.const_data<T>();
           int slots = kernels::item_slots(N);
           std::vector<std::vector<T>> cols(slots, std::vector<T>(K * L));
           std::vector<std::vector<T>> gw_part(gw ? slots : 0, std::vector<T>(wc.numel(), T(0)));

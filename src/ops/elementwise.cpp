@@ -189,7 +189,8 @@ Tensor neg(const Tensor& x) {
   return out;
 }
 
-Tensor pow(const Tensor& x, double e) {
+Tensor pow(const Tensor& x_in, double e) {
+  const Tensor x = detail::float_operand(x_in);  // a floating exponent, as PyTorch's x ** 2.0
   Tensor out = unary_float_map("pow", x, [e](auto v) { return std::pow(v, static_cast<decltype(v)>(e)); });
   record(
       out, "pow", {x},
@@ -222,20 +223,23 @@ Tensor pow(const Tensor& x0, const Tensor& y0) {
   return out;
 }
 
-Tensor exp(const Tensor& x) {
+Tensor exp(const Tensor& x_in) {
+  const Tensor x = detail::float_operand(x_in);
   Tensor out = unary_float_map("exp", x, [](auto v) { return std::exp(v); });
   Tensor y = out.detach();
   record(out, "exp", {x}, [y](const Tensor& g) { return Grads{mul(g, y)}; }, {out});
   return out;
 }
 
-Tensor log(const Tensor& x) {
+Tensor log(const Tensor& x_in) {
+  const Tensor x = detail::float_operand(x_in);
   Tensor out = unary_float_map("log", x, [](auto v) { return std::log(v); });
   record(out, "log", {x}, [x](const Tensor& g) { return Grads{div(g, x)}; }, {x});
   return out;
 }
 
-Tensor log1p(const Tensor& x) {
+Tensor log1p(const Tensor& x_in) {
+  const Tensor x = detail::float_operand(x_in);
   Tensor out = unary_float_map("log1p", x, [](auto v) { return std::log1p(v); });
   record(
       out, "log1p", {x},
@@ -244,7 +248,8 @@ Tensor log1p(const Tensor& x) {
   return out;
 }
 
-Tensor sqrt(const Tensor& x) {
+Tensor sqrt(const Tensor& x_in) {
+  const Tensor x = detail::float_operand(x_in);
   Tensor out = unary_float_map("sqrt", x, [](auto v) { return std::sqrt(v); });
   Tensor y = out.detach();
   record(
@@ -254,7 +259,8 @@ Tensor sqrt(const Tensor& x) {
   return out;
 }
 
-Tensor rsqrt(const Tensor& x) {
+Tensor rsqrt(const Tensor& x_in) {
+  const Tensor x = detail::float_operand(x_in);
   Tensor out = unary_float_map("rsqrt", x, [](auto v) { return 1 / std::sqrt(v); });
   Tensor y = out.detach();
   record(
@@ -432,7 +438,7 @@ bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol) {
         return static_cast<uint8_t>(std::abs(x - y) > atol + rtol * std::abs(y));
       },
       a.to(DType::f64), b.to(DType::f64));
-  const uint8_t* p = bad.data<uint8_t>();
+  const uint8_t* p = bad.const_data<uint8_t>();
   for (int64_t i = 0; i < bad.numel(); ++i)
     if (p[i]) return false;
   return true;
@@ -444,6 +450,11 @@ Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
 Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
 Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
 Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+Tensor integer_scalar_like(int64_t v, const Tensor& like) {
+  if (is_floating(like.dtype())) return scalar_like(static_cast<double>(v), like);
+  return from_vector<int64_t>({v}).reshape({});  // exact: a double would round beyond 2^53
+}
+
 Tensor operator+(const Tensor& a, double b) { return add(a, scalar_like(b, a)); }
 Tensor operator-(const Tensor& a, double b) { return sub(a, scalar_like(b, a)); }
 Tensor operator*(const Tensor& a, double b) { return mul(a, scalar_like(b, a)); }

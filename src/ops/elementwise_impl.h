@@ -55,6 +55,10 @@ Tensor binary_map(const char* op, const Tensor& a, const Tensor& b, F f, std::op
   });
 }
 
+/// x as a unary floating op (exp, log, sqrt, sigmoid, ...) takes it: integer and
+/// bool tensors promote to f32, as in PyTorch (exp of an i64 tensor is f32).
+inline Tensor float_operand(const Tensor& x) { return is_floating(x.dtype()) ? x : x.to(DType::f32); }
+
 /// out = f(x) for floating x (with `vop` as binary_map's).
 template <class F>
 Tensor unary_float_map(const char* op, const Tensor& x, F f, std::optional<kernels::Unary> vop = {}) {

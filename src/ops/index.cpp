@@ -22,7 +22,7 @@ void check_index_tensor(const Tensor& index, const char* op) {
 }
 
 void check_range(const Tensor& index_c, int64_t n, const char* op, int64_t dim, const Shape& xshape) {
-  const int64_t* ix = index_c.data<int64_t>();
+  const int64_t* ix = index_c.const_data<int64_t>();
   for (int64_t i = 0; i < index_c.numel(); ++i)
     NABLA_CHECK(ix[i] >= -n && ix[i] < n, "{}: index {} out of range for dim {} of size {} (input shape {})", op,
                 ix[i], dim, n, shape_str(xshape));
@@ -48,8 +48,8 @@ Tensor index_add_rows(Tensor out, int64_t dim, const Tensor& index_c, const Tens
   dispatch_all(out.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     T* o = out.data<T>();
-    const T* s = src.data<T>();
-    const int64_t* ix = index_c.data<int64_t>();
+    const T* s = src.const_data<T>();
+    const int64_t* ix = index_c.const_data<int64_t>();
     for (int64_t b = 0; b < ao.outer; ++b)
       for (int64_t i = 0; i < as.n; ++i) {
         int64_t j = ix[i] < 0 ? ix[i] + ao.n : ix[i];
@@ -78,9 +78,9 @@ Tensor index_select(const Tensor& x, int64_t dim, const Tensor& index) {
   Around a = around(x.sizes(), dim);
   dispatch_all(x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const T* s = xc.data<T>();
+    const T* s = xc.const_data<T>();
     T* o = out.data<T>();
-    const int64_t* ix = ic.data<int64_t>();
+    const int64_t* ix = ic.const_data<int64_t>();
     int64_t m = ic.numel();
     for (int64_t b = 0; b < a.outer; ++b)
       for (int64_t i = 0; i < m; ++i) {
@@ -111,7 +111,7 @@ void check_gather_shapes(const Tensor& x, int64_t dim, const Tensor& index, cons
 template <class F> void for_gather(const Tensor& index_c, const Shape& target, int64_t dim, F f) {
   const Shape& is = index_c.sizes();
   Shape tst = contiguous_strides(target);
-  const int64_t* ix = index_c.data<int64_t>();
+  const int64_t* ix = index_c.const_data<int64_t>();
   int64_t nd = static_cast<int64_t>(is.size());
   std::vector<int64_t> pos(nd, 0);
   for (int64_t i = 0, n = index_c.numel(); i < n; ++i) {
@@ -137,7 +137,7 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   Tensor out = Tensor::empty(ic.sizes(), x.dtype());
   dispatch_all(x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const T* s = xc.data<T>();
+    const T* s = xc.const_data<T>();
     T* o = out.data<T>();
     for_gather(ic, x.sizes(), dim, [&](int64_t i, int64_t off) { o[i] = s[off]; });
   });
@@ -167,7 +167,7 @@ Tensor scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const T
   sc = sc.contiguous();
   dispatch_all(self.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const T* s = sc.data<T>();
+    const T* s = sc.const_data<T>();
     T* o = out.data<T>();
     for_gather(ic, self.sizes(), dim, [&](int64_t i, int64_t off) { o[off] += s[i]; });
   });
@@ -197,7 +197,7 @@ Tensor embedding(const Tensor& weight, const Tensor& indices) {
 Tensor one_hot(const Tensor& labels, int64_t num_classes) {
   check_index_tensor(labels, "one_hot");
   Tensor lc = labels.contiguous();
-  const int64_t* l = lc.data<int64_t>();
+  const int64_t* l = lc.const_data<int64_t>();
   int64_t mx = -1;
   for (int64_t i = 0; i < lc.numel(); ++i) {
     NABLA_CHECK(l[i] >= 0, "one_hot: class values must be non-negative, got {}", l[i]);

@@ -75,7 +75,7 @@ Tensor interpolate_impl(const Tensor& x, std::array<int64_t, 2> size, std::array
   Tensor out = Tensor::empty(out_shape, x.dtype());
   dispatch_floating(x.dtype(), "interpolate", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const T* in = xc.data<T>();
+    const T* in = xc.const_data<T>();
     T* op = out.data<T>();
     kernels::parallel_for(planes, Ho * Wo * 4, [&](int64_t c) {
       const T* p = in + c * H * W;
@@ -97,7 +97,7 @@ Tensor interpolate_impl(const Tensor& x, std::array<int64_t, 2> size, std::array
     Tensor gx = zeros(in_shape, g.dtype());
     dispatch_floating(g.dtype(), "interpolate", [&](auto tag) {
       using T = typename decltype(tag)::type;
-      const T* gp = go.data<T>();
+      const T* gp = go.const_data<T>();
       T* gxp = gx.data<T>();
       kernels::parallel_for(planes, Ho * Wo * 4, [&](int64_t c) {
         const T* q = gp + c * Ho * Wo;

@@ -112,8 +112,8 @@ Tensor cross_entropy_rows(const Tensor& input, const Tensor& target, int64_t ign
   int64_t counted = 0;
   dispatch_floating(input.dtype(), "cross_entropy", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const T* xp = x.data<T>();
-    const int64_t* tp = t.data<int64_t>();
+    const T* xp = x.const_data<T>();
+    const int64_t* tp = t.const_data<int64_t>();
     T *lp = lse.data<T>(), *rp = per_row.data<T>();
     for (int64_t i = 0; i < N; ++i)
       NABLA_CHECK(tp[i] == ignore_index || (tp[i] >= 0 && tp[i] < C),
@@ -145,8 +145,8 @@ Tensor cross_entropy_rows(const Tensor& input, const Tensor& target, int64_t ign
         Tensor gc = g.contiguous();
         dispatch_floating(x.dtype(), "cross_entropy", [&](auto tag) {
           using T = typename decltype(tag)::type;
-          const T *xp = x.data<T>(), *lp = lse.data<T>(), *gp = gc.data<T>();
-          const int64_t* tp = t.data<int64_t>();
+          const T *xp = x.const_data<T>(), *lp = lse.const_data<T>(), *gp = gc.const_data<T>();
+          const int64_t* tp = t.const_data<int64_t>();
           T* out = gx.data<T>();
           const T shared = reduction == Reduction::None ? T(0)
                            : reduction == Reduction::Sum ? gp[0]

@@ -33,7 +33,7 @@ void map_into_impl(std::index_sequence<K...>, const Tensor& out, F& f, const V& 
   std::array<Shape, N - 1> in_strides{broadcast_strides(*ins[K], out.sizes())...};
   std::array<const Shape*, N> st{&out.strides(), &in_strides[K]...};
   kernels::StridedLoop<N> loop(out.sizes(), st);
-  TO* po = out.data<TO>();
+  TO* po = out.mutable_data<TO>();
   std::tuple<const TI*...> pin{ins[K]->template data<TI>()...};
   if constexpr (!std::is_same_v<V, NoVec>) {
     // One dense run of the output, each input walking it with step 1 or

@@ -40,8 +40,8 @@ void gemm_into(const Tensor& out, const Tensor& a, const Tensor& b, double beta)
   int64_t n = a.sizes()[0], k = a.sizes()[1], m = b.sizes()[1];
   dispatch_floating(a.dtype(), "matmul", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    kernels::gemm(A.trans, B.trans, n, m, k, T(1), A.keep.template data<T>(), A.ld, B.keep.template data<T>(), B.ld,
-                  static_cast<T>(beta), out.data<T>(), std::max<int64_t>(m, 1));
+    kernels::gemm(A.trans, B.trans, n, m, k, T(1), A.keep.template const_data<T>(), A.ld, B.keep.template const_data<T>(), B.ld,
+                  static_cast<T>(beta), out.mutable_data<T>(), std::max<int64_t>(m, 1));
   });
 }
 
@@ -145,16 +145,17 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
                      (!bias.defined() || bias.is_contiguous());
   if (small) {
     Tensor xc = x2.contiguous();
-    const float* bp = bias.defined() ? bias.data<float>() : nullptr;
+    const float* bp = bias.defined() ? bias.const_data<float>() : nullptr;
     // Inference (no gradients recorded) packs the weights once and skips the inputs that are 0;
     // with gradients the weights usually change every step, so packing would not pay.
     // Narrow layers (a classifier's few outputs) stay unpacked: a panel is 64 outputs wide.
     std::shared_ptr<const kernels::PanelWeights> panels =
         grad_enabled() || out_f < 2 * kernels::kPanel ? nullptr : detail::inference_panels(wc);
     if (panels)
-      kernels::linear_panels(xc.data<float>(), *panels, bp, out2.data<float>(), rows);
+      kernels::linear_panels(xc.const_data<float>(), *panels, bp, out2.data<float>(), rows);
     else
-      kernels::linear_small_batch(xc.data<float>(), wc.data<float>(), bp, out2.data<float>(), rows, out_f, in_f);
+      kernels::linear_small_batch(xc.const_data<float>(), wc.const_data<float>(), bp, out2.data<float>(), rows, out_f,
+                                   in_f);
   } else if (bias.defined()) {
     out2.copy_(bias.detach().unsqueeze(0).expand({rows, out_f}));
     beta = 1.0;

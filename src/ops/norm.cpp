@@ -39,7 +39,7 @@ Normalized normalize_rows(const Tensor& x, double eps, const char* op) {
   Tensor rstd = Tensor::empty({M}, x.dtype());
   dispatch_floating(x.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const T* in = xc.data<T>();
+    const T* in = xc.const_data<T>();
     T *o = n.xhat.data<T>(), *mu = n.mean.data<T>(), *va = n.var.data<T>(), *rs = rstd.data<T>();
     kernels::parallel_ranges(M, M * R, [&](int64_t m0, int64_t m1) {
       kernels::vec_for<T>().norm_rows(m1 - m0, R, in + m0 * R, eps, o + m0 * R, mu + m0, va + m0, rs + m0);
@@ -54,7 +54,7 @@ Normalized normalize_rows(const Tensor& x, double eps, const char* op) {
         Tensor gx = Tensor::empty({M, R}, g.dtype());
         dispatch_floating(g.dtype(), "normalize", [&](auto tag) {
           using T = typename decltype(tag)::type;
-          const T *gp = gc.data<T>(), *xh = xhat.data<T>(), *rs = rstd.data<T>();
+          const T *gp = gc.const_data<T>(), *xh = xhat.const_data<T>(), *rs = rstd.const_data<T>();
           T* out = gx.data<T>();
           kernels::parallel_ranges(M, M * R, [&](int64_t m0, int64_t m1) {
             kernels::vec_for<T>().norm_rows_backward(m1 - m0, R, gp + m0 * R, xh + m0 * R, rs + m0, out + m0 * R);
@@ -187,7 +187,7 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& w, const Tensor& b, doubl
   dispatch_floating(x.dtype(), "batch_norm", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const BnPasses<T> pass{cl, N, C, L};
-    const T* in = xc.data<T>();
+    const T* in = xc.const_data<T>();
     Tensor bc = b.defined() ? b.detach().contiguous() : Tensor();
     const T *wp = data_or_null<T>(wc), *bp = data_or_null<T>(bc);
     const double cnt = static_cast<double>(N * L);
@@ -217,7 +217,7 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& w, const Tensor& b, doubl
         dispatch_floating(g.dtype(), "batch_norm", [&](auto tag) {
           using T = typename decltype(tag)::type;
           const BnPasses<T> pass{cl, N, C, L};
-          const T *gp = gc.data<T>(), *in = xc.data<T>(), *mp = mean.data<T>(), *rp = rstd.data<T>();
+          const T *gp = gc.const_data<T>(), *in = xc.const_data<T>(), *mp = mean.const_data<T>(), *rp = rstd.const_data<T>();
           const T* wp = data_or_null<T>(wc);
           const double cnt = static_cast<double>(N * L);
           std::vector<double> sums = pass.grad_sums(gp, in, mp, rp);

@@ -88,7 +88,7 @@ Tensor max_pool2d_cl(const Tensor& x4, const Pool2dParams& p, const PoolShape& s
   };
   dispatch_floating(x4.dtype(), "max_pool2d", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const T* in = xc.data<T>();
+    const T* in = xc.const_data<T>();
     T* op = out.data<T>();
     uint8_t* pp = pos.data<uint8_t>();
     // 2x2 windows with stride 2 inside the image (the usual downsampling): four
@@ -135,8 +135,8 @@ Tensor max_pool2d_cl(const Tensor& x4, const Pool2dParams& p, const PoolShape& s
     if (!covered) gx.zero_();
     dispatch_floating(g.dtype(), "max_pool2d", [&](auto tag) {
       using T = typename decltype(tag)::type;
-      const T* gp = go.data<T>();
-      const uint8_t* pp = pos.data<uint8_t>();
+      const T* gp = go.const_data<T>();
+      const uint8_t* pp = pos.const_data<uint8_t>();
       T* gxp = gx.data<T>();
       const kernels::TypedKernels<T>& vk = kernels::vec_for<T>();
       auto rows = [&](int64_t n, int64_t y) {
@@ -172,7 +172,7 @@ Tensor max_pool2d(const Tensor& x, const Pool2dParams& pin) {
                                p.stride[0], p.stride[1], p.padding[0], p.padding[1], p.dilation[0], p.dilation[1]};
   dispatch_floating(x.dtype(), "max_pool2d", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const T* in = xc.data<T>();
+    const T* in = xc.const_data<T>();
     T* o = out.data<T>();
     int64_t* ix = idx.data<int64_t>();
     kernels::parallel_for(s.planes, s.H * s.W, [&](int64_t c) {
@@ -186,8 +186,8 @@ Tensor max_pool2d(const Tensor& x, const Pool2dParams& pin) {
     Tensor gx = zeros(in_shape, g.dtype());
     dispatch_floating(g.dtype(), "max_pool2d", [&](auto tag) {
       using T = typename decltype(tag)::type;
-      const T* gp = go.data<T>();
-      const int64_t* ix = idx.data<int64_t>();
+      const T* gp = go.const_data<T>();
+      const int64_t* ix = idx.const_data<int64_t>();
       T* gxp = gx.data<T>();
       const int64_t n = s.Ho * s.Wo;
       kernels::parallel_for(s.planes, n, [&](int64_t c) {
@@ -253,7 +253,7 @@ Tensor window_mean(const Tensor& x, const Tensor& x4, bool unbatched, const Pool
   Tensor out = Tensor::empty({x4.sizes()[0], x4.sizes()[1], s.Ho, s.Wo}, x.dtype());
   dispatch_floating(x.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const T* in = xc.data<T>();
+    const T* in = xc.const_data<T>();
     T* o = out.data<T>();
     const kernels::AvgWindows w = windows(rows, cols);
     kernels::parallel_for(s.planes, s.H * s.W, [&](int64_t c) {
@@ -267,7 +267,7 @@ Tensor window_mean(const Tensor& x, const Tensor& x4, bool unbatched, const Pool
     Tensor gx = zeros(in_shape, g.dtype());
     dispatch_floating(g.dtype(), op, [&](auto tag) {
       using T = typename decltype(tag)::type;
-      const T* gp = go.data<T>();
+      const T* gp = go.const_data<T>();
       T* gxp = gx.data<T>();
       const kernels::AvgWindows w = windows(rows, cols);
       kernels::parallel_for(s.planes, s.Ho * s.Wo, [&](int64_t c) {

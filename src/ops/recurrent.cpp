@@ -264,8 +264,8 @@ RecurrentResult recurrent_layer(const std::string& mode, const Tensor& xg, const
     using T = typename decltype(tag)::type;
     Tape<T>& tp = tape->template emplace<Tape<T>>();
     T* y = Y.data<T>();
-    forward_steps<T>(p, xc.data<T>(), hc.data<T>(), cc.defined() ? cc.data<T>() : nullptr, wc.data<T>(),
-                     bc.defined() ? bc.data<T>() : nullptr, y, tp);
+    forward_steps<T>(p, xc.const_data<T>(), hc.const_data<T>(), cc.defined() ? cc.const_data<T>() : nullptr, wc.const_data<T>(),
+                     bc.defined() ? bc.const_data<T>() : nullptr, y, tp);
     const int64_t BH = p.B * p.H;
     std::memcpy(y + p.T * BH, tp.hs.data() + p.T * BH, sizeof(T) * BH);
     if (cell == Cell::Lstm) std::memcpy(y + (p.T + 1) * BH, tp.cs.data() + p.T * BH, sizeof(T) * BH);
@@ -284,7 +284,7 @@ RecurrentResult recurrent_layer(const std::string& mode, const Tensor& xg, const
            Tensor db = has_bias ? Tensor::empty({p.GH()}, g.dtype()) : Tensor();
            dispatch_floating(g.dtype(), "recurrent_layer backward", [&](auto tag) {
              using T = typename decltype(tag)::type;
-             backward_steps<T>(p, std::get<Tape<T>>(*tape), wc.data<T>(), gy.data<T>(), dxg.data<T>(), dh0.data<T>(),
+             backward_steps<T>(p, std::get<Tape<T>>(*tape), wc.const_data<T>(), gy.const_data<T>(), dxg.data<T>(), dh0.data<T>(),
                                dc0.defined() ? dc0.data<T>() : nullptr, dw.data<T>(),
                                db.defined() ? db.data<T>() : nullptr);
            });

@@ -96,7 +96,7 @@ Tensor sum_impl(const Tensor& x, const ReducePlan& p) {
     using T = typename decltype(tag)::type;
     T* o = out.data<T>();
     if (p.leading && !p.trailing && x.is_contiguous()) {  // R rows of M values
-      const T* in = x.data<T>();
+      const T* in = x.const_data<T>();
       if constexpr (std::is_floating_point_v<T>) {
         std::vector<double> acc = kernels::column_sums<1, T>(p.R, p.M, [&](int64_t r0, int64_t r1, T* a) {
           kernels::vec_for<T>().col_sum(r1 - r0, p.M, in + r0 * p.M, a);
@@ -110,7 +110,7 @@ Tensor sum_impl(const Tensor& x, const ReducePlan& p) {
       return;
     }
     Tensor rows = as_rows(x, p);
-    const T* in = rows.data<T>();
+    const T* in = rows.const_data<T>();
     if constexpr (std::is_floating_point_v<T>) {
       kernels::parallel_ranges(p.M, p.M * p.R, [&](int64_t m0, int64_t m1) {
         kernels::vec_for<T>().reduce_rows(kernels::RowReduce::sum, m1 - m0, p.R, 0.0, in + m0 * p.R, o + m0);
@@ -158,7 +158,7 @@ Tensor reduce_rows(const char* name, const Tensor& x, const ReducePlan& p, kerne
   dispatch_floating(x.dtype(), name, [&](auto tag) {
     using T = typename decltype(tag)::type;
     Tensor rows = as_rows(x, p);
-    const T* in = rows.data<T>();
+    const T* in = rows.const_data<T>();
     T* o = out.data<T>();
     kernels::parallel_ranges(p.M, p.M * p.R, [&](int64_t m0, int64_t m1) {
       kernels::vec_for<T>().reduce_rows(op, m1 - m0, p.R, arg, in + m0 * p.R, o + m0);
@@ -210,7 +210,7 @@ std::pair<Tensor, Tensor> extreme(const char* op, const Tensor& x, const ReduceP
   dispatch_all(x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     Tensor rows = as_rows(x, p);
-    const T* in = rows.data<T>();
+    const T* in = rows.const_data<T>();
     T* v = values.data<T>();
     int64_t* ix = want_index ? index.data<int64_t>() : nullptr;
     kernels::parallel_for(p.M, p.R, [&](int64_t m) {

@@ -46,7 +46,7 @@ Tensor scan_lanes(const Tensor& in, const Lanes& l, bool backwards, double ident
   Tensor out = Tensor::empty(in.sizes(), in.dtype());
   dispatch_floating(in.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const T* ip = ic.data<T>();
+    const T* ip = ic.const_data<T>();
     T* o = out.data<T>();
     for_lanes(l, [&](int64_t base, int64_t st) {
       T acc = static_cast<T>(identity);
@@ -76,7 +76,7 @@ Tensor cumsum_lanes(const Tensor& in, const Lanes& l, bool reverse) {
   Tensor out = Tensor::empty(in.sizes(), in.dtype());
   dispatch_floating(in.dtype(), "cumsum", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const T* ip = ic.data<T>();
+    const T* ip = ic.const_data<T>();
     T* o = out.data<T>();
     kernels::parallel_ranges(l.outer * l.inner, l.outer * l.inner * l.T, [&](int64_t q0, int64_t q1) {
       while (q0 < q1) {
@@ -131,7 +131,7 @@ Tensor logcumsumexp(const Tensor& x, int64_t dim) {
         dispatch_floating(g.dtype(), "logcumsumexp backward", [&](auto tag) {
           using T = typename decltype(tag)::type;
           const T ninf = -std::numeric_limits<T>::infinity();
-          const T *gp = gc.data<T>(), *xp = xc.data<T>(), *yp = y.data<T>();
+          const T *gp = gc.const_data<T>(), *xp = xc.const_data<T>(), *yp = y.const_data<T>();
           T* o = gx.data<T>();
           for_lanes(l, [&](int64_t base, int64_t st) {
             T pos = ninf, neg = ninf;
@@ -163,7 +163,7 @@ Tensor linear_scan(const Tensor& log_a, const Tensor& log_b, const Tensor& h0) {
   Lanes l{B, T, H};
   dispatch_floating(log_a.dtype(), "linear_scan", [&](auto tag) {
     using S = typename decltype(tag)::type;
-    const S *ap = la.data<S>(), *bp = lb.data<S>(), *h0p = hc.data<S>();
+    const S *ap = la.const_data<S>(), *bp = lb.const_data<S>(), *h0p = hc.const_data<S>();
     S* o = out.data<S>();
     for_lanes(l, [&](int64_t base, int64_t st) {
       S h = h0p[(base / (T * H)) * H + base % H];
@@ -185,7 +185,7 @@ Tensor linear_scan(const Tensor& log_a, const Tensor& log_b, const Tensor& h0) {
         Tensor gh0 = Tensor::empty({l.outer, l.inner}, g.dtype());
         dispatch_floating(g.dtype(), "linear_scan backward", [&](auto tag) {
           using S = typename decltype(tag)::type;
-          const S *gp = gc.data<S>(), *ap = la.data<S>(), *bp = lb.data<S>(), *yp = y.data<S>(), *h0p = hc.data<S>();
+          const S *gp = gc.const_data<S>(), *ap = la.const_data<S>(), *bp = lb.const_data<S>(), *yp = y.const_data<S>(), *h0p = hc.const_data<S>();
           S *gap = ga.data<S>(), *gbp = gb.data<S>(), *gh = gh0.data<S>();
           const int64_t T = l.T, H = l.inner;
           for_lanes(l, [&](int64_t base, int64_t st) {

@@ -172,10 +172,10 @@ double next_step(std::map<std::string, Tensor>& s) {
 template <class F> void fused(const Tensor& p, const Tensor& g, std::initializer_list<Tensor> bufs, F f) {
   dispatch_floating(p.dtype(), "optimizer", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    T* pp = p.data<T>();
-    const T* gp = g.data<T>();
+    T* pp = p.mutable_data<T>();
+    const T* gp = g.const_data<T>();
     std::vector<T*> bp;  // null for an undefined buffer
-    for (const Tensor& b : bufs) bp.push_back(b.defined() ? b.data<T>() : nullptr);
+    for (const Tensor& b : bufs) bp.push_back(b.defined() ? b.mutable_data<T>() : nullptr);
     kernels::parallel_chunks(p.numel(), [&](int64_t lo, int64_t hi) {
       std::vector<T*> mine(bp.size());
       for (size_t i = 0; i < bp.size(); ++i) mine[i] = bp[i] ? bp[i] + lo : nullptr;

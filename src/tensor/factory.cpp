@@ -8,8 +8,16 @@ namespace nabla {
 
 Tensor Tensor::empty(const Shape& sizes, DType dtype) {
   for (int64_t s : sizes) NABLA_CHECK(s >= 0, "empty: negative size in shape {}", shape_str(sizes));
+  const int64_t elem = static_cast<int64_t>(dtype_size(dtype));
+  const std::optional<int64_t> n = checked_numel(sizes, elem);
+  NABLA_CHECK(n, "empty: shape {} of {} has more bytes than a 64-bit size holds", shape_str(sizes), dtype_name(dtype));
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(static_cast<size_t>(shape_numel(sizes)) * dtype_size(dtype));
+  try {
+    impl->storage = std::make_shared<Storage>(static_cast<size_t>(*n * elem));
+  } catch (const std::bad_alloc&) {
+    throw Error(fmt::format("empty: cannot allocate {} bytes for a {} tensor of shape {}", *n * elem,
+                            dtype_name(dtype), shape_str(sizes)));
+  }
   impl->sizes = sizes;
   impl->strides = contiguous_strides(sizes);
   impl->dtype = dtype;

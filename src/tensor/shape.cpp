@@ -14,6 +14,14 @@ int64_t shape_numel(const Shape& s) {
   return n;
 }
 
+std::optional<int64_t> checked_numel(const Shape& s, int64_t elem_size) {
+  int64_t n = elem_size;
+  for (int64_t d : s)
+    if (d < 0 || __builtin_mul_overflow(n, d, &n)) return std::nullopt;
+  if (elem_size > 0) n /= elem_size;
+  return n;
+}
+
 Shape contiguous_strides(const Shape& sizes) {
   Shape st(sizes.size());
   int64_t acc = 1;

@@ -29,7 +29,12 @@ bool Tensor::is_contiguous() const {
   return true;
 }
 
-void* Tensor::raw_data() const {
+const void* Tensor::raw_data() const {
+  return static_cast<const char*>(impl().storage->data()) + impl().offset * static_cast<int64_t>(dtype_size(dtype()));
+}
+
+void* Tensor::mutable_raw_data() const {
+  impl().storage->bump_version();
   return static_cast<char*>(impl().storage->data()) + impl().offset * static_cast<int64_t>(dtype_size(dtype()));
 }
 
@@ -96,7 +101,7 @@ Tensor Tensor::contiguous() const { return is_contiguous() ? *this : clone(); }
 template <class T> std::vector<T> Tensor::to_vector() const {
   Tensor c = Tensor::empty(sizes(), dtype_of<T>());
   detail::copy_raw(c, *this);
-  const T* p = c.data<T>();
+  const T* p = c.const_data<T>();
   return std::vector<T>(p, p + c.numel());
 }
 template std::vector<float> Tensor::to_vector<float>() const;

@@ -93,6 +93,9 @@ TEST(Idx, RejectsCorruptAndTruncatedFiles) {
   for (size_t i = 12; i < corrupt.size() - 8; ++i) corrupt[i] = char(corrupt[i] ^ 0x5a);
   write(d + "/corrupt.gz", corrupt);
   EXPECT_NE(error_of([&] { data::read_idx(d + "/corrupt.gz"); }), "");
+  // Dims whose product wraps 64 bits (2^29 2^29 2^6 = 2^64) must not match a header-only file.
+  write(d + "/wrap", std::string("\0\0\x08\x03", 4) + be32(1u << 29) + be32(1u << 29) + be32(64));
+  EXPECT_NE(error_of([&] { data::read_idx(d + "/wrap"); }).find("more elements than 64 bits"), std::string::npos);
   // Image and label counts must agree.
   write(d + "/i", idx_images(5, 3, 3));
   write(d + "/l", idx_labels(4));

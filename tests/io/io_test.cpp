@@ -67,6 +67,17 @@ TEST(Safetensors, RejectsTruncatedAndCorruptFiles) {
   EXPECT_THROW(io::from_safetensors(with_header(R"({"w":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}})")), Error);
   EXPECT_THROW(io::from_safetensors(with_header(R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})")), Error);
   EXPECT_THROW(io::from_safetensors(with_header(R"({"w":{"dtype":"F32","shape":[2]}})")), Error);
+  // A shape whose byte count wraps 64 bits to 0 must not match empty offsets.
+  for (const char* h : {R"({"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}})",
+                        R"({"w":{"dtype":"F64","shape":[2305843009213693952],"data_offsets":[0,0]}})",
+                        R"({"w":{"dtype":"U8","shape":[65536,65536,65536,65536],"data_offsets":[0,0]}})"}) {
+    try {
+      io::from_safetensors(with_header(h));
+      FAIL() << h;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("invalid shape"), std::string::npos) << e.what();
+    }
+  }
   EXPECT_THROW(io::from_safetensors(with_header(R"([1, 2])")), Error);
   EXPECT_THROW(io::load_safetensors("/nonexistent/file.safetensors"), Error);
 }

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <type_traits>
+#include <utility>
 
 #include "nabla/nabla.h"
 
@@ -98,5 +100,46 @@ TEST(PanelWeights, InPlaceChangesAreSeen) {
   for (int i = 0; i < 3; ++i) {  // fresh weights, likely at the address of the last ones
     Tensor w2 = randn({128, 600});
     EXPECT_TRUE(allclose(linear(x, w2, b), linear_reference(x, w2, b), 1e-4, 1e-4)) << "iteration " << i;
+  }
+}
+
+// data<T>() on a const tensor reads; on a non-const one it is write access and
+// moves the storage's version, so every cache of converted weights repacks.
+static_assert(std::is_same_v<decltype(std::declval<const Tensor&>().data<float>()), const float*>);
+static_assert(std::is_same_v<decltype(std::declval<Tensor&>().data<float>()), float*>);
+
+TEST(CachedWeights, WritesThroughTheDataPointerAreSeen) {
+  manual_seed(10);
+  NoGradGuard ng;
+  nn::Linear fc(600, 128);
+  nn::Conv2d conv(32, 64, 5, 1, 1);
+  fc.eval();
+  conv.eval();
+  Tensor x = randn({1, 600}), img = randn({1, 32, 12, 12});
+  Tensor y1 = fc.forward(x), z1 = conv.forward(img);  // packs the panels, reorders the conv weights
+  const Tensor& read_only = fc.weight;
+  const uint64_t before = read_only.storage()->version();
+  EXPECT_NE(read_only.data<float>(), nullptr);
+  EXPECT_EQ(read_only.storage()->version(), before);  // reading moves nothing
+  fc.weight.data<float>()[7 * 600 + 3] += 50.0f;      // one weight, through the pointer
+  conv.weight.data<float>()[0] -= 10.0f;
+  EXPECT_GT(fc.weight.storage()->version(), before);
+  Tensor y2 = fc.forward(x), z2 = conv.forward(img);
+  EXPECT_TRUE(allclose(y2, linear_reference(x, fc.weight, fc.bias), 1e-4, 1e-4));
+  EXPECT_NEAR((y2 - y1).narrow(1, 7, 1).item(), 50.0 * x.narrow(1, 3, 1).item(), 1e-3);
+  Tensor want = conv2d(img.to(DType::f64), conv.weight.to(DType::f64), conv.bias.to(DType::f64), 1, 1);
+  EXPECT_TRUE(allclose(z2.to(DType::f64), want, 1e-4, 1e-3));
+  EXPECT_FALSE(allclose(z2, z1));
+}
+
+TEST(CachedWeights, AWriteThroughTheDataPointerInvalidatesASavedTensor) {
+  Tensor x = randn({4}).requires_grad_();
+  Tensor y = (x * x).sum();  // saves x
+  x.data<float>()[0] = 3.0f;
+  try {
+    y.backward();
+    FAIL() << "backward used a tensor written after it was saved";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("modified by an in-place operation"), std::string::npos) << e.what();
   }
 }

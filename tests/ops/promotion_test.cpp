@@ -1,6 +1,8 @@
 // Mixed dtypes, 0-dim tensors and C++ scalars promote as in PyTorch 1.13.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "nabla/nabla.h"
 
 namespace {
@@ -115,3 +117,40 @@ TEST(InPlaceOverlap, PartiallyOverlappingSourceIsRefused) {
 }
 
 }  // namespace
+
+// Unary floating ops take integer and bool tensors as f32, as in PyTorch 1.13;
+// relu keeps an integer dtype.
+TEST(Promotion, UnaryFloatOpsPromoteIntegersToF32) {
+  Tensor i = from_vector<int64_t>({1, 4, 9}, {3});
+  Tensor u = from_vector<uint8_t>({1, 4, 9}, {3});
+  for (const Tensor& t : {i, u}) {
+    EXPECT_EQ(sqrt(t).dtype(), DType::f32);
+    EXPECT_EQ(sqrt(t).to_vector<float>(), (std::vector<float>{1, 2, 3}));
+    EXPECT_NEAR(exp(t).to_vector<float>()[1], std::exp(4.0f), 1e-3);
+    EXPECT_NEAR(log(t).to_vector<float>()[2], std::log(9.0f), 1e-6);
+    EXPECT_NEAR(log1p(t).to_vector<float>()[0], std::log(2.0f), 1e-6);
+    EXPECT_NEAR(rsqrt(t).to_vector<float>()[1], 0.5f, 1e-6);
+    EXPECT_NEAR(sigmoid(t).to_vector<float>()[0], 1.0f / (1.0f + std::exp(-1.0f)), 1e-6);
+    EXPECT_NEAR(tanh(t).to_vector<float>()[0], std::tanh(1.0f), 1e-6);
+    EXPECT_EQ(pow(t, 2.0).dtype(), DType::f32);
+    EXPECT_EQ(pow(t, 2.0).to_vector<float>(), (std::vector<float>{1, 16, 81}));
+  }
+  Tensor r = relu(from_vector<int64_t>({-2, 0, 3}, {3}));
+  EXPECT_EQ(r.dtype(), DType::i64);
+  EXPECT_EQ(r.to_vector<int64_t>(), (std::vector<int64_t>{0, 0, 3}));
+}
+
+TEST(Promotion, IntegerScalarsKeepIntegerTensorsInteger) {
+  Tensor i = from_vector<int64_t>({1, 2, 3}, {3});
+  EXPECT_EQ((i * 2).dtype(), DType::i64);
+  EXPECT_EQ((i * 2).to_vector<int64_t>(), (std::vector<int64_t>{2, 4, 6}));
+  EXPECT_EQ((i + (int64_t{1} << 60)).to_vector<int64_t>()[0], (int64_t{1} << 60) + 1);  // exact past 2^53
+  EXPECT_EQ((10 - i).to_vector<int64_t>(), (std::vector<int64_t>{9, 8, 7}));
+  EXPECT_EQ((i * 2.0).dtype(), DType::f32);  // a floating scalar promotes, as in PyTorch
+  EXPECT_EQ((i / 2).dtype(), DType::f32);    // true division
+  Tensor f = from_vector<float>({1.5f}, {1});
+  EXPECT_EQ((f * 2).dtype(), DType::f32);
+  EXPECT_EQ((f * 2).to_vector<float>()[0], 3.0f);
+  Tensor u = from_vector<uint8_t>({7}, {1});
+  EXPECT_EQ((u + 1).dtype(), DType::u8);  // a 0-dim of the same category does not promote
+}

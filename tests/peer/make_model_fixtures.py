@@ -20,6 +20,9 @@ import torch.nn as nn
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_fixtures import save_safetensors  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from safetensors_bytes import read_tensors  # noqa: E402
+
 
 def mlp():
     return nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(),
@@ -126,23 +129,10 @@ def randomize_norms(m):
 
 
 def load_safetensors(path):
-    import json
-    import struct
-
     import numpy as np
-    with open(path, "rb") as f:
-        data = f.read()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n])
-    body = data[8 + n:]
     dt = {"F32": np.float32, "F64": np.float64, "I64": np.int64, "U8": np.uint8}
-    out = {}
-    for k, v in header.items():
-        if k == "__metadata__":
-            continue
-        a, b = v["data_offsets"]
-        out[k] = torch.from_numpy(np.frombuffer(body[a:b], dtype=dt[v["dtype"]]).reshape(v["shape"]).copy())
-    return out
+    return {k: torch.from_numpy(np.frombuffer(raw, dtype=dt[dtype]).reshape(shape).copy())
+            for k, (dtype, shape, raw) in read_tensors(path).items()}
 
 
 def main():

@@ -14,7 +14,7 @@ double* element(const Tensor& t, int64_t i) {
     off += (i % s) * t.strides()[d];
     i /= s;
   }
-  return t.data<double>() + off;
+  return t.mutable_data<double>() + off;
 }
 
 }  // namespace

@@ -17,6 +17,23 @@ TEST(Tensor, FactoriesHaveShapesAndValues) {
   EXPECT_EQ(eye(2, 3).to_vector<float>(), (std::vector<float>{1, 0, 0, 0, 1, 0}));
 }
 
+TEST(Tensor, ShapesWhoseSizeOverflowsAreRefused) {
+  EXPECT_EQ(checked_numel({2, 3, 4}), 24);
+  EXPECT_EQ(checked_numel({}), 1);
+  EXPECT_EQ(checked_numel({5, 0, int64_t{1} << 62}), 0);
+  EXPECT_EQ(checked_numel({-1, 2}), std::nullopt);
+  EXPECT_EQ(checked_numel({int64_t{1} << 32, int64_t{1} << 32}), std::nullopt);
+  EXPECT_EQ(checked_numel({int64_t{1} << 61}, 8), std::nullopt);  // elements fit, bytes do not
+  EXPECT_EQ(checked_numel({int64_t{1} << 59}, 8), int64_t{1} << 59);
+  try {
+    Tensor::empty({int64_t{1} << 32, int64_t{1} << 32});
+    FAIL() << "a 2^64-element shape was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("more bytes than a 64-bit size holds"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(zeros({int64_t{1} << 40, int64_t{1} << 40}, DType::f64), Error);
+}
+
 TEST(Device, EveryTensorIsOnTheCpu) {
   nabla::Tensor t = nabla::zeros({2, 3});
   EXPECT_EQ(t.device(), nabla::Device::cpu);

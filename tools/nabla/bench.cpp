@@ -204,7 +204,7 @@ void bench_lstm(const BenchOptions& o) {
   Generator gen(o.seed);
   auto next = [&] {  // random windows of ctx + 1 characters: inputs and next-character targets
     Tensor w = Tensor::empty({batch, ctx + 1}, DType::i64);
-    const int64_t* src = text.data<int64_t>();
+    const int64_t* src = text.const_data<int64_t>();
     for (int64_t b = 0; b < batch; ++b) {
       int64_t start = gen.randint(0, n - ctx - 1);
       std::copy(src + start, src + start + ctx + 1, w.data<int64_t>() + b * (ctx + 1));

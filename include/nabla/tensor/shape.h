@@ -1,6 +1,7 @@
 #pragma once
 // Shapes, strides and the helpers that reason about them.
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,8 +13,13 @@ using Shape = std::vector<int64_t>;
 /// "[2, 3, 4]", the form every error message uses.
 std::string shape_str(const Shape& s);
 
-/// Product of sizes (1 for a scalar).
+/// Product of sizes (1 for a scalar). Unchecked: for shapes of existing tensors.
 int64_t shape_numel(const Shape& s);
+
+/// Product of sizes, or nullopt when a size is negative or the product (times
+/// `elem_size`, the bytes per element) does not fit in int64: the check for a
+/// shape read from a file or asked for by a user, before anything trusts it.
+std::optional<int64_t> checked_numel(const Shape& s, int64_t elem_size = 1);
 
 /// Row-major (C-contiguous) strides for `sizes`.
 Shape contiguous_strides(const Shape& sizes);

@@ -1,5 +1,6 @@
 #pragma once
 // A reference-counted block of memory shared by a tensor and its views.
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -21,8 +22,9 @@ class Storage {
 
   void* data() const { return data_; }
   size_t nbytes() const { return nbytes_; }
-  uint64_t version() const { return version_; }
-  void bump_version() { ++version_; }
+  uint64_t version() const { return version_.load(std::memory_order_relaxed); }
+  // Atomic: threads may write to one storage at once (disjoint parts of an output).
+  void bump_version() { version_.fetch_add(1, std::memory_order_relaxed); }
   uint64_t id() const { return id_; }
   Device device() const { return device_; }
 
@@ -30,7 +32,7 @@ class Storage {
   void* data_ = nullptr;
   size_t nbytes_ = 0;
   size_t block_bytes_ = 0;
-  uint64_t version_ = 0;
+  std::atomic<uint64_t> version_{0};
   uint64_t id_ = 0;
   Device device_ = Device::cpu;
 };

@@ -1,5 +1,6 @@
 #pragma once
 // Tensor: a cheap handle to an N-dimensional strided view of shared storage.
+#include <concepts>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -57,13 +58,25 @@ class Tensor {
   /// Where the elements live (only Device::cpu today).
   Device device() const { return impl().storage ? impl().storage->device() : Device::cpu; }
 
-  /// Pointer to the first element (offset applied); throws when T is not the dtype.
-  template <class T> T* data() const {
-    NABLA_CHECK(dtype_of<T>() == dtype(), "data<{}>(): tensor has dtype {}", dtype_name(dtype_of<T>()),
-                dtype_name(dtype()));
-    return static_cast<T*>(impl().storage->data()) + impl().offset;
+  /// The first element (offset applied); every accessor throws when T is not the dtype.
+  /// Read access, from a const handle.
+  template <class T> const T* data() const { return typed_data<T>(); }
+  /// Write access: bumps the storage's version first, so what was derived from
+  /// the old contents notices (packed weight caches repack; autograd refuses a
+  /// backward through a tensor it saved before the write).
+  template <class T> T* data() { return mutable_data<T>(); }
+  /// Read access from a non-const handle (no version bump).
+  template <class T> const T* const_data() const { return typed_data<T>(); }
+  /// Write access through any handle (a Tensor is a handle: its constness is not the data's).
+  template <class T> T* mutable_data() const {
+    T* p = typed_data<T>();
+    impl().storage->bump_version();
+    return p;
   }
-  void* raw_data() const;
+  /// Untyped forms of the same.
+  const void* raw_data() const;
+  void* raw_data() { return mutable_raw_data(); }
+  void* mutable_raw_data() const;
 
   // ---- autograd ----
   bool requires_grad() const { return impl().requires_grad; }
@@ -152,6 +165,11 @@ class Tensor {
   const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
 
  private:
+  template <class T> T* typed_data() const {
+    NABLA_CHECK(dtype_of<T>() == dtype(), "data<{}>(): tensor has dtype {}", dtype_name(dtype_of<T>()),
+                dtype_name(dtype()));
+    return static_cast<T*>(impl().storage->data()) + impl().offset;
+  }
   std::shared_ptr<TensorImpl> impl_;
 };
 
@@ -170,6 +188,21 @@ Tensor operator+(double a, const Tensor& b);
 Tensor operator-(double a, const Tensor& b);
 Tensor operator*(double a, const Tensor& b);
 Tensor operator/(double a, const Tensor& b);
+/// Integer scalars (int, long, ...; not bool) count as a 0-dim i64 tensor, as a
+/// Python int does in PyTorch: an i64 tensor times 2 stays i64, times 2.0 is f32,
+/// and an f32 tensor times 2 is f32. Templates, so `x * 2` prefers them to the double forms.
+template <class I>
+concept IntegerScalar = std::integral<I> && !std::same_as<I, bool>;
+/// v as the operand of an op with `like`: like's dtype when it is floating, else a 0-dim i64.
+Tensor integer_scalar_like(int64_t v, const Tensor& like);
+template <IntegerScalar I> Tensor operator+(const Tensor& a, I b) { return a + integer_scalar_like(b, a); }
+template <IntegerScalar I> Tensor operator-(const Tensor& a, I b) { return a - integer_scalar_like(b, a); }
+template <IntegerScalar I> Tensor operator*(const Tensor& a, I b) { return a * integer_scalar_like(b, a); }
+template <IntegerScalar I> Tensor operator/(const Tensor& a, I b) { return a / integer_scalar_like(b, a); }
+template <IntegerScalar I> Tensor operator+(I a, const Tensor& b) { return integer_scalar_like(a, b) + b; }
+template <IntegerScalar I> Tensor operator-(I a, const Tensor& b) { return integer_scalar_like(a, b) - b; }
+template <IntegerScalar I> Tensor operator*(I a, const Tensor& b) { return integer_scalar_like(a, b) * b; }
+template <IntegerScalar I> Tensor operator/(I a, const Tensor& b) { return integer_scalar_like(a, b) / b; }
 Tensor operator-(const Tensor& a);
 Tensor operator<(const Tensor& a, const Tensor& b);
 Tensor operator<=(const Tensor& a, const Tensor& b);
