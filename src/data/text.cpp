@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "io/json_int.h"
 #include "nabla/io/file.h"
 #include "nabla/tensor/factory.h"
 
@@ -100,7 +101,7 @@ Vocabulary Vocabulary::from_json(const std::string& text) {
     for (const json& s : j.at("symbols")) {
       std::string sym;
       if (v.bytes_) {
-        int b = s.get<int>();
+        int b = io::json_int<int>(s, "vocabulary: byte");
         NABLA_CHECK(b >= 0 && b < 256, "vocabulary: byte {} out of range", b);
         sym = std::string(1, static_cast<char>(b));
       } else {

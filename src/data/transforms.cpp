@@ -3,6 +3,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "io/json_int.h"
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/ops/elementwise.h"
 #include "nabla/ops/reduce.h"
@@ -154,7 +155,7 @@ Preprocess Preprocess::from_json(const std::string& s) {
     p.normalize = j.at("normalize").get<std::string>();
     p.mean = j.at("mean").get<std::vector<double>>();
     p.std = j.at("std").get<std::vector<double>>();
-    p.crop_padding = j.value("crop_padding", int64_t{0});
+    p.crop_padding = io::json_int_or<int64_t>(j, "crop_padding", 0, "preprocess");
     p.hflip = j.value("hflip", false);
     p.erasing = j.value("erasing", 0.0);
   } catch (const nlohmann::json::exception& e) {

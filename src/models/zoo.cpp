@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/json_int.h"
 #include "nabla/models/char_rnn.h"
 #include "nabla/models/densenet.h"
 #include "nabla/models/fixup.h"
@@ -28,9 +29,9 @@ ModelConfig ModelConfig::from_json(const std::string& s) {
   ModelConfig c;
   try {
     auto j = nlohmann::json::parse(s);
-    c.input_shape = j.at("input_shape").get<Shape>();
-    c.num_classes = j.at("num_classes").get<int64_t>();
-    c.hidden = j.value("hidden", std::vector<int64_t>{});
+    c.input_shape = io::json_ints<int64_t>(j.at("input_shape"), "model config: input_shape");
+    c.num_classes = io::json_int<int64_t>(j.at("num_classes"), "model config: num_classes");
+    if (j.contains("hidden")) c.hidden = io::json_ints<int64_t>(j.at("hidden"), "model config: hidden");
     c.dropout = j.value("dropout", 0.0);
     c.stem = j.value("stem", std::string());
     c.drop_path = j.value("drop_path", 0.0);

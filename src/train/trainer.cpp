@@ -4,6 +4,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "io/json_int.h"
 #include "nabla/autograd/anomaly.h"
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/data/loader.h"
@@ -71,9 +72,9 @@ void TrainConfig::merge_json(const std::string& text) {
     try {
       if (k == "model") model = v.get<std::string>();
       else if (k == "data") data = v.get<std::string>();
-      else if (k == "epochs") epochs = v.get<int64_t>();
-      else if (k == "batch_size") batch_size = v.get<int64_t>();
-      else if (k == "bptt") bptt = v.get<int64_t>();
+      else if (k == "epochs") epochs = io::json_int<int64_t>(v, "config: " + k);
+      else if (k == "batch_size") batch_size = io::json_int<int64_t>(v, "config: " + k);
+      else if (k == "bptt") bptt = io::json_int<int64_t>(v, "config: " + k);
       else if (k == "opt") opt = v.get<std::string>();
       else if (k == "lr") lr = v.get<double>();
       else if (k == "wd") wd = v.get<double>();
@@ -81,24 +82,24 @@ void TrainConfig::merge_json(const std::string& text) {
       else if (k == "nesterov") nesterov = v.get<bool>();
       else if (k == "decay_bias") decay_bias = v.get<bool>();
       else if (k == "sched") sched = v.get<std::string>();
-      else if (k == "warmup_epochs") warmup_epochs = v.get<int64_t>();
+      else if (k == "warmup_epochs") warmup_epochs = io::json_int<int64_t>(v, "config: " + k);
       else if (k == "label_smoothing") label_smoothing = v.get<double>();
       else if (k == "loss") loss = v.get<std::string>();
       else if (k == "clip_grad") clip_grad = v.get<double>();
       else if (k == "detect_anomaly") detect_anomaly = v.get<bool>();
-      else if (k == "early_stop") early_stop = v.get<int64_t>();
-      else if (k == "seed") seed = v.get<uint64_t>();
-      else if (k == "threads") threads = v.get<int>();
+      else if (k == "early_stop") early_stop = io::json_int<int64_t>(v, "config: " + k);
+      else if (k == "seed") seed = io::json_int<uint64_t>(v, "config: " + k);
+      else if (k == "threads") threads = io::json_int<int>(v, "config: " + k);
       else if (k == "out") out = v.get<std::string>();
-      else if (k == "limit_train") limit_train = v.get<int64_t>();
-      else if (k == "limit_test") limit_test = v.get<int64_t>();
-      else if (k == "hidden") hidden = v.get<std::vector<int64_t>>();
+      else if (k == "limit_train") limit_train = io::json_int<int64_t>(v, "config: " + k);
+      else if (k == "limit_test") limit_test = io::json_int<int64_t>(v, "config: " + k);
+      else if (k == "hidden") hidden = io::json_ints<int64_t>(v, "config: hidden");
       else if (k == "dropout") dropout = v.get<double>();
       else if (k == "stem") stem = v.get<std::string>();
       else if (k == "drop_path") drop_path = v.get<double>();
       else if (k == "zero_init_residual") zero_init_residual = v.get<bool>();
       else if (k == "normalize") preprocess.normalize = v.get<std::string>();
-      else if (k == "crop_padding") preprocess.crop_padding = v.get<int64_t>();
+      else if (k == "crop_padding") preprocess.crop_padding = io::json_int<int64_t>(v, "config: " + k);
       else if (k == "hflip") preprocess.hflip = v.get<bool>();
       else if (k == "erasing") preprocess.erasing = v.get<double>();
       else throw Error(fmt::format("config: unknown key '{}'", k));

@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -143,6 +144,13 @@ TEST(Csv, ReadsHeaderAndLabelColumn) {
   EXPECT_NE(error_of([&] { data::load_csv(d + "/b.csv"); }).find("line 2"), std::string::npos);
   write(d + "/c.csv", "1,2,0.5\n");
   EXPECT_NE(error_of([&] { data::load_csv(d + "/c.csv"); }).find("class index"), std::string::npos);
+  // Found by fuzz/csv.cpp: a label far beyond int64 was converted before it was checked (undefined behaviour).
+  write(d + "/d.csv", "1,2222222222222222222222222221\n");
+  EXPECT_NE(error_of([&] { data::load_csv(d + "/d.csv"); }).find("class index"), std::string::npos);
+  write(d + "/e.csv", "1e300,0\n");  // a feature f32 cannot hold
+  EXPECT_NE(error_of([&] { data::load_csv(d + "/e.csv"); }).find("beyond f32's range"), std::string::npos);
+  write(d + "/f.csv", "nan,0\n");  // an explicit NaN (a missing value) is kept
+  EXPECT_TRUE(std::isnan(data::load_csv(d + "/f.csv")->inputs().item()));
   data::Splits s = data::split_dataset(*ds, 0.25, 0, "a");
   EXPECT_EQ(s.train->size(), 3);
   EXPECT_EQ(s.test->size(), 1);

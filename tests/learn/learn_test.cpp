@@ -54,10 +54,13 @@ TEST(Learn, LenetOnFashionMnistSubset) {
 }
 
 // The residual families, each sized to run in seconds: well above chance (0.10).
-// Three short epochs, since after one epoch at lr 0.1 the batch-norm running
-// statistics still trail the fast-moving weights and eval-mode accuracy is noise.
+// Four short epochs, since early on at lr 0.1 the batch-norm running statistics
+// trail the fast-moving weights and eval-mode accuracy is noise: after three,
+// seeds 0-2 gave 0.597, 0.530, 0.645 (a threshold there tests the rounding);
+// after four 0.719, 0.696, 0.724 (`nabla train --model resnet20 --limit-train
+// 2000 --limit-test 1000 --seed S`, Zen 3).
 TEST(Learn, ResNet20OnFashionMnistSubset) {
-  double acc = train_subset("resnet20", 2000, 3, "fashion-mnist", 1000).test_acc;
+  double acc = train_subset("resnet20", 2000, 4, "fashion-mnist", 1000).test_acc;
   RecordProperty("test_acc", std::to_string(acc));
   EXPECT_GT(acc, 0.60);
 }

@@ -198,6 +198,18 @@ TEST(Trainer, ConfigJsonRoundTripsAndRejectsUnknownKeys) {
   EXPECT_EQ(d.to_json(), c.to_json());
   EXPECT_THROW(d.merge_json(R"({"epochz": 3})"), Error);
   EXPECT_THROW(d.merge_json(R"({"epochs": "three"})"), Error);
+  // Found by fuzz/config.cpp: a float where an integer goes was converted out of range (undefined behaviour).
+  for (const char* bad : {R"({"hidden": [32, 1.4e45]})", R"({"epochs": 2.5})", R"({"seed": -1})",
+                          R"({"threads": 99999999999})", R"({"batch_size": 1e30})"}) {
+    try {
+      d.merge_json(bad);
+      ADD_FAILURE() << bad;
+    } catch (const Error& e) {
+      EXPECT_TRUE(std::string(e.what()).find("expected an integer") != std::string::npos ||
+                  std::string(e.what()).find("out of range") != std::string::npos)
+          << e.what();
+    }
+  }
   EXPECT_THROW(d.merge_json("not json"), Error);
   data::Splits s = toy_data(100, 3);
   models::ModelConfig mc;
