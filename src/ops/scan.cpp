@@ -39,7 +39,7 @@ template <class F> void for_lanes(const Lanes& l, F f) {
 }
 
 // out_t = combine(out_{t-1}, in_t) along each lane, from `identity`, forwards
-// or backwards: the body of both scans and of cumsum's backward.
+// or backwards: logcumsumexp's forward (cumsum has a dispatched kernel, cumsum_lanes).
 template <class Combine>
 Tensor scan_lanes(const Tensor& in, const Lanes& l, bool backwards, double identity, const char* op, Combine combine) {
   Tensor ic = in.contiguous();
