@@ -1,7 +1,6 @@
 #include "nabla/io/safetensors.h"
 
 #include <cstring>
-#include <utility>
 #include <nlohmann/json.hpp>
 
 #include "nabla/io/file.h"
@@ -56,8 +55,8 @@ std::string to_safetensors(const TensorMap& tensors, const std::map<std::string,
   out += h;
   out.reserve(out.size() + offset);
   for (const auto& [name, t] : tensors) {
-    Tensor c = t.detach().contiguous();
-    out.append(static_cast<const char*>(std::as_const(c).raw_data()), static_cast<size_t>(c.numel()) * dtype_size(c.dtype()));
+    const Tensor c = t.detach().contiguous();
+    out.append(static_cast<const char*>(c.raw_data()), static_cast<size_t>(c.numel()) * dtype_size(c.dtype()));
   }
   return out;
 }

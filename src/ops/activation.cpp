@@ -173,13 +173,8 @@ Tensor softmax_forward(const Tensor& xin, int64_t dim, bool log, const char* op)
     using T = typename decltype(tag)::type;
     const T* in = x.const_data<T>();
     T* o = out.data<T>();
-    // Lanes q = b inner + k split over the threads; a range is cut at the blocks' edges.
-    kernels::parallel_ranges(outer * inner, outer * inner * n, [&](int64_t q0, int64_t q1) {
-      while (q0 < q1) {
-        const int64_t b = q0 / inner, k0 = q0 % inner, k1 = std::min(inner, k0 + (q1 - q0));
-        kernels::vec_for<T>().softmax_lanes(n, inner, k0, k1, in + b * n * inner, o + b * n * inner, log);
-        q0 += k1 - k0;
-      }
+    kernels::parallel_lane_ranges(outer, inner, outer * inner * n, [&](int64_t b, int64_t k0, int64_t k1) {
+      kernels::vec_for<T>().softmax_lanes(n, inner, k0, k1, in + b * n * inner, o + b * n * inner, log);
     });
   });
   return out;

@@ -170,18 +170,13 @@ template <class T> struct BnPasses {
   }
 };
 
-// A tensor laid out like xc (channels-last or contiguous).
-Tensor like(const Tensor& xc, bool channels_last, DType dtype) {
-  return channels_last ? empty_like_layout(xc, dtype) : Tensor::empty(xc.sizes(), dtype);
-}
-
 template <class T> const T* data_or_null(const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; }
 
 Tensor batch_norm_train(const Tensor& x, const Tensor& w, const Tensor& b, double eps, BnStats* st) {
   const int64_t N = x.sizes()[0], C = x.sizes()[1], L = x.numel() / (N * C);
   const bool cl = is_channels_last(x) && !x.is_contiguous();
   Tensor xc = cl ? x.detach() : x.detach().contiguous();
-  Tensor y = like(xc, cl, x.dtype());
+  Tensor y = empty_like_layout(xc, x.dtype());
   *st = BnStats::empty(C, x.dtype());
   Tensor wc = w.defined() ? w.detach().contiguous() : Tensor();
   dispatch_floating(x.dtype(), "batch_norm", [&](auto tag) {
@@ -212,7 +207,7 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& w, const Tensor& b, doubl
       y, "batch_norm", {x, w, b},
       [xc, wc, mean, rstd, N, C, L, cl, gx, gw, gb](const Tensor& g) {
         Tensor gc = cl ? channels_last_copy(g) : g.contiguous();
-        Tensor dx = gx ? like(xc, cl, g.dtype()) : Tensor();
+        Tensor dx = gx ? empty_like_layout(xc, g.dtype()) : Tensor();
         Tensor dw = Tensor::empty({C}, g.dtype()), db = Tensor::empty({C}, g.dtype());
         dispatch_floating(g.dtype(), "batch_norm", [&](auto tag) {
           using T = typename decltype(tag)::type;

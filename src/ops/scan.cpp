@@ -78,13 +78,9 @@ Tensor cumsum_lanes(const Tensor& in, const Lanes& l, bool reverse) {
     using T = typename decltype(tag)::type;
     const T* ip = ic.const_data<T>();
     T* o = out.data<T>();
-    kernels::parallel_ranges(l.outer * l.inner, l.outer * l.inner * l.T, [&](int64_t q0, int64_t q1) {
-      while (q0 < q1) {
-        const int64_t b = q0 / l.inner, k0 = q0 % l.inner, k1 = std::min(l.inner, k0 + (q1 - q0));
-        const int64_t base = b * l.T * l.inner;
-        kernels::vec_for<T>().cumsum_lanes(l.T, l.inner, k0, k1, ip + base, o + base, reverse);
-        q0 += k1 - k0;
-      }
+    kernels::parallel_lane_ranges(l.outer, l.inner, l.outer * l.inner * l.T, [&](int64_t b, int64_t k0, int64_t k1) {
+      const int64_t base = b * l.T * l.inner;
+      kernels::vec_for<T>().cumsum_lanes(l.T, l.inner, k0, k1, ip + base, o + base, reverse);
     });
   });
   return out;

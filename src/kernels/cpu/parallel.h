@@ -4,6 +4,7 @@
 // kParallelGrain and more than one thread is configured.
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdint>
 
 #include "kernels/cpu/isa_namespace.h"
@@ -60,6 +61,20 @@ template <class F> void parallel_items(int64_t n, F f) {
   } else {
     for (int64_t i = 0; i < n; ++i) f(i, 0);
   }
+}
+
+/// For data seen as [outer, steps, inner] whose inner lanes are independent:
+/// runs f(b, k0, k1) on lanes k0..k1 of block b, the outer * inner lanes split
+/// over the threads as parallel_ranges splits them (a range is cut at the
+/// blocks' edges); `work` is the total work.
+template <class F> void parallel_lane_ranges(int64_t outer, int64_t inner, int64_t work, F f) {
+  parallel_ranges(outer * inner, work, [&](int64_t q0, int64_t q1) {
+    while (q0 < q1) {
+      const int64_t b = q0 / inner, k0 = q0 % inner, k1 = std::min(inner, k0 + (q1 - q0));
+      f(b, k0, k1);
+      q0 += k1 - k0;
+    }
+  });
 }
 
 /// parallel_ranges over n elements, one unit of work each.

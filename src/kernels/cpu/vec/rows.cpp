@@ -7,18 +7,12 @@
 #include <limits>
 
 #include "kernels/cpu/fast_math.h"
+#include "kernels/cpu/reduce_rows.h"
 #include "kernels/cpu/vec/kernels.h"
 
 namespace nabla::kernels::NABLA_ISA {
 
 namespace {
-
-template <class T> double sum_row(int64_t n, const T* __restrict x) {
-  double s = 0;
-#pragma omp simd reduction(+ : s)
-  for (int64_t i = 0; i < n; ++i) s += x[i];
-  return s;
-}
 
 // e^x, and exactly 0 below f32's normal range (exp_fast clamps its input,
 // so a masked -inf score would otherwise get weight 1e-38, not 0).
@@ -36,7 +30,7 @@ void norm_rows(int64_t rows, int64_t R, const T* x, double eps, T* y, T* mean, T
   for (int64_t m = 0; m < rows; ++m) {
     const T* __restrict row = x + m * R;
     T* __restrict out = y + m * R;
-    const double mu = sum_row(R, row) / static_cast<double>(R);
+    const double mu = row_sum(row, R) / static_cast<double>(R);
     double ss = 0;
 #pragma omp simd reduction(+ : ss)
     for (int64_t r = 0; r < R; ++r) ss += (row[r] - mu) * (row[r] - mu);
