@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "nabla/autograd/grad_mode.h"
 #include "nabla/ops/elementwise.h"
 #include "nabla/ops/reduce.h"
 #include "kernels/cpu/fast_math.h"
@@ -15,6 +16,7 @@ namespace nabla {
 
 using autograd::record;
 using detail::grad_map;
+using detail::scalar_like;
 using detail::unary_float_map;
 using Grads = std::vector<Tensor>;
 
@@ -27,10 +29,12 @@ Tensor relu(const Tensor& x) {
   record(
       out, "relu", {x},
       [y](const Tensor& g) {
+        // relu's derivative is piecewise constant: with create_graph the gradient is g times a fixed mask.
+        if (grad_enabled()) return Grads{mul(g, gt(y, scalar_like(0.0, y)).to(g.dtype()))};
         return Grads{grad_map("relu", y, g, [](auto v, auto gv) { return v > 0 ? gv : decltype(gv)(0); },
                               kernels::Binary::relu_backward)};
       },
-      {out});
+      {out}, autograd::Backward::differentiable);
   return out;
 }
 
@@ -120,8 +124,14 @@ Tensor sigmoid(const Tensor& x_in) {
   Tensor y = out.detach();
   record(
       out, "sigmoid", {x},
-      [y](const Tensor& g) { return Grads{grad_map("sigmoid", y, g, [](auto s, auto gv) { return gv * s * (1 - s); })}; },
-      {out});
+      [x, y](const Tensor& g) {
+        if (grad_enabled()) {  // create_graph: the same formula on the graph (y recomputed from x)
+          Tensor s = sigmoid(x);
+          return Grads{mul(g, mul(s, sub(scalar_like(1.0, s), s)))};
+        }
+        return Grads{grad_map("sigmoid", y, g, [](auto s, auto gv) { return gv * s * (1 - s); })};
+      },
+      {out}, autograd::Backward::differentiable);
   return out;
 }
 
@@ -131,8 +141,14 @@ Tensor tanh(const Tensor& x_in) {
   Tensor y = out.detach();
   record(
       out, "tanh", {x},
-      [y](const Tensor& g) { return Grads{grad_map("tanh", y, g, [](auto t, auto gv) { return gv * (1 - t * t); })}; },
-      {out});
+      [x, y](const Tensor& g) {
+        if (grad_enabled()) {
+          Tensor t = tanh(x);
+          return Grads{mul(g, sub(scalar_like(1.0, t), mul(t, t)))};
+        }
+        return Grads{grad_map("tanh", y, g, [](auto t, auto gv) { return gv * (1 - t * t); })};
+      },
+      {out}, autograd::Backward::differentiable);
   return out;
 }
 

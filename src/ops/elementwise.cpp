@@ -5,6 +5,7 @@
 #include <cmath>
 #include <optional>
 
+#include "nabla/autograd/grad_mode.h"
 #include "ops/elementwise_impl.h"
 
 namespace nabla {
@@ -77,8 +78,7 @@ Tensor& apply_inplace(Tensor& self, const char* op, const std::vector<Tensor>& o
                 shape_str(r.sizes()), shape_str(self.sizes()));
     copy_raw(self, r);
     self.storage()->bump_version();
-    self.impl().grad_fn = r.grad_fn();
-    self.impl().requires_grad = r.requires_grad();
+    autograd::take_history(self.impl(), r.impl());
     return self;
   }
   if (direct) {
@@ -126,7 +126,7 @@ Tensor add(const Tensor& a0, const Tensor& b0, double alpha) {
   Shape sa = a.sizes(), sb = b.sizes();
   record(out, "add", {a, b}, [sa, sb, alpha](const Tensor& g) {
     return Grads{sum_to(g, sa), sum_to(alpha == 1.0 ? g : mul(g, alpha), sb)};
-  });
+  }, {}, autograd::Backward::differentiable);
   return out;
 }
 
@@ -140,7 +140,8 @@ Tensor sub(const Tensor& a0, const Tensor& b0, double alpha) {
                               });
   Shape sa = a.sizes(), sb = b.sizes();
   record(out, "sub", {a, b},
-         [sa, sb, alpha](const Tensor& g) { return Grads{sum_to(g, sa), sum_to(mul(g, -alpha), sb)}; });
+         [sa, sb, alpha](const Tensor& g) { return Grads{sum_to(g, sa), sum_to(mul(g, -alpha), sb)}; }, {},
+         autograd::Backward::differentiable);
   return out;
 }
 
@@ -153,7 +154,7 @@ Tensor mul(const Tensor& a0, const Tensor& b0) {
       [a, b, ga, gb](const Tensor& g) {
         return Grads{ga ? sum_to(mul(g, b), a.sizes()) : Tensor(), gb ? sum_to(mul(g, a), b.sizes()) : Tensor()};
       },
-      {ga ? b : Tensor(), gb ? a : Tensor()});
+      {ga ? b : Tensor(), gb ? a : Tensor()}, autograd::Backward::differentiable);
   return out;
 }
 
@@ -170,7 +171,7 @@ Tensor div(const Tensor& a0, const Tensor& b0) {
         if (gb) gb_out = sum_to(neg(div(mul(g, a), mul(b, b))), b.sizes());
         return Grads{sum_to(div(g, b), a.sizes()), gb_out};
       },
-      {a, b});
+      {a, b}, autograd::Backward::differentiable);
   return out;
 }
 
@@ -185,7 +186,7 @@ Tensor neg(const Tensor& x) {
       return detail::map_new_vec<T, T>(x.sizes(), fn, detail::UnaryVec<T>{kernels::Unary::neg}, x);
     return detail::map_new<T, T>(x.sizes(), fn, x);
   });
-  record(out, "neg", {x}, [](const Tensor& g) { return Grads{neg(g)}; });
+  record(out, "neg", {x}, [](const Tensor& g) { return Grads{neg(g)}; }, {}, autograd::Backward::differentiable);
   return out;
 }
 
@@ -227,14 +228,17 @@ Tensor exp(const Tensor& x_in) {
   const Tensor x = detail::float_operand(x_in);
   Tensor out = unary_float_map("exp", x, [](auto v) { return std::exp(v); });
   Tensor y = out.detach();
-  record(out, "exp", {x}, [y](const Tensor& g) { return Grads{mul(g, y)}; }, {out});
+  // y is the output cut off from the graph (keeping out itself would be a cycle);
+  // for a second derivative exp(x) is recomputed on the graph.
+  record(out, "exp", {x}, [x, y](const Tensor& g) { return Grads{mul(g, grad_enabled() ? exp(x) : y)}; }, {out},
+         autograd::Backward::differentiable);
   return out;
 }
 
 Tensor log(const Tensor& x_in) {
   const Tensor x = detail::float_operand(x_in);
   Tensor out = unary_float_map("log", x, [](auto v) { return std::log(v); });
-  record(out, "log", {x}, [x](const Tensor& g) { return Grads{div(g, x)}; }, {x});
+  record(out, "log", {x}, [x](const Tensor& g) { return Grads{div(g, x)}; }, {x}, autograd::Backward::differentiable);
   return out;
 }
 

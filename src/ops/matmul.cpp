@@ -62,7 +62,7 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
       [a, b, ga, gb](const Tensor& g) {
         return Grads{ga ? bmm(g, b.transpose(1, 2)) : Tensor(), gb ? bmm(a.transpose(1, 2), g) : Tensor()};
       },
-      {a, b});
+      {a, b}, autograd::Backward::differentiable);
   return out;
 }
 
@@ -86,7 +86,7 @@ Tensor mm(const Tensor& a, const Tensor& b) {
       [a, b, ga, gb](const Tensor& g) {
         return Grads{ga ? mm(g, b.t()) : Tensor(), gb ? mm(a.t(), g) : Tensor()};
       },
-      {a, b});
+      {a, b}, autograd::Backward::differentiable);
   return out;
 }
 
@@ -170,12 +170,14 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
   bool gx = x.requires_grad(), gw = w.requires_grad(), gbias = bias.defined() && bias.requires_grad();
   record(
       out, "linear", {x, w, bias},
-      [x2, w, gx, gw, gbias, xs = x.sizes(), out_f](const Tensor& g) {
+      [x, x2, w, gx, gw, gbias, xs = x.sizes(), in_f, out_f](const Tensor& g) {
         Tensor g2 = g.reshape({-1, out_f});
-        return Grads{gx ? mm(g2, w).reshape(xs) : Tensor(), gw ? mm(g2.t(), x2) : Tensor(),
+        // x2 is cut off from the graph; a second derivative needs x's own history.
+        Tensor xr = grad_enabled() ? x.reshape({-1, in_f}) : x2;
+        return Grads{gx ? mm(g2, w).reshape(xs) : Tensor(), gw ? mm(g2.t(), xr) : Tensor(),
                      gbias ? sum(g2, {0}) : Tensor()};
       },
-      {x, w});
+      {x, w}, autograd::Backward::differentiable);
   return out;
 }
 

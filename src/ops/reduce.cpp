@@ -128,7 +128,8 @@ Tensor sum(const Tensor& x, const Shape& dims, bool keepdim) {
   ReducePlan p = make_plan(x, dims, keepdim, "sum");
   Tensor out = sum_impl(x, p);
   record(out, "sum", {x},
-         [p, in = x.sizes()](const Tensor& g) { return Grads{expand_grad(g, p, in)}; });
+         [p, in = x.sizes()](const Tensor& g) { return Grads{expand_grad(g, p, in)}; }, {},
+         autograd::Backward::differentiable);
   return out;
 }
 Tensor sum(const Tensor& x) { return sum(x, {}, false); }
@@ -144,7 +145,8 @@ Tensor mean(const Tensor& x, const Shape& dims, bool keepdim) {
   }
   double R = static_cast<double>(p.R);
   record(out, "mean", {x},
-         [p, R, in = x.sizes()](const Tensor& g) { return Grads{expand_grad(div(g, full({}, R, g.dtype())), p, in)}; });
+         [p, R, in = x.sizes()](const Tensor& g) { return Grads{expand_grad(div(g, full({}, R, g.dtype())), p, in)}; },
+         {}, autograd::Backward::differentiable);
   return out;
 }
 Tensor mean(const Tensor& x) { return mean(x, {}, false); }

@@ -1,6 +1,7 @@
 // Joining, splitting and padding.
 #include "nabla/ops/shape.h"
 
+#include "nabla/autograd/grad_mode.h"
 #include "nabla/autograd/node.h"
 #include "nabla/tensor/factory.h"
 #include "tensor/copy.h"
@@ -36,6 +37,7 @@ Tensor cat(const std::vector<Tensor>& ts, int64_t dim) {
     at += t.sizes()[dim];
   }
   record(out, "cat", ts, [lens, dim](const Tensor& g) {
+    if (grad_enabled()) return split(g, lens, dim);  // create_graph: pieces that carry split's (differentiable) node
     Grads gs;
     int64_t off = 0;
     for (int64_t l : lens) {
@@ -43,7 +45,7 @@ Tensor cat(const std::vector<Tensor>& ts, int64_t dim) {
       off += l;
     }
     return gs;
-  });
+  }, {}, autograd::Backward::differentiable);
   return out;
 }
 
@@ -69,11 +71,23 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
   NABLA_CHECK(total == x.sizes()[dim], "split: sizes sum to {} but dim {} of shape {} has size {}", total, dim,
               shape_str(x.sizes()), x.sizes()[dim]);
   std::vector<Tensor> out;
-  int64_t at = 0;
-  for (int64_t s : sizes) {
-    out.push_back(x.narrow(dim, at, s));
-    at += s;
+  {
+    NoGradGuard ng;  // the pieces are views of x with one node for all of them, not one narrow each
+    int64_t at = 0;
+    for (int64_t s : sizes) {
+      out.push_back(x.narrow(dim, at, s));
+      at += s;
+    }
   }
+  // Backward is one concatenation (pieces no gradient reached count as zeros),
+  // not a zero-padded full-size tensor per piece.
+  std::vector<Shape> shapes;
+  for (const Tensor& t : out) shapes.push_back(t.sizes());
+  autograd::record_outputs(out, "split", {x}, [dim, shapes, dt = x.dtype()](const std::vector<Tensor>& g) {
+    std::vector<Tensor> parts;
+    for (size_t i = 0; i < shapes.size(); ++i) parts.push_back(i < g.size() && g[i].defined() ? g[i] : zeros(shapes[i], dt));
+    return Grads{cat(parts, dim)};
+  }, {}, autograd::Backward::differentiable);
   return out;
 }
 

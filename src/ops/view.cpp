@@ -51,8 +51,10 @@ Shape infer_size(const Shape& requested, int64_t numel, const char* op, const Sh
 namespace {
 
 // Records a view's backward: `back` maps the view's gradient to the base's shape.
-template <class Back> Tensor finish_view(Tensor out, const Tensor& base, const char* name, Back back) {
-  autograd::record(out, name, {base}, [back](const Tensor& g) { return std::vector<Tensor>{back(g)}; });
+template <class Back>
+Tensor finish_view(Tensor out, const Tensor& base, const char* name, Back back,
+                   autograd::Backward kind = autograd::Backward::differentiable) {
+  autograd::record(out, name, {base}, [back](const Tensor& g) { return std::vector<Tensor>{back(g)}; }, {}, kind);
   return out;
 }
 
@@ -123,7 +125,7 @@ Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const 
                        Tensor gi = zeros(in, dt);
                        detail::copy_raw(gi.slice(d, start, end, step), g);
                        return gi;
-                     });
+                     }, autograd::Backward::once);
 }
 
 Tensor Tensor::narrow(int64_t d, int64_t start, int64_t length) const {
@@ -152,7 +154,7 @@ Tensor Tensor::select(int64_t d, int64_t index) const {
                        Tensor gi = zeros(in, dt);
                        detail::copy_raw(gi.select(d, index), g);
                        return gi;
-                     });
+                     }, autograd::Backward::once);
 }
 
 Tensor Tensor::expand(const Shape& target) const {

@@ -55,8 +55,8 @@ void Tensor::set_grad(const Tensor& g) const {
   impl().grad = g.defined() ? g.impl_ptr() : nullptr;
 }
 
-void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
-  autograd::run_backward(*this, gradient, retain_graph);
+void Tensor::backward(const Tensor& gradient, std::optional<bool> retain_graph, bool create_graph) const {
+  autograd::run_backward({*this}, {gradient}, retain_graph.value_or(create_graph), create_graph);
 }
 
 Tensor Tensor::detach() const {
@@ -84,7 +84,7 @@ Tensor Tensor::to(DType t) const {
   detail::copy_raw(out, *this);
   if (is_floating(t) && is_floating(dtype())) {
     DType from = dtype();
-    autograd::record(out, "to", {*this}, [from](const Tensor& g) { return std::vector<Tensor>{g.to(from)}; });
+    autograd::record(out, "to", {*this}, [from](const Tensor& g) { return std::vector<Tensor>{g.to(from)}; }, {}, autograd::Backward::differentiable);
   }
   return out;
 }
@@ -92,7 +92,7 @@ Tensor Tensor::to(DType t) const {
 Tensor Tensor::clone() const {
   Tensor out = Tensor::empty(sizes(), dtype());
   detail::copy_raw(out, *this);
-  autograd::record(out, "clone", {*this}, [](const Tensor& g) { return std::vector<Tensor>{g}; });
+  autograd::record(out, "clone", {*this}, [](const Tensor& g) { return std::vector<Tensor>{g}; }, {}, autograd::Backward::differentiable);
   return out;
 }
 

@@ -110,7 +110,9 @@ TEST(LoadText, FolderJoinsFilesInNameOrderAndSkipsLinks) {
   fs::create_symlink(d / "a.txt", d / "c-link.txt");
   auto c = load_text(d.string());
   EXPECT_EQ(c->train.numel() + c->val.numel(), 100);
-  EXPECT_EQ(c->vocab.decode(c->train.to_vector<int64_t>()).substr(0, 51), std::string(50, 'a') + "b");
+  std::string expected(50, 'a');
+  expected.push_back('b');  // not std::string(50, 'a') + "b": GCC 12 warns falsely (-Warray-bounds) on that
+  EXPECT_EQ(c->vocab.decode(c->train.to_vector<int64_t>()).substr(0, 51), expected);
   fs::remove_all(d);
 }
 

@@ -36,7 +36,11 @@ GradcheckResult gradcheck(const Fn& fn, const std::vector<Tensor>& inputs, doubl
   for (size_t k = 0; k < inputs.size(); ++k) {
     const Tensor& x = inputs[k];
     if (!x.defined() || !x.requires_grad()) continue;
-    if (x.dtype() != DType::f64) return {false, fmt::format("input {} is {}, gradcheck needs f64", k, dtype_name(x.dtype()))};
+    if (x.dtype() != DType::f64) {
+      res.ok = false;
+      res.message = fmt::format("input {} is {}, gradcheck needs f64", k, dtype_name(x.dtype()));
+      return res;
+    }
     Tensor g = x.grad();
     std::vector<double> analytic = g.defined() ? g.to_vector<double>() : std::vector<double>(x.numel(), 0.0);
     for (int64_t i = 0; i < x.numel(); ++i) {

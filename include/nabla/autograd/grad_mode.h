@@ -19,4 +19,17 @@ class NoGradGuard {
   bool prev_;
 };
 
+/// Sets grad mode to `enabled` for its scope (the backward pass turns it on
+/// for create_graph and off otherwise).
+class GradModeGuard {
+ public:
+  explicit GradModeGuard(bool enabled);
+  ~GradModeGuard();
+  GradModeGuard(const GradModeGuard&) = delete;
+  GradModeGuard& operator=(const GradModeGuard&) = delete;
+
+ private:
+  bool prev_;
+};
+
 }  // namespace nabla

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "nabla/autograd/hooks.h"
 #include "nabla/tensor/dtype.h"
 #include "nabla/tensor/shape.h"
 #include "nabla/tensor/storage.h"
@@ -16,7 +17,8 @@ namespace nabla {
 
 namespace autograd {
 struct Node;
-}
+struct LeafHooks;
+}  // namespace autograd
 
 /// What a Tensor handle points to. Several handles may share one impl; several
 /// impls (views) may share one Storage.
@@ -28,8 +30,11 @@ struct TensorImpl {
   DType dtype = DType::f32;
   bool requires_grad = false;
   bool is_view = false;  ///< made by a view op: in-place writes would bypass its base's history
+  bool retains_grad = false;  ///< a non-leaf whose .grad retain_grad() asked for
+  uint32_t output_nr = 0;  ///< which output of grad_fn this tensor is
   std::shared_ptr<TensorImpl> grad;
   std::shared_ptr<autograd::Node> grad_fn;
+  std::shared_ptr<autograd::LeafHooks> hooks;  ///< a leaf's gradient hooks
 };
 
 /// An N-dimensional array with reverse-mode autograd. Copying a Tensor copies
@@ -88,9 +93,24 @@ class Tensor {
   const std::shared_ptr<autograd::Node>& grad_fn() const { return impl().grad_fn; }
   /// A tensor with no grad_fn: a user-created tensor or a parameter.
   bool is_leaf() const { return impl().grad_fn == nullptr; }
+  /// Which output of grad_fn() this tensor is (0 unless its op has several).
+  uint32_t output_nr() const { return impl().output_nr; }
   /// Runs reverse-mode autodiff from this tensor. `gradient` is required for
-  /// non-scalars. The graph is freed unless `retain_graph`.
-  void backward(const Tensor& gradient = Tensor(), bool retain_graph = false) const;
+  /// non-scalars. The graph is freed unless `retain_graph` (which defaults to
+  /// `create_graph`). With `create_graph` the gradients are themselves recorded,
+  /// so they can be differentiated again (see autograd::grad).
+  void backward(const Tensor& gradient = Tensor(), std::optional<bool> retain_graph = std::nullopt,
+                bool create_graph = false) const;
+  /// Calls `hook` with this tensor's gradient each time a backward pass
+  /// computes it (the total over all its uses); a defined return value replaces
+  /// the gradient. On a leaf it runs before the gradient is added to .grad.
+  autograd::HookHandle register_hook(autograd::GradHook hook) const;
+  /// On a leaf: calls `hook` once per backward pass, after .grad received
+  /// everything that pass sends it.
+  autograd::HookHandle register_post_accumulate_grad_hook(autograd::PostAccumulateGradHook hook) const;
+  /// Makes a non-leaf keep its gradient in .grad (a no-op on leaves, which always do).
+  void retain_grad() const;
+  bool retains_grad() const { return is_leaf() ? requires_grad() : impl().retains_grad; }
   /// Same data, cut off from the graph.
   Tensor detach() const;
 
