@@ -476,6 +476,24 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
   task.run(roots, seeds);
 }
 
+std::vector<Tensor> composite_backward(const std::function<Tensor(const std::vector<Tensor>&)>& composite,
+                                       const std::vector<Tensor>& inputs, const Tensor& grad_out) {
+  GradModeGuard on(true);
+  Tensor y = composite(inputs);
+  std::vector<Tensor> wanted;
+  std::vector<size_t> where;
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (inputs[i].defined() && inputs[i].requires_grad()) {
+      wanted.push_back(inputs[i]);
+      where.push_back(i);
+    }
+  std::vector<Tensor> out(inputs.size());
+  if (wanted.empty() || !y.requires_grad()) return out;
+  std::vector<Tensor> g = grad({y}, wanted, {grad_out}, true, true, true);
+  for (size_t k = 0; k < where.size(); ++k) out[where[k]] = g[k];
+  return out;
+}
+
 void backward(const std::vector<Tensor>& tensors, const std::vector<Tensor>& grad_tensors,
               std::optional<bool> retain_graph, bool create_graph) {
   run_backward(tensors, grad_tensors, retain_graph.value_or(create_graph), create_graph);

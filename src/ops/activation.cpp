@@ -204,7 +204,11 @@ Tensor softmax(const Tensor& x, int64_t dim) {
   Tensor y = out.detach();
   record(
       out, "softmax", {x},
-      [y, dim](const Tensor& g) { return Grads{mul(y, sub(g, sum(mul(g, y), {dim}, true)))}; }, {out});
+      [x, y, dim](const Tensor& g) {
+        Tensor s = grad_enabled() ? softmax(x, dim) : y;  // create_graph: y on the graph
+        return Grads{mul(s, sub(g, sum(mul(g, s), {dim}, true)))};
+      },
+      {out}, autograd::Backward::differentiable);
   return out;
 }
 
@@ -214,7 +218,11 @@ Tensor log_softmax(const Tensor& x, int64_t dim) {
   Tensor y = out.detach();
   record(
       out, "log_softmax", {x},
-      [y, dim](const Tensor& g) { return Grads{sub(g, mul(exp(y), sum(g, {dim}, true)))}; }, {out});
+      [x, y, dim](const Tensor& g) {
+        Tensor p = grad_enabled() ? softmax(x, dim) : exp(y);
+        return Grads{sub(g, mul(p, sum(g, {dim}, true)))};
+      },
+      {out}, autograd::Backward::differentiable);
   return out;
 }
 

@@ -197,12 +197,13 @@ Tensor pow(const Tensor& x_in, double e) {
       out, "pow", {x},
       [x, e](const Tensor& g) {
         if (e == 0.0) return Grads{zeros_like(x)};
+        if (grad_enabled()) return Grads{mul(g, mul(pow(x, e - 1.0), scalar_like(e, x)))};
         return Grads{grad_map("pow", x, g, [e](auto v, auto gv) {
           using T = decltype(v);
           return gv * static_cast<T>(e) * std::pow(v, static_cast<T>(e - 1.0));
         })};
       },
-      {x});
+      {x}, autograd::Backward::differentiable);
   return out;
 }
 
@@ -258,8 +259,11 @@ Tensor sqrt(const Tensor& x_in) {
   Tensor y = out.detach();
   record(
       out, "sqrt", {x},
-      [y](const Tensor& g) { return Grads{grad_map("sqrt", y, g, [](auto v, auto gv) { return gv / (2 * v); })}; },
-      {out});
+      [x, y](const Tensor& g) {
+        if (grad_enabled()) return Grads{div(g, mul(sqrt(x), scalar_like(2.0, x)))};
+        return Grads{grad_map("sqrt", y, g, [](auto v, auto gv) { return gv / (2 * v); })};
+      },
+      {out}, autograd::Backward::differentiable);
   return out;
 }
 
@@ -377,7 +381,7 @@ Tensor where(const Tensor& cond, const Tensor& a0, const Tensor& b0) {
       [cond, sa = a.sizes(), sb = b.sizes()](const Tensor& g) {
         return Grads{sum_to(masked_fill(g, logical_not(cond), 0.0), sa), sum_to(masked_fill(g, cond, 0.0), sb)};
       },
-      {cond});
+      {cond}, autograd::Backward::differentiable);
   return out;
 }
 
@@ -393,7 +397,8 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
     T v = static_cast<T>(value);
     return detail::map_new<T, T, uint8_t>(s, [v](T a, uint8_t m) { return m ? v : a; }, x, mask);
   });
-  record(out, "masked_fill", {x}, [mask](const Tensor& g) { return Grads{masked_fill(g, mask, 0.0)}; }, {mask});
+  record(out, "masked_fill", {x}, [mask](const Tensor& g) { return Grads{masked_fill(g, mask, 0.0)}; }, {mask},
+         autograd::Backward::differentiable);
   return out;
 }
 

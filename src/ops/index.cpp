@@ -143,7 +143,7 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   });
   record(out, "gather", {x}, [ic, dim, in = x.sizes(), dt = x.dtype()](const Tensor& g) {
     return Grads{scatter_add(zeros(in, dt), dim, ic, g)};
-  });
+  }, {}, autograd::Backward::differentiable);
   return out;
 }
 
@@ -181,7 +181,7 @@ Tensor scatter_add(const Tensor& self, int64_t dim, const Tensor& index, const T
       gs = full_g;
     }
     return Grads{g, gs};
-  });
+  }, {}, ic.sizes() == src.sizes() ? autograd::Backward::differentiable : autograd::Backward::once);
   return out;
 }
 

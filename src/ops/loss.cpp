@@ -140,7 +140,14 @@ Tensor cross_entropy_rows(const Tensor& input, const Tensor& target, int64_t ign
   }
   autograd::record(
       out, "cross_entropy", {input},
-      [x, t, lse, N, C, ignore_index, reduction, counted](const Tensor& g) {
+      [input, x, t, lse, N, C, ignore_index, reduction, counted](const Tensor& g) {
+        if (grad_enabled()) {  // create_graph: differentiate the composite form instead
+          CrossEntropyOptions o;
+          o.ignore_index = ignore_index;
+          o.reduction = reduction;
+          return autograd::composite_backward(
+              [&](const std::vector<Tensor>& in) { return cross_entropy_composite(in[0], t, o); }, {input}, g);
+        }
         Tensor gx = Tensor::empty({N, C}, x.dtype());
         Tensor gc = g.contiguous();
         dispatch_floating(x.dtype(), "cross_entropy", [&](auto tag) {
@@ -165,7 +172,7 @@ Tensor cross_entropy_rows(const Tensor& input, const Tensor& target, int64_t ign
         });
         return std::vector<Tensor>{gx};
       },
-      {input});
+      {input}, autograd::Backward::differentiable);
   return out;
 }
 
@@ -176,6 +183,10 @@ Tensor cross_entropy(const Tensor& input_in, const Tensor& target_in, const Cros
       target_in.sizes()[0] == input_in.sizes()[0] && !o.weight.defined() && o.label_smoothing == 0.0 &&
       is_floating(input_in.dtype()))
     return cross_entropy_rows(input_in, target_in, o.ignore_index, o.reduction);
+  return cross_entropy_composite(input_in, target_in, o);
+}
+
+Tensor cross_entropy_composite(const Tensor& input_in, const Tensor& target_in, const CrossEntropyOptions& o) {
   Tensor input = input_in, target = target_in;
   NABLA_CHECK(input.dim() >= 1, "cross_entropy: input must have at least 1 dim, got {}", shape_str(input.sizes()));
   NABLA_CHECK(o.label_smoothing >= 0.0 && o.label_smoothing <= 1.0,

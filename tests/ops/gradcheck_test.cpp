@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <set>
 
 #include "nabla/nn/minrnn.h"
 #include "nabla/ops/recurrent.h"
@@ -256,6 +257,54 @@ INSTANTIATE_TEST_SUITE_P(Ops, GradcheckChannelsLast, ::testing::ValuesIn(image_c
 
 INSTANTIATE_TEST_SUITE_P(Ops, Gradcheck, ::testing::ValuesIn(all_cases()),
                          [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
+
+// Second derivatives (create_graph). Every op either gives the right Hessian-vector
+// product or refuses, naming itself: a second derivative is never silently wrong.
+// These must give it (the families the literature's techniques differentiate twice):
+const std::set<std::string> kTwiceDifferentiable = {
+    "add", "sub", "mul", "div", "neg", "exp", "log", "sqrt", "pow_scalar", "where", "masked_fill", "sum",
+    "sum_all", "mean", "matmul_2d", "matmul_vec", "matmul_dot", "matmul_batched", "matmul_3d_2d", "linear",
+    "relu", "sigmoid", "tanh", "softmax", "log_softmax", "cross_entropy", "cross_entropy_prob", "nll_loss",
+    "mse_loss", "gather", "cat", "stack", "split", "chunk", "view_reshape", "transpose_permute", "expand",
+    "squeeze_flatten", "contiguous_clone"};
+
+class Gradgradcheck : public ::testing::TestWithParam<Case> {};
+
+TEST_P(Gradgradcheck, RightOrRefusedByName) {
+  const Case& c = GetParam();
+  for (bool strided : {false, true}) {
+    Generator g(11);
+    Ins ins;
+    for (const Spec& s : c.inputs) {
+      Tensor t = make_input(s, g);
+      ins.push_back(strided && s.kind == Spec::Grad ? nabla::testing::noncontiguous(t) : t);
+    }
+    try {
+      auto r = nabla::testing::gradgradcheck(c.fn, ins);
+      EXPECT_TRUE(r.ok) << (strided ? "strided: " : "") << r.message;
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      EXPECT_FALSE(kTwiceDifferentiable.count(c.name)) << "must be twice differentiable: " << msg;
+      EXPECT_NE(msg.find("is not differentiable"), std::string::npos) << msg;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Ops, Gradgradcheck, ::testing::ValuesIn(all_cases()),
+                         [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
+
+TEST(GradgradcheckSelf, DetectsAWrongSecondDerivative) {
+  // A backward that claims to be differentiable but uses a value cut off from the graph.
+  auto wrong = [](const Ins& i) {
+    Tensor out = i[0].detach() * i[0].detach();
+    Tensor x = i[0], xd = i[0].detach();
+    autograd::record(out, "wrong", {x}, [xd](const Tensor& g) { return std::vector<Tensor>{g * xd * 2.0}; }, {},
+                     autograd::Backward::differentiable);
+    return out;
+  };
+  auto r = nabla::testing::gradgradcheck(wrong, {nabla::testing::rand_input({3})});
+  EXPECT_FALSE(r.ok);
+}
 
 // The checker itself must catch a wrong gradient.
 TEST(GradcheckSelf, DetectsAWrongGradient) {

@@ -63,6 +63,51 @@ GradcheckResult gradcheck(const Fn& fn, const std::vector<Tensor>& inputs, doubl
   return res;
 }
 
+GradcheckResult gradgradcheck(const Fn& fn, const std::vector<Tensor>& inputs, double eps, double atol,
+                              double rtol) {
+  Generator gen(4321);
+  std::vector<Tensor> diff;
+  for (const Tensor& t : inputs)
+    if (t.defined() && t.requires_grad()) diff.push_back(t);
+  GradcheckResult res;
+  if (diff.empty()) return res;
+  Tensor w = randn(fn(inputs).sizes(), DType::f64, &gen);
+  std::vector<Tensor> u;
+  for (const Tensor& t : diff) u.push_back(randn(t.sizes(), DType::f64, &gen));
+  // sum_k <G_k, u_k>, G the first derivative (recorded when `create`).
+  auto first_order = [&](bool create) {
+    Tensor o = fn(inputs);
+    std::vector<Tensor> g = autograd::grad({sum(mul(o, w))}, diff, {}, create, create, true);
+    Tensor s = zeros({}, DType::f64);
+    for (size_t k = 0; k < g.size(); ++k)
+      if (g[k].defined()) s = add(s, sum(mul(g[k], u[k])));
+    return s;
+  };
+  Tensor s = first_order(true);
+  std::vector<Tensor> analytic(diff.size());
+  if (s.requires_grad()) analytic = autograd::grad({s}, diff, {}, false, false, true);
+  for (size_t k = 0; k < diff.size(); ++k) {
+    const Tensor& x = diff[k];
+    std::vector<double> a = analytic[k].defined() ? analytic[k].to_vector<double>() : std::vector<double>(x.numel(), 0.0);
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      double* p = element(x, i);
+      double orig = *p;
+      *p = orig + eps;
+      double up = first_order(false).item();
+      *p = orig - eps;
+      double down = first_order(false).item();
+      *p = orig;
+      double numeric = (up - down) / (2 * eps);
+      if (!(std::abs(a[i] - numeric) <= atol + rtol * std::abs(numeric))) {
+        res.ok = false;
+        res.message += fmt::format("input {} element {}: analytic {} vs numeric {}\n", k, i, a[i], numeric);
+        if (res.message.size() > 2000) return res;
+      }
+    }
+  }
+  return res;
+}
+
 Tensor noncontiguous(const Tensor& x) {
   Shape big = x.sizes();
   big.push_back(2);

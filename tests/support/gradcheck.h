@@ -23,6 +23,13 @@ struct GradcheckResult {
 GradcheckResult gradcheck(const Fn& fn, const std::vector<Tensor>& inputs, double eps = 1e-6, double atol = 1e-5,
                           double rtol = 1e-4);
 
+/// Second derivatives: with G(inputs) the gradients of sum(fn(inputs) * w)
+/// taken with create_graph and u fixed random, compares autograd's gradient of
+/// sum_k <G_k, u_k> with central differences of that same first-order quantity
+/// (torch.autograd.gradgradcheck's test, as a Hessian-vector product). f64 inputs.
+GradcheckResult gradgradcheck(const Fn& fn, const std::vector<Tensor>& inputs, double eps = 1e-6, double atol = 1e-5,
+                              double rtol = 1e-4);
+
 /// A copy of `x` with the same values laid out non-contiguously (every other
 /// element of a larger buffer), requiring grad like `x`.
 Tensor noncontiguous(const Tensor& x);

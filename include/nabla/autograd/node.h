@@ -88,6 +88,13 @@ void take_history(TensorImpl& dst, const TensorImpl& src);
 /// multi-output backwards that want every gradient materialized.
 Tensor grad_or_zeros(const std::vector<Tensor>& grads, size_t i, const Node& node);
 
+/// For a fused op's backward under create_graph: the gradients of its plain
+/// composition `composite(inputs)` (recorded ops only) with respect to those
+/// `inputs` that require grad, seeded with `grad` and themselves recorded. So a
+/// fused kernel gets its second derivatives from the formula it is tested against.
+std::vector<Tensor> composite_backward(const std::function<Tensor(const std::vector<Tensor>&)>& composite,
+                                       const std::vector<Tensor>& inputs, const Tensor& grad);
+
 /// Runs the backward pass from `roots` seeded with `grads` (an undefined seed
 /// means ones for a one-element root), accumulating into the leaves' .grad.
 void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, bool retain_graph,

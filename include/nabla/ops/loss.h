@@ -22,6 +22,9 @@ struct CrossEntropyOptions {
 /// Cross entropy between logits [N, C] (or [N, C, d1, ...], or [C]) and either
 /// class indices (i64, [N, d1, ...]) or class probabilities (input's shape).
 Tensor cross_entropy(const Tensor& input, const Tensor& target, const CrossEntropyOptions& opts = {});
+/// cross_entropy as a composition of recorded ops (log_softmax, gather, masks):
+/// the reference of its fused [N, C] kernel, and that kernel's second derivative.
+Tensor cross_entropy_composite(const Tensor& input, const Tensor& target, const CrossEntropyOptions& opts = {});
 
 /// Negative log-likelihood of log-probabilities [N, C, ...] at i64 targets.
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target, const Tensor& weight = Tensor(),
