@@ -1,5 +1,6 @@
 #pragma once
 // The one header a nabla user includes.
+#include "nabla/autograd/function.h"
 #include "nabla/autograd/grad.h"
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/data/dataset.h"

@@ -182,9 +182,9 @@ void accumulate_into(std::shared_ptr<TensorImpl>& slot, const Tensor& g, bool cr
 
 void check_grad(const Node& node, size_t i, const Tensor& g) {
   const Edge& e = node.next[i];
-  NABLA_CHECK(g.sizes() == e.shape, "internal: {} backward produced a gradient of shape {} for input {} of shape {}",
+  NABLA_CHECK(g.sizes() == e.shape, "{} backward produced a gradient of shape {} for input {} of shape {}",
               node.name, shape_str(g.sizes()), i, shape_str(e.shape));
-  NABLA_CHECK(g.dtype() == e.dtype, "internal: {} backward produced a {} gradient for a {} input", node.name,
+  NABLA_CHECK(g.dtype() == e.dtype, "{} backward produced a {} gradient for a {} input", node.name,
               dtype_name(g.dtype()), dtype_name(e.dtype));
 }
 
