@@ -14,13 +14,13 @@ namespace nabla::models {
 using std::make_shared;
 
 FixupBasicBlock::FixupBasicBlock(int64_t cin, int64_t planes, int64_t stride) {
-  bias1a = register_parameter("bias1a", zeros({1}));
+  register_parameter("bias1a", bias1a, zeros({1}));
   conv1 = register_module("conv1", make_shared<nn::Conv2d>(cin, planes, 3, stride, 1, 1, 1, false));
-  bias1b = register_parameter("bias1b", zeros({1}));
-  bias2a = register_parameter("bias2a", zeros({1}));
+  register_parameter("bias1b", bias1b, zeros({1}));
+  register_parameter("bias2a", bias2a, zeros({1}));
   conv2 = register_module("conv2", make_shared<nn::Conv2d>(planes, planes, 3, 1, 1, 1, 1, false));
-  scale = register_parameter("scale", ones({1}));
-  bias2b = register_parameter("bias2b", zeros({1}));
+  register_parameter("scale", scale, ones({1}));
+  register_parameter("bias2b", bias2b, zeros({1}));
   if (stride != 1 || cin != planes)
     downsample = register_module("downsample", make_shared<nn::Conv2d>(cin, planes, 1, stride, 0, 1, 1, false));
   // A scalar's gradient sums over every pixel and channel: the paper's code
@@ -41,7 +41,7 @@ class FixupResNet : public nn::Module {
  public:
   FixupResNet(const ModelConfig& cfg, int64_t n) {
     conv1 = register_module("conv1", make_shared<nn::Conv2d>(cfg.input_shape[0], 16, 3, 1, 1, 1, 1, false));
-    bias1 = register_parameter("bias1", zeros({1}));
+    register_parameter("bias1", bias1, zeros({1}));
     int64_t cin = 16, stage = 1;
     for (int64_t cout : {16, 32, 64}) {
       auto layer = make_shared<nn::Sequential>();
@@ -51,7 +51,7 @@ class FixupResNet : public nn::Module {
       }
       layers.push_back(register_module("layer" + std::to_string(stage++), layer));
     }
-    bias2 = register_parameter("bias2", zeros({1}));
+    register_parameter("bias2", bias2, zeros({1}));
     fc = register_module("fc", make_shared<nn::Linear>(64, cfg.num_classes));
     set_lr_multiplier("bias1", 0.1);
     set_lr_multiplier("bias2", 0.1);

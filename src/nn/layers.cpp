@@ -27,8 +27,8 @@ void reset_like_pytorch(Tensor& weight, Tensor& bias) {
 
 Linear::Linear(int64_t in, int64_t out, bool with_bias) : in_features(in), out_features(out) {
   NABLA_CHECK(in > 0 && out > 0, "Linear: sizes must be positive, got in_features={} out_features={}", in, out);
-  weight = register_parameter("weight", empty({out, in}));
-  if (with_bias) bias = register_parameter("bias", empty({out}));
+  register_parameter("weight", weight, empty({out, in}));
+  if (with_bias) register_parameter("bias", bias, empty({out}));
   reset_like_pytorch(weight, bias);
 }
 
@@ -47,8 +47,8 @@ Conv2d::Conv2d(int64_t in, int64_t out, const ConvOptions& o) : in_channels(in),
   NABLA_CHECK(in > 0 && out > 0 && o.groups > 0 && in % o.groups == 0 && out % o.groups == 0,
               "Conv2d: in_channels {} and out_channels {} must be positive multiples of groups {}", in, out, o.groups);
   NABLA_CHECK(!o.same || (o.stride[0] == 1 && o.stride[1] == 1), "Conv2d: padding='same' needs stride 1");
-  weight = register_parameter("weight", empty({out, in / o.groups, o.kernel_size[0], o.kernel_size[1]}));
-  if (o.bias) bias = register_parameter("bias", empty({out}));
+  register_parameter("weight", weight, empty({out, in / o.groups, o.kernel_size[0], o.kernel_size[1]}));
+  if (o.bias) register_parameter("bias", bias, empty({out}));
   reset_like_pytorch(weight, bias);
 }
 
@@ -88,8 +88,8 @@ Conv1d::Conv1d(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t paddi
   NABLA_CHECK(in > 0 && out > 0 && groups > 0 && in % groups == 0 && out % groups == 0,
               "Conv1d: in_channels {} and out_channels {} must be positive multiples of groups {}", in, out, groups);
   NABLA_CHECK(!same || stride == 1, "Conv1d: padding='same' needs stride 1");
-  weight = register_parameter("weight", empty({out, in / groups, k}));
-  if (with_bias) bias = register_parameter("bias", empty({out}));
+  register_parameter("weight", weight, empty({out, in / groups, k}));
+  if (with_bias) register_parameter("bias", bias, empty({out}));
   reset_like_pytorch(weight, bias);
 }
 
@@ -109,8 +109,8 @@ ConvTranspose2d::ConvTranspose2d(int64_t in, int64_t out, int64_t k, int64_t str
   NABLA_CHECK(in > 0 && out > 0 && groups > 0 && in % groups == 0 && out % groups == 0,
               "ConvTranspose2d: in_channels {} and out_channels {} must be positive multiples of groups {}", in, out,
               groups);
-  weight = register_parameter("weight", empty({in, out / groups, k, k}));
-  if (with_bias) bias = register_parameter("bias", empty({out}));
+  register_parameter("weight", weight, empty({in, out / groups, k, k}));
+  if (with_bias) register_parameter("bias", bias, empty({out}));
   reset_like_pytorch(weight, bias);
 }
 
@@ -155,13 +155,13 @@ BatchNorm::BatchNorm(int64_t n, double eps, double momentum, bool affine, bool t
     : num_features(n), eps(eps), momentum(momentum) {
   NABLA_CHECK(n > 0, "BatchNorm: num_features must be positive, got {}", n);
   if (affine) {
-    weight = register_parameter("weight", ones({n}));
-    bias = register_parameter("bias", zeros({n}));
+    register_parameter("weight", weight, ones({n}));
+    register_parameter("bias", bias, zeros({n}));
   }
   if (track) {
-    running_mean = register_buffer("running_mean", zeros({n}));
-    running_var = register_buffer("running_var", ones({n}));
-    num_batches_tracked = register_buffer("num_batches_tracked", zeros({}, DType::i64));
+    register_buffer("running_mean", running_mean, zeros({n}));
+    register_buffer("running_var", running_var, ones({n}));
+    register_buffer("num_batches_tracked", num_batches_tracked, zeros({}, DType::i64));
   }
 }
 
@@ -190,8 +190,8 @@ void BatchNorm2d::check_input(const Tensor& x) const {
 
 LayerNorm::LayerNorm(Shape shape, double eps, bool affine) : normalized_shape(std::move(shape)), eps(eps) {
   if (affine) {
-    weight = register_parameter("weight", ones(normalized_shape));
-    bias = register_parameter("bias", zeros(normalized_shape));
+    register_parameter("weight", weight, ones(normalized_shape));
+    register_parameter("bias", bias, zeros(normalized_shape));
   }
 }
 
@@ -206,8 +206,8 @@ GroupNorm::GroupNorm(int64_t groups, int64_t channels, double eps, bool affine)
   NABLA_CHECK(groups > 0 && channels % groups == 0, "GroupNorm: {} channels are not divisible into {} groups",
               channels, groups);
   if (affine) {
-    weight = register_parameter("weight", ones({channels}));
-    bias = register_parameter("bias", zeros({channels}));
+    register_parameter("weight", weight, ones({channels}));
+    register_parameter("bias", bias, zeros({channels}));
   }
 }
 
@@ -233,7 +233,7 @@ std::string Dropout2d::extra_repr() const { return fmt::format("p={}", p); }
 
 Embedding::Embedding(int64_t n, int64_t d) : num_embeddings(n), embedding_dim(d) {
   NABLA_CHECK(n > 0 && d > 0, "Embedding: sizes must be positive, got {} x {}", n, d);
-  weight = register_parameter("weight", empty({n, d}));
+  register_parameter("weight", weight, empty({n, d}));
   init::normal_(weight);
 }
 

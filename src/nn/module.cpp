@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include <atomic>
 #include <set>
 #include <sstream>
 
@@ -14,9 +15,62 @@ thread_local ForwardHook t_forward_hook;
 }  // namespace
 
 Tensor Module::operator()(const Tensor& x) {
-  Tensor y = forward(x);
-  if (t_forward_hook) t_forward_hook(*this, x, y);
+  Tensor in = x;
+  if (!pre_hooks_.empty()) {
+    auto hooks = pre_hooks_;  // a hook may add or remove hooks
+    for (auto& [id, h] : hooks)
+      if (Tensor r = h(*this, in); r.defined()) in = r;
+  }
+  Tensor y = forward(in);
+  if (!hooks_.empty()) {
+    auto hooks = hooks_;
+    for (auto& [id, h] : hooks)
+      if (Tensor r = h(*this, in, y); r.defined()) y = r;
+  }
+  if (t_forward_hook) t_forward_hook(*this, in, y);
   return y;
+}
+
+namespace {
+
+uint64_t next_module_hook_id() {
+  static std::atomic<uint64_t> id{0};
+  return ++id;
+}
+
+// A handle that removes hook `id` from `list` of module m while m exists (for a
+// module not owned by a shared_ptr, the handle must not outlive it).
+template <class List> autograd::HookHandle removal(Module& m, List& list, uint64_t id) {
+  std::weak_ptr<Module> w = m.weak_from_this();
+  List* where = &list;
+  bool owned = !w.expired();
+  return autograd::HookHandle([w, where, owned, id] {
+    std::shared_ptr<Module> keep = w.lock();
+    if (owned && !keep) return;  // the module is gone
+    std::erase_if(*where, [id](const auto& h) { return h.first == id; });
+  });
+}
+
+}  // namespace
+
+autograd::HookHandle Module::register_forward_pre_hook(ForwardPreHook hook) {
+  NABLA_CHECK(hook != nullptr, "register_forward_pre_hook: the hook is empty");
+  uint64_t id = next_module_hook_id();
+  pre_hooks_.emplace_back(id, std::move(hook));
+  return removal(*this, pre_hooks_, id);
+}
+
+autograd::HookHandle Module::register_forward_hook(ModuleForwardHook hook) {
+  NABLA_CHECK(hook != nullptr, "register_forward_hook: the hook is empty");
+  uint64_t id = next_module_hook_id();
+  hooks_.emplace_back(id, std::move(hook));
+  return removal(*this, hooks_, id);
+}
+
+Module& Module::apply(const std::function<void(Module&)>& fn) {
+  for (auto& [n, child] : children_) child->apply(fn);
+  fn(*this);
+  return *this;
 }
 
 ForwardHookGuard::ForwardHookGuard(ForwardHook hook) : previous_(std::move(t_forward_hook)) {
@@ -28,11 +82,53 @@ Tensor Module::forward(const Tensor&) {
   throw Error(fmt::format("{}: forward(Tensor) is not implemented for this module", type_name()));
 }
 
-Tensor Module::register_parameter(const std::string& name, Tensor t, bool requires_grad) {
-  NABLA_CHECK(name.find('.') == std::string::npos && !name.empty(), "register_parameter: invalid name '{}'", name);
-  if (t.defined() && requires_grad) t.requires_grad_();
-  params_.emplace_back(name, t);
-  return t;
+namespace {
+
+void check_new_name(const std::string& name, const char* what,
+                    const std::vector<std::pair<std::string, Tensor*>>& params,
+                    const std::vector<std::pair<std::string, Tensor*>>& buffers) {
+  NABLA_CHECK(name.find('.') == std::string::npos && !name.empty(), "{}: invalid name '{}'", what, name);
+  for (const auto* list : {&params, &buffers})
+    for (const auto& [n, t] : *list) NABLA_CHECK(n != name, "{}: '{}' is already registered", what, name);
+}
+
+}  // namespace
+
+Tensor& Module::register_parameter(const std::string& name, Tensor& slot, Tensor value, bool requires_grad) {
+  check_new_name(name, "register_parameter", params_, buffers_);
+  if (value.defined() && requires_grad && !value.requires_grad()) value.requires_grad_();
+  slot = std::move(value);
+  params_.emplace_back(name, &slot);
+  return slot;
+}
+
+Tensor& Module::register_buffer(const std::string& name, Tensor& slot, Tensor value) {
+  check_new_name(name, "register_buffer", params_, buffers_);
+  slot = std::move(value);
+  buffers_.emplace_back(name, &slot);
+  return slot;
+}
+
+Tensor& Module::add_parameter(const std::string& name, Tensor value, bool requires_grad) {
+  owned_.emplace_back();
+  return register_parameter(name, owned_.back(), std::move(value), requires_grad);
+}
+
+Tensor& Module::add_buffer(const std::string& name, Tensor value) {
+  owned_.emplace_back();
+  return register_buffer(name, owned_.back(), std::move(value));
+}
+
+Tensor* Module::unregister_tensor(const std::string& name) {
+  for (auto* list : {&params_, &buffers_})
+    for (auto it = list->begin(); it != list->end(); ++it)
+      if (it->first == name) {
+        Tensor* slot = it->second;
+        list->erase(it);
+        lr_multipliers_.erase(name);
+        return slot;
+      }
+  throw Error(fmt::format("{}: no parameter or buffer named '{}'", type_name(), name));
 }
 
 void Module::set_lr_multiplier(const std::string& name, double multiplier) {
@@ -44,49 +140,49 @@ void Module::set_lr_multiplier(const std::string& name, double multiplier) {
   lr_multipliers_[name] = multiplier;
 }
 
-std::vector<std::pair<std::string, double>> Module::named_lr_multipliers() const {
-  std::vector<std::pair<std::string, double>> out;
-  for (auto& [n, t] : params_) {
-    auto it = lr_multipliers_.find(n);
-    out.emplace_back(n, it == lr_multipliers_.end() ? 1.0 : it->second);
-  }
-  for (auto& [cn, child] : children_)
-    for (auto& [sn, m] : child->named_lr_multipliers()) out.emplace_back(cn + "." + sn, m);
-  return out;
-}
-
-Tensor Module::register_buffer(const std::string& name, Tensor t) {
-  NABLA_CHECK(name.find('.') == std::string::npos && !name.empty(), "register_buffer: invalid name '{}'", name);
-  buffers_.emplace_back(name, t);
-  return t;
-}
-
 void Module::add_child(const std::string& name, std::shared_ptr<Module> m) {
   NABLA_CHECK(m != nullptr, "register_module: '{}' is null", name);
   NABLA_CHECK(name.find('.') == std::string::npos && !name.empty(), "register_module: invalid name '{}'", name);
+  for (const auto& [n, c] : children_) NABLA_CHECK(n != name, "register_module: '{}' is already registered", name);
   children_.emplace_back(name, std::move(m));
+}
+
+void Module::collect(const std::string& prefix, bool recurse, bool params, std::vector<Named>& out) const {
+  for (const auto& [n, slot] : params ? params_ : buffers_) {
+    if (!slot->defined()) continue;
+    auto it = lr_multipliers_.find(n);
+    out.push_back({prefix + n, *slot, it == lr_multipliers_.end() ? 1.0 : it->second});
+  }
+  if (!recurse) return;
+  for (const auto& [n, child] : children_) child->collect(prefix + n + ".", true, params, out);
 }
 
 namespace {
 
-using Named = std::vector<std::pair<std::string, Tensor>>;
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
-void collect(const Module& m, const std::string& prefix, bool recurse, bool params, Named& out,
-             const std::vector<std::pair<std::string, Tensor>>& own) {
-  for (const auto& [n, t] : own)
-    if (t.defined()) out.emplace_back(prefix + n, t);
-  if (!recurse) return;
-  for (const auto& [n, child] : m.named_children()) {
-    Named sub = params ? child->named_parameters(true) : child->named_buffers(true);
-    for (auto& [sn, t] : sub) out.emplace_back(prefix + n + "." + sn, t);
-  }
+// Keeps the first name of each tensor (by identity), as PyTorch's remove_duplicate.
+template <class Entry, class Emit> void unique_by_tensor(const std::vector<Entry>& all, bool dedupe, Emit emit) {
+  std::set<const TensorImpl*> seen;
+  for (const Entry& e : all)
+    if (!dedupe || seen.insert(e.tensor.impl_ptr().get()).second) emit(e);
 }
 
 }  // namespace
 
-Named Module::named_parameters(bool recurse) const {
-  Named out;
-  collect(*this, "", recurse, true, out, params_);
+NamedTensors Module::named_parameters(bool recurse, bool remove_duplicate) const {
+  std::vector<Named> all;
+  collect("", recurse, true, all);
+  NamedTensors out;
+  unique_by_tensor(all, remove_duplicate, [&](const Named& e) { out.emplace_back(e.name, e.tensor); });
+  return out;
+}
+
+std::vector<std::pair<std::string, double>> Module::named_lr_multipliers() const {
+  std::vector<Named> all;
+  collect("", true, true, all);
+  std::vector<std::pair<std::string, double>> out;
+  unique_by_tensor(all, true, [&](const Named& e) { out.emplace_back(e.name, e.lr_multiplier); });
   return out;
 }
 
@@ -96,17 +192,73 @@ std::vector<Tensor> Module::parameters(bool recurse) const {
   return out;
 }
 
-Named Module::named_buffers(bool recurse) const {
-  Named out;
-  collect(*this, "", recurse, false, out, buffers_);
+NamedTensors Module::named_buffers(bool recurse, bool remove_duplicate) const {
+  std::vector<Named> all;
+  collect("", recurse, false, all);
+  NamedTensors out;
+  unique_by_tensor(all, remove_duplicate, [&](const Named& e) { out.emplace_back(e.name, e.tensor); });
   return out;
 }
 
 std::vector<std::pair<std::string, std::shared_ptr<Module>>> Module::named_modules() {
-  std::vector<std::pair<std::string, std::shared_ptr<Module>>> out{{"", shared_from_this()}};
+  // Not owned by a shared_ptr (a module on the stack): a non-owning handle to it.
+  std::shared_ptr<Module> self = weak_from_this().lock();
+  if (!self) self = std::shared_ptr<Module>(std::shared_ptr<Module>(), this);
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> out{{"", self}};
   for (const auto& [n, child] : children_)
     for (auto& [sn, m] : child->named_modules()) out.emplace_back(sn.empty() ? n : n + "." + sn, m);
   return out;
+}
+
+Module& Module::get_submodule(const std::string& path) {
+  Module* m = this;
+  size_t start = 0;
+  while (start < path.size()) {
+    size_t dot = path.find('.', start);
+    std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    Module* next = nullptr;
+    for (const auto& [n, c] : m->children_)
+      if (n == part) next = c.get();
+    NABLA_CHECK(next != nullptr, "get_submodule: {} has no submodule '{}' (in '{}')", m->type_name(), part, path);
+    m = next;
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return *m;
+}
+
+Tensor* Module::find_slot(const std::string& path, bool params, bool buffers) {
+  size_t dot = path.rfind('.');
+  Module& owner = dot == std::string::npos ? *this : get_submodule(path.substr(0, dot));
+  std::string leaf = dot == std::string::npos ? path : path.substr(dot + 1);
+  if (params)
+    for (auto& [n, slot] : owner.params_)
+      if (n == leaf) return slot;
+  if (buffers)
+    for (auto& [n, slot] : owner.buffers_)
+      if (n == leaf) return slot;
+  return nullptr;
+}
+
+Tensor Module::get_parameter(const std::string& path) const {
+  Tensor* s = const_cast<Module*>(this)->find_slot(path, true, false);
+  NABLA_CHECK(s != nullptr, "get_parameter: {} has no parameter '{}'", type_name(), path);
+  return *s;
+}
+
+Tensor Module::get_buffer(const std::string& path) const {
+  Tensor* s = const_cast<Module*>(this)->find_slot(path, false, true);
+  NABLA_CHECK(s != nullptr, "get_buffer: {} has no buffer '{}'", type_name(), path);
+  return *s;
+}
+
+Tensor Module::set_tensor(const std::string& path, Tensor t) {
+  Tensor* s = find_slot(path, true, true);
+  NABLA_CHECK(s != nullptr, "set_tensor: {} has no parameter or buffer '{}'", type_name(), path);
+  if (t.defined() && s->defined())
+    NABLA_CHECK(t.sizes() == s->sizes(), "set_tensor: '{}' has shape {}, the new tensor {}", path,
+                shape_str(s->sizes()), shape_str(t.sizes()));
+  return std::exchange(*s, std::move(t));
 }
 
 int64_t Module::num_parameters() const {
@@ -131,9 +283,10 @@ void Module::zero_grad(bool set_to_none) {
 }
 
 io::TensorMap Module::state_dict() const {
+  // Every name, tied ones included (each name of a shared tensor, as PyTorch does).
   io::TensorMap out;
-  for (auto& [n, t] : named_parameters()) out[n] = t;
-  for (auto& [n, t] : named_buffers()) out[n] = t;
+  for (auto& [n, t] : named_parameters(true, false)) out[n] = t;
+  for (auto& [n, t] : named_buffers(true, false)) out[n] = t;
   return out;
 }
 

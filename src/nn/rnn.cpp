@@ -29,14 +29,19 @@ RNNBase::RNNBase(std::string mode, int64_t gates, RNNOptions o) : options(std::m
               p.hidden_size, p.num_layers);
   NABLA_CHECK(p.dropout >= 0 && p.dropout < 1, "{}: dropout must be in [0, 1), got {}", mode_, p.dropout);
   int64_t D = p.bidirectional ? 2 : 1, G = gates_ * p.hidden_size;
+  // The registry keeps the address of each slot: sized once, never reallocated.
+  for (auto* v : {&w_ih_, &w_hh_, &b_ih_, &b_hh_}) v->resize(static_cast<size_t>(p.num_layers * D));
   for (int64_t l = 0; l < p.num_layers; ++l)
     for (int64_t d = 0; d < D; ++d) {
       std::string sfx = "_l" + std::to_string(l) + (d ? "_reverse" : "");
       int64_t in = l == 0 ? p.input_size : p.hidden_size * D;
-      w_ih_.push_back(register_parameter("weight_ih" + sfx, empty({G, in})));
-      w_hh_.push_back(register_parameter("weight_hh" + sfx, empty({G, p.hidden_size})));
-      b_ih_.push_back(p.bias ? register_parameter("bias_ih" + sfx, empty({G})) : Tensor());
-      b_hh_.push_back(p.bias ? register_parameter("bias_hh" + sfx, empty({G})) : Tensor());
+      const size_t k = static_cast<size_t>(l * D + d);
+      register_parameter("weight_ih" + sfx, w_ih_[k], empty({G, in}));
+      register_parameter("weight_hh" + sfx, w_hh_[k], empty({G, p.hidden_size}));
+      if (p.bias) {
+        register_parameter("bias_ih" + sfx, b_ih_[k], empty({G}));
+        register_parameter("bias_hh" + sfx, b_hh_[k], empty({G}));
+      }
     }
   for (auto& [name, t] : named_parameters(false)) init_recurrent(t, p.hidden_size);
 }
@@ -121,11 +126,11 @@ RNNCellBase::RNNCellBase(std::string mode, int64_t gates, int64_t in, int64_t hi
     : input_size(in), hidden_size(hidden), mode_(std::move(mode)) {
   NABLA_CHECK(in > 0 && hidden > 0, "{}: input_size and hidden_size must be positive, got {} and {}", mode_, in,
               hidden);
-  weight_ih = register_parameter("weight_ih", empty({gates * hidden, in}));
-  weight_hh = register_parameter("weight_hh", empty({gates * hidden, hidden}));
+  register_parameter("weight_ih", weight_ih, empty({gates * hidden, in}));
+  register_parameter("weight_hh", weight_hh, empty({gates * hidden, hidden}));
   if (bias) {
-    bias_ih = register_parameter("bias_ih", empty({gates * hidden}));
-    bias_hh = register_parameter("bias_hh", empty({gates * hidden}));
+    register_parameter("bias_ih", bias_ih, empty({gates * hidden}));
+    register_parameter("bias_hh", bias_hh, empty({gates * hidden}));
   }
   for (auto& [name, t] : named_parameters(false)) init_recurrent(t, hidden);
 }

@@ -68,11 +68,19 @@ void Optimizer::add_param_group(ParamGroup g) {
   std::set<TensorImpl*> seen;
   for (const auto& og : groups_)
     for (const Tensor& p : og.params) seen.insert(&p.impl());
+  // A tensor listed twice in one group (a tied weight in two modules' lists) is stepped once.
+  std::set<TensorImpl*> mine;
+  std::vector<Tensor> unique;
   for (const Tensor& p : g.params) {
     NABLA_CHECK(p.is_leaf() && p.requires_grad(), "optimizer: parameters must be leaf tensors that require grad");
     NABLA_CHECK(p.is_contiguous(), "optimizer: parameter of shape {} is not contiguous", shape_str(p.sizes()));
-    NABLA_CHECK(seen.insert(&p.impl()).second, "optimizer: a parameter appears in more than one group");
+    if (!mine.insert(&p.impl()).second) continue;
+    NABLA_CHECK(seen.insert(&p.impl()).second,
+                "optimizer: a parameter of shape {} appears in more than one group (a tied weight must be in "
+                "one group only)", shape_str(p.sizes()));
+    unique.push_back(p);
   }
+  g.params = std::move(unique);
   NABLA_CHECK(g.get("lr") >= 0, "optimizer: invalid learning rate {}", g.get("lr"));
   groups_.push_back(std::move(g));
 }

@@ -53,7 +53,14 @@ TEST(Optimizer, StateDictRoundTripContinuesIdentically) {
 
 TEST(Optimizer, RejectsBadParameters) {
   Tensor w = zeros({2}).requires_grad_();
-  EXPECT_THROW(optim::SGD({w, w}, 0.1), Error);                    // listed twice
+  // Listed twice in one group (tied weights): stepped once; in two groups: refused.
+  optim::SGD twice({w, w}, 0.1);
+  EXPECT_EQ(twice.param_groups()[0].params.size(), 1u);
+  w.set_grad(ones({2}));
+  twice.step();
+  EXPECT_EQ(w.to_vector<float>(), (std::vector<float>{-0.1f, -0.1f}));
+  w.set_grad(Tensor());
+  EXPECT_THROW(optim::SGD(std::vector<optim::ParamGroup>{{{w}}, {{w}}}, 0.1), Error);
   EXPECT_THROW(optim::SGD({zeros({2})}, 0.1), Error);              // does not require grad
   EXPECT_THROW(optim::SGD({w}, -1.0), Error);                      // negative lr
   EXPECT_THROW(optim::SGD({w}, 0.1, 0.0, 0.0, 0.0, true), Error);  // Nesterov without momentum

@@ -2,6 +2,7 @@
 // nn::Module: the base of every layer and model. Registers parameters, buffers
 // and submodules by name, so state_dict() produces PyTorch's dotted names
 // ("layer1.0.conv1.weight") and weights move between nabla and PyTorch.
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -18,14 +19,28 @@ namespace nabla::nn {
 /// constructor and implement forward().
 class Module : public std::enable_shared_from_this<Module> {
  public:
+  Module() = default;
   virtual ~Module() = default;
+  /// Not copyable: the registry holds the addresses of the members it names.
+  Module(const Module&) = delete;
+  Module& operator=(const Module&) = delete;
 
   /// The layer's computation; the default throws (containers override it).
   virtual Tensor forward(const Tensor& x);
-  /// Runs forward() and then the installed forward hook, if any (see
-  /// ForwardHookGuard). Containers and zoo models call their children this way;
-  /// calling forward() directly skips the hook, as in PyTorch.
+  /// Runs the forward pre-hooks, forward(), this module's forward hooks and
+  /// then the thread's ForwardHookGuard hook, if any. Containers and zoo models
+  /// call their children this way; calling forward() directly skips the hooks,
+  /// as in PyTorch.
   Tensor operator()(const Tensor& x);
+
+  /// Called before forward() with the input; a defined return value replaces the input.
+  using ForwardPreHook = std::function<Tensor(Module& m, const Tensor& input)>;
+  /// Called after forward(); a defined return value replaces the output.
+  using ModuleForwardHook = std::function<Tensor(Module& m, const Tensor& input, const Tensor& output)>;
+  autograd::HookHandle register_forward_pre_hook(ForwardPreHook hook);
+  autograd::HookHandle register_forward_hook(ModuleForwardHook hook);
+  /// Calls fn on every submodule (children first, recursively) and then on this one, as PyTorch's apply.
+  Module& apply(const std::function<void(Module&)>& fn);
 
   /// Type name for printing ("Linear").
   virtual std::string type_name() const = 0;
@@ -34,13 +49,36 @@ class Module : public std::enable_shared_from_this<Module> {
   /// A PyTorch-style tree of the module.
   std::string str() const;
 
-  /// Parameters with dotted names, this module's first, then each child's.
-  std::vector<std::pair<std::string, Tensor>> named_parameters(bool recurse = true) const;
+  /// Parameters with dotted names, this module's first, then each child's. A
+  /// parameter shared by several modules (tied weights) is listed once, under
+  /// its first name, unless `remove_duplicate` is false.
+  std::vector<std::pair<std::string, Tensor>> named_parameters(bool recurse = true, bool remove_duplicate = true) const;
   std::vector<Tensor> parameters(bool recurse = true) const;
-  std::vector<std::pair<std::string, Tensor>> named_buffers(bool recurse = true) const;
+  std::vector<std::pair<std::string, Tensor>> named_buffers(bool recurse = true, bool remove_duplicate = true) const;
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& named_children() const { return children_; }
-  /// Every module of the tree with its dotted path ("" for this one).
+  /// Every module of the tree with its dotted path ("" for this one); works
+  /// whether or not this module is owned by a shared_ptr (the entry for this
+  /// one then does not own it).
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> named_modules();
+  /// The submodule at a dotted path ("" is this one); an Error naming the path otherwise.
+  Module& get_submodule(const std::string& path);
+  /// The parameter or buffer at a dotted path ("layer1.0.conv1.weight").
+  Tensor get_parameter(const std::string& path) const;
+  Tensor get_buffer(const std::string& path) const;
+  /// Points the registered parameter or buffer at `path` to `t` (the member
+  /// the module computes with changes too) and returns the tensor it held.
+  /// How weights are tied (`set_tensor("head.weight", emb->weight)`) and how
+  /// functional_call substitutes them.
+  Tensor set_tensor(const std::string& path, Tensor t);
+  /// Removes this module's own parameter or buffer `name` from the registry
+  /// and returns the address of its member, which keeps its value:
+  /// parametrizations turn a parameter into a tensor computed at each call.
+  Tensor* unregister_tensor(const std::string& name);
+  /// Registers a parameter (or buffer) that the module itself holds, not a
+  /// member: for code outside the module's class (weight norm's weight_g and
+  /// weight_v, pruning's masks) that reads it back with get_parameter.
+  Tensor& add_parameter(const std::string& name, Tensor value, bool requires_grad = true);
+  Tensor& add_buffer(const std::string& name, Tensor value);
   /// Total number of parameter elements.
   int64_t num_parameters() const;
   /// Each parameter (dotted name) with its learning-rate multiplier: 1 unless
@@ -62,10 +100,15 @@ class Module : public std::enable_shared_from_this<Module> {
   void load_state_dict(const io::TensorMap& state, bool strict = true);
 
  protected:
-  /// Registers a parameter (requires grad); returns it.
-  Tensor register_parameter(const std::string& name, Tensor t, bool requires_grad = true);
-  /// Registers state that is saved but not trained (running statistics).
-  Tensor register_buffer(const std::string& name, Tensor t);
+  /// Registers the member `slot` as a parameter named `name`, set to `value`
+  /// (made to require grad); returns the slot. The registry keeps the slot's
+  /// address, so assigning the member later (tying it to another module's
+  /// tensor) is seen by parameters() and state_dict(), and functional_call can
+  /// substitute it. A slot holding an undefined tensor is skipped.
+  Tensor& register_parameter(const std::string& name, Tensor& slot, Tensor value, bool requires_grad = true);
+  /// Registers state that is saved but not trained (running statistics), the same way.
+  Tensor& register_buffer(const std::string& name, Tensor& slot, Tensor value);
+
   /// Registers a submodule; returns it.
   template <class M> std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
     add_child(name, m);
@@ -78,10 +121,21 @@ class Module : public std::enable_shared_from_this<Module> {
   bool training_ = true;
 
  private:
-  std::vector<std::pair<std::string, Tensor>> params_;
-  std::vector<std::pair<std::string, Tensor>> buffers_;
+  struct Named {
+    std::string name;
+    Tensor tensor;
+    double lr_multiplier;
+  };
+  void collect(const std::string& prefix, bool recurse, bool params, std::vector<Named>& out) const;
+  Tensor* find_slot(const std::string& path, bool params, bool buffers);
+
+  std::deque<Tensor> owned_;  ///< add_parameter/add_buffer's slots (a deque: addresses stay put)
+  std::vector<std::pair<std::string, Tensor*>> params_;
+  std::vector<std::pair<std::string, Tensor*>> buffers_;
   std::map<std::string, double> lr_multipliers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  std::vector<std::pair<uint64_t, ForwardPreHook>> pre_hooks_;
+  std::vector<std::pair<uint64_t, ModuleForwardHook>> hooks_;
 };
 
 using ModulePtr = std::shared_ptr<Module>;

@@ -2,6 +2,7 @@
 // All of nabla::nn.
 #include "nabla/nn/activation.h"
 #include "nabla/nn/container.h"
+#include "nabla/nn/functional_call.h"
 #include "nabla/nn/init.h"
 #include "nabla/nn/layers.h"
 #include "nabla/nn/minrnn.h"
