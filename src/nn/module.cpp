@@ -15,6 +15,7 @@ thread_local ForwardHook t_forward_hook;
 }  // namespace
 
 Tensor Module::operator()(const Tensor& x) {
+  for (Computed& c : computed_) *c.slot = c.fn(*this);
   Tensor in = x;
   if (!pre_hooks_.empty()) {
     auto hooks = pre_hooks_;  // a hook may add or remove hooks
@@ -129,6 +130,36 @@ Tensor* Module::unregister_tensor(const std::string& name) {
         return slot;
       }
   throw Error(fmt::format("{}: no parameter or buffer named '{}'", type_name(), name));
+}
+
+void Module::set_computed_tensor(const std::string& name, Tensor& slot, std::function<Tensor(Module&)> fn) {
+  NABLA_CHECK(fn != nullptr, "set_computed_tensor: no function for '{}'", name);
+  NABLA_CHECK(!is_computed_tensor(name), "set_computed_tensor: '{}' is already computed", name);
+  slot = fn(*this);
+  computed_.push_back({name, &slot, std::move(fn)});
+}
+
+Tensor* Module::remove_computed_tensor(const std::string& name) {
+  auto it = std::find_if(computed_.begin(), computed_.end(), [&](const Computed& c) { return c.name == name; });
+  if (it == computed_.end()) return nullptr;
+  Tensor* slot = it->slot;
+  *slot = it->fn(*this);  // its current value, one last time
+  computed_.erase(it);
+  return slot;
+}
+
+bool Module::is_computed_tensor(const std::string& name) const {
+  return std::any_of(computed_.begin(), computed_.end(), [&](const Computed& c) { return c.name == name; });
+}
+
+void Module::restore_parameter(const std::string& name, Tensor& slot, Tensor value) {
+  register_parameter(name, slot, std::move(value));
+}
+
+void Module::unregister_module(const std::string& name) {
+  auto it = std::find_if(children_.begin(), children_.end(), [&](const auto& c) { return c.first == name; });
+  NABLA_CHECK(it != children_.end(), "{}: no submodule named '{}'", type_name(), name);
+  children_.erase(it);
 }
 
 void Module::set_lr_multiplier(const std::string& name, double multiplier) {
@@ -265,6 +296,27 @@ int64_t Module::num_parameters() const {
   int64_t n = 0;
   for (const Tensor& p : parameters()) n += p.numel();
   return n;
+}
+
+Module& Module::to(DType dtype) {
+  NABLA_CHECK(is_floating(dtype), "Module::to: expected a floating dtype, got {}", dtype_name(dtype));
+  // One converted tensor per original, so tied slots stay tied.
+  std::map<const TensorImpl*, Tensor> done;
+  apply([&](Module& m) {
+    for (auto* list : {&m.params_, &m.buffers_})
+      for (auto& [n, slot] : *list) {
+        if (!slot->defined() || !is_floating(slot->dtype()) || slot->dtype() == dtype) continue;
+        auto [it, fresh] = done.try_emplace(slot->impl_ptr().get());
+        if (fresh) {
+          NoGradGuard ng;
+          Tensor c = slot->detach().to(dtype).contiguous().clone();
+          if (slot->requires_grad()) c.requires_grad_();
+          it->second = c;
+        }
+        *slot = it->second;
+      }
+  });
+  return *this;
 }
 
 void Module::train(bool on) {

@@ -74,6 +74,26 @@ class Module : public std::enable_shared_from_this<Module> {
   /// and returns the address of its member, which keeps its value:
   /// parametrizations turn a parameter into a tensor computed at each call.
   Tensor* unregister_tensor(const std::string& name);
+  /// Makes the member `slot` (unregistered, see unregister_tensor) a tensor
+  /// computed by `fn` from the module's registered tensors before every call,
+  /// ahead of the pre-hooks, and once now: parametrizations, weight norm and
+  /// pruning masks.
+  void set_computed_tensor(const std::string& name, Tensor& slot, std::function<Tensor(Module&)> fn);
+  /// Stops computing `name`; returns its slot, updated one last time (nullptr
+  /// when it is not computed).
+  Tensor* remove_computed_tensor(const std::string& name);
+  bool is_computed_tensor(const std::string& name) const;
+  /// Registers a member slot that unregister_tensor returned as a parameter
+  /// again, set to `value` (removing a parametrization).
+  void restore_parameter(const std::string& name, Tensor& slot, Tensor value);
+  /// Registers a submodule; returns it.
+  template <class M> std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
+    add_child(name, m);
+    return m;
+  }
+  void add_child(const std::string& name, std::shared_ptr<Module> m);
+  /// Removes the child module `name` (an Error if there is none).
+  void unregister_module(const std::string& name);
   /// Registers a parameter (or buffer) that the module itself holds, not a
   /// member: for code outside the module's class (weight norm's weight_g and
   /// weight_v, pruning's masks) that reads it back with get_parameter.
@@ -84,6 +104,12 @@ class Module : public std::enable_shared_from_this<Module> {
   /// Each parameter (dotted name) with its learning-rate multiplier: 1 unless
   /// the module that owns it set another (Fixup's scalar biases, muP's layers).
   std::vector<std::pair<std::string, double>> named_lr_multipliers() const;
+
+  /// Converts every floating parameter and buffer of the tree to `dtype`
+  /// (f32, f64), keeping which require grad and which are tied (as PyTorch's
+  /// Module.to(dtype)); integer buffers (num_batches_tracked) keep theirs.
+  /// Gradients are dropped. Returns *this.
+  Module& to(DType dtype);
 
   /// Training mode (dropout active, batch norm uses batch statistics) for the whole tree.
   virtual void train(bool on = true);
@@ -109,12 +135,6 @@ class Module : public std::enable_shared_from_this<Module> {
   /// Registers state that is saved but not trained (running statistics), the same way.
   Tensor& register_buffer(const std::string& name, Tensor& slot, Tensor value);
 
-  /// Registers a submodule; returns it.
-  template <class M> std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
-    add_child(name, m);
-    return m;
-  }
-  void add_child(const std::string& name, std::shared_ptr<Module> m);
   /// Scales the learning rate of this module's own parameter `name` (see named_lr_multipliers()).
   void set_lr_multiplier(const std::string& name, double multiplier);
 
@@ -134,6 +154,12 @@ class Module : public std::enable_shared_from_this<Module> {
   std::vector<std::pair<std::string, Tensor*>> buffers_;
   std::map<std::string, double> lr_multipliers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  struct Computed {
+    std::string name;
+    Tensor* slot;
+    std::function<Tensor(Module&)> fn;
+  };
+  std::vector<Computed> computed_;
   std::vector<std::pair<uint64_t, ForwardPreHook>> pre_hooks_;
   std::vector<std::pair<uint64_t, ModuleForwardHook>> hooks_;
 };

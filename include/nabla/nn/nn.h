@@ -7,6 +7,7 @@
 #include "nabla/nn/layers.h"
 #include "nabla/nn/minrnn.h"
 #include "nabla/nn/module.h"
+#include "nabla/nn/parametrize.h"
 #include "nabla/nn/rnn.h"
 #include "nabla/nn/summary.h"
 #include "nabla/nn/upsample.h"

@@ -1,0 +1,290 @@
+// Parametrizations, weight norm and pruning masks: a module tensor computed
+// before each call from registered raw tensors (a forward pre-hook writes the
+// member the module computes with).
+#include "nabla/nn/parametrize.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "nabla/autograd/grad_mode.h"
+#include "nabla/nn/container.h"
+#include "nabla/nn/layers.h"
+#include "nabla/ops/elementwise.h"
+#include "nabla/ops/matmul.h"
+#include "nabla/ops/reduce.h"
+#include "nabla/tensor/factory.h"
+
+namespace nabla::nn {
+
+namespace {
+
+// parametrizations.NAME: the raw tensor `original` and the chain "0", "1", ...
+class ParametrizationList : public Module {
+ public:
+  explicit ParametrizationList(Tensor value) { register_parameter("original", original, std::move(value)); }
+  Tensor compute() {
+    Tensor x = original;
+    for (auto& [n, p] : named_children()) x = (*p)(x);
+    return x;
+  }
+  void append(std::shared_ptr<Parametrization> p) { add_child(std::to_string(named_children().size()), std::move(p)); }
+  std::string type_name() const override { return "ParametrizationList"; }
+  Tensor original;
+};
+
+ModuleDict* parametrizations_of(const Module& m) {
+  for (const auto& [n, c] : m.named_children())
+    if (n == "parametrizations") return dynamic_cast<ModuleDict*>(c.get());
+  return nullptr;
+}
+
+ParametrizationList* list_of(const Module& m, const std::string& name) {
+  ModuleDict* d = parametrizations_of(m);
+  if (!d || !d->contains(name)) return nullptr;
+  return dynamic_cast<ParametrizationList*>((*d)[name].get());
+}
+
+bool registered(const Module& m, const std::string& name) {
+  for (const auto& [n, t] : m.named_parameters(false, false))
+    if (n == name) return true;
+  return false;
+}
+
+}  // namespace
+
+void register_parametrization(Module& module, const std::string& name, std::shared_ptr<Parametrization> p) {
+  NABLA_CHECK(p != nullptr, "register_parametrization: the parametrization is null");
+  if (ParametrizationList* list = list_of(module, name)) {
+    // A second parametrization of the same tensor: applied after the first.
+    list->append(std::move(p));
+    Tensor* slot = module.remove_computed_tensor(name);
+    module.set_computed_tensor(name, *slot, [list](Module&) { return list->compute(); });
+    return;
+  }
+  NABLA_CHECK(registered(module, name), "register_parametrization: {} has no parameter '{}'", module.type_name(),
+              name);
+  Tensor* slot = module.unregister_tensor(name);
+  Tensor raw;
+  {
+    NoGradGuard ng;
+    raw = p->right_inverse(*slot).detach().clone();
+  }
+  auto owned = std::make_shared<ParametrizationList>(raw);
+  owned->append(std::move(p));
+  ModuleDict* dict = parametrizations_of(module);
+  if (!dict) {
+    auto d = std::make_shared<ModuleDict>();
+    module.register_module("parametrizations", d);
+    dict = d.get();
+  }
+  dict->insert(name, owned);
+  ParametrizationList* list = owned.get();  // owned by the module tree from here on
+  module.set_computed_tensor(name, *slot, [list](Module&) { return list->compute(); });
+}
+
+bool is_parametrized(const Module& module, const std::string& name) {
+  ModuleDict* d = parametrizations_of(module);
+  if (!d) return false;
+  return name.empty() ? d->size() > 0 : d->contains(name);
+}
+
+void remove_parametrizations(Module& module, const std::string& name, bool leave_parametrized) {
+  ParametrizationList* list = list_of(module, name);
+  NABLA_CHECK(list != nullptr, "remove_parametrizations: '{}' of {} is not parametrized", name, module.type_name());
+  Tensor value;
+  {
+    NoGradGuard ng;
+    value = (leave_parametrized ? list->compute() : list->original).detach().clone();
+  }
+  Tensor* slot = module.remove_computed_tensor(name);
+  ModuleDict* dict = parametrizations_of(module);
+  dict->unregister_module(name);
+  if (dict->size() == 0) module.unregister_module("parametrizations");
+  module.restore_parameter(name, *slot, value);
+}
+
+// ------------------------------------------------------------------ spectral norm
+
+namespace {
+
+// x / max(||x||, eps), as F.normalize along the only dim.
+Tensor normalize(const Tensor& x, double eps) { return x / maximum(norm(x), full({}, eps, x.dtype())); }
+
+class SpectralNorm : public Parametrization {
+ public:
+  SpectralNorm(const Tensor& weight, int64_t n_power_iterations, int64_t dim, double eps)
+      : n_power_iterations_(n_power_iterations), dim_(dim), eps_(eps) {
+    NABLA_CHECK(n_power_iterations > 0, "spectral_norm: n_power_iterations must be positive, got {}",
+                n_power_iterations);
+    if (weight.dim() > 1) {
+      NoGradGuard ng;
+      Tensor wm = matrix(weight.detach());
+      register_buffer("_u", u_, normalize(randn({wm.size(0)}, weight.dtype()), eps));
+      register_buffer("_v", v_, normalize(randn({wm.size(1)}, weight.dtype()), eps));
+      power_method(wm, 15);
+    }
+  }
+
+  Tensor forward(const Tensor& weight) override {
+    if (weight.dim() == 1) return normalize(weight, eps_);
+    Tensor wm = matrix(weight);
+    if (training_) {
+      NoGradGuard ng;
+      power_method(wm.detach(), n_power_iterations_);
+    }
+    // Copies: the next call's in-place update must not change what this backward saved.
+    Tensor u = u_.clone(), v = v_.clone();
+    Tensor sigma = sum(u * matmul(wm, v));
+    return weight / sigma;
+  }
+  std::string type_name() const override { return "_SpectralNorm"; }
+
+ private:
+  // The weight as a matrix: dim first, the rest flattened.
+  Tensor matrix(const Tensor& w) const {
+    Tensor x = w;
+    if (dim_ != 0) {
+      Shape order{dim_};
+      for (int64_t d = 0; d < w.dim(); ++d)
+        if (d != dim_) order.push_back(d);
+      x = w.permute(order);
+    }
+    return x.flatten(1);
+  }
+  void power_method(const Tensor& wm, int64_t steps) {
+    for (int64_t i = 0; i < steps; ++i) {
+      u_.copy_(normalize(matmul(wm, v_), eps_));
+      v_.copy_(normalize(matmul(wm.t(), u_), eps_));
+    }
+  }
+  Tensor u_, v_;
+  int64_t n_power_iterations_, dim_;
+  double eps_;
+};
+
+}  // namespace
+
+void spectral_norm(Module& module, const std::string& name, int64_t n_power_iterations, double eps,
+                   std::optional<int64_t> dim) {
+  NABLA_CHECK(registered(module, name), "spectral_norm: {} has no parameter '{}'", module.type_name(), name);
+  Tensor w = module.get_parameter(name);
+  NABLA_CHECK(is_floating(w.dtype()), "spectral_norm: '{}' must be floating, got {}", name, dtype_name(w.dtype()));
+  int64_t d = dim.value_or(dynamic_cast<ConvTranspose2d*>(&module) ? 1 : 0);
+  if (w.dim() > 0) d = wrap_dim(d, w.dim(), "spectral_norm");
+  register_parametrization(module, name, std::make_shared<SpectralNorm>(w, n_power_iterations, d, eps));
+}
+
+// ------------------------------------------------------------------ weight norm (PyTorch 1.13's)
+
+namespace {
+
+// ||v|| over every dim but `dim` (keeping dims), or over all of v.
+Tensor norm_except_dim(const Tensor& v, std::optional<int64_t> dim) {
+  if (!dim) return norm(v);
+  Shape dims;
+  for (int64_t d = 0; d < v.dim(); ++d)
+    if (d != *dim) dims.push_back(d);
+  return norm(v, 2.0, dims, true);
+}
+
+}  // namespace
+
+void weight_norm(Module& module, const std::string& name, std::optional<int64_t> dim) {
+  NABLA_CHECK(!registered(module, name + "_g"), "weight_norm: '{}' of {} already has weight norm", name,
+              module.type_name());
+  NABLA_CHECK(registered(module, name), "weight_norm: {} has no parameter '{}'", module.type_name(), name);
+  Tensor w = module.get_parameter(name);
+  if (dim) dim = wrap_dim(*dim, w.dim(), "weight_norm");
+  Tensor* slot = module.unregister_tensor(name);
+  {
+    NoGradGuard ng;
+    module.add_parameter(name + "_g", norm_except_dim(w, dim).detach().clone());
+    module.add_parameter(name + "_v", w.detach().clone());
+  }
+  module.set_computed_tensor(name, *slot, [name, dim](Module& m) {
+    Tensor v = m.get_parameter(name + "_v"), g = m.get_parameter(name + "_g");
+    return v * (g / norm_except_dim(v, dim));
+  });
+}
+
+namespace {
+
+// Ends the computed tensor `name` whose inputs are the module's own `inputs`:
+// `name` is a parameter again holding its current value, and the inputs leave the registry.
+void bake(Module& module, const std::string& name, const std::vector<std::string>& inputs) {
+  Tensor* slot = module.remove_computed_tensor(name);
+  Tensor value;
+  {
+    NoGradGuard ng;
+    value = slot->detach().clone();
+  }
+  for (const std::string& in : inputs) module.unregister_tensor(in);
+  module.restore_parameter(name, *slot, value);
+}
+
+}  // namespace
+
+void remove_weight_norm(Module& module, const std::string& name) {
+  NABLA_CHECK(module.is_computed_tensor(name) && registered(module, name + "_g"),
+              "remove_weight_norm: weight_norm of '{}' not found in {}", name, module.type_name());
+  bake(module, name, {name + "_g", name + "_v"});
+}
+
+// ------------------------------------------------------------------ pruning
+
+namespace prune {
+
+void custom_from_mask(Module& module, const std::string& name, const Tensor& mask) {
+  const std::string orig = name + "_orig", mask_name = name + "_mask";
+  if (module.is_computed_tensor(name) && registered(module, orig)) {
+    // Pruned before: the masks multiply.
+    Tensor old = module.get_buffer(mask_name);
+    NABLA_CHECK(mask.sizes() == old.sizes(), "prune: mask {} does not match '{}' {}", shape_str(mask.sizes()), name,
+                shape_str(old.sizes()));
+    module.set_tensor(mask_name, mul(old, mask.to(old.dtype())));
+    return;
+  }
+  NABLA_CHECK(registered(module, name), "prune: {} has no parameter '{}'", module.type_name(), name);
+  Tensor w = module.get_parameter(name);
+  NABLA_CHECK(mask.sizes() == w.sizes(), "prune: mask {} does not match '{}' {}", shape_str(mask.sizes()), name,
+              shape_str(w.sizes()));
+  Tensor* slot = module.unregister_tensor(name);
+  module.add_parameter(orig, w);  // the same tensor: optimizer state and ties carry over
+  module.add_buffer(mask_name, mask.to(w.dtype()).detach().clone());
+  module.set_computed_tensor(name, *slot, [orig, mask_name](Module& m) {
+    return m.get_parameter(orig) * m.get_buffer(mask_name);
+  });
+}
+
+void l1_unstructured(Module& module, const std::string& name, double amount) {
+  NABLA_CHECK(amount >= 0.0 && amount <= 1.0, "prune.l1_unstructured: amount must be in [0, 1], got {}", amount);
+  Tensor w = module.is_computed_tensor(name) ? module.get_parameter(name + "_orig") * module.get_buffer(name + "_mask")
+                                             : module.get_parameter(name);
+  std::vector<double> mag = abs(w.detach()).to_vector<double>();
+  const int64_t n = static_cast<int64_t>(mag.size());
+  const int64_t k = static_cast<int64_t>(std::llround(amount * static_cast<double>(n)));
+  std::vector<int64_t> order(mag.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return mag[a] < mag[b]; });
+  std::vector<double> keep(mag.size(), 1.0);
+  for (int64_t i = 0; i < k; ++i) keep[order[i]] = 0.0;
+  custom_from_mask(module, name, from_vector<double>(keep).to(w.dtype()).reshape(w.sizes()));
+}
+
+bool is_pruned(const Module& module) {
+  for (const auto& [n, t] : const_cast<Module&>(module).named_modules())
+    for (const auto& [bn, b] : t->named_buffers(false, false))
+      if (bn.size() > 5 && bn.compare(bn.size() - 5, 5, "_mask") == 0) return true;
+  return false;
+}
+
+void remove(Module& module, const std::string& name) {
+  NABLA_CHECK(module.is_computed_tensor(name) && registered(module, name + "_orig"),
+              "prune.remove: '{}' of {} is not pruned", name, module.type_name());
+  bake(module, name, {name + "_orig", name + "_mask"});
+}
+
+}  // namespace prune
+
+}  // namespace nabla::nn

@@ -1,0 +1,88 @@
+#!/usr/bin/python3
+"""PyTorch 1.13 parametrized modules for nabla's peer tests (peer_param_test.cpp):
+spectral_norm (torch.nn.utils.parametrizations), weight_norm (the 1.13
+torch.nn.utils.weight_norm) and l1_unstructured pruning, float64.
+
+Per case: the state_dict in PyTorch's naming before a train-mode forward
+(`sd.KEY`), the input `x`, output `y`, upstream gradient `gout`, the gradient of
+every parameter (`grad.KEY`), the state_dict after that forward (`after.KEY`,
+spectral norm's _u/_v step) and an eval-mode output `y_eval`. For pruning,
+`orig.KEY` holds the weights before pruning, so nabla prunes them itself.
+
+Usage: make_param_fixtures.py OUT_DIR
+"""
+import os
+import sys
+
+import torch
+import torch.nn as nn
+from torch.nn.utils import parametrizations, prune
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_fixtures import save_safetensors  # noqa: E402
+
+torch.set_default_dtype(torch.float64)
+
+
+def case_sn_linear():
+    m = nn.Linear(5, 4)
+    parametrizations.spectral_norm(m)
+    return m, (3, 5), {}
+
+
+def case_sn_conv():
+    m = nn.Conv2d(3, 4, 3)
+    parametrizations.spectral_norm(m, n_power_iterations=2)
+    return m, (2, 3, 5, 5), {}
+
+
+def case_sn_conv_transpose():
+    m = nn.ConvTranspose2d(3, 2, 3)
+    parametrizations.spectral_norm(m)
+    return m, (2, 3, 4, 4), {}
+
+
+def case_wn_linear():
+    m = torch.nn.utils.weight_norm(nn.Linear(5, 4))
+    return m, (3, 5), {}
+
+
+def case_wn_conv_all():
+    m = torch.nn.utils.weight_norm(nn.Conv2d(2, 3, 3), dim=None)
+    return m, (2, 2, 5, 5), {}
+
+
+def case_prune_linear():
+    m = nn.Linear(6, 5)
+    orig = {k: v.detach().clone() for k, v in m.state_dict().items()}
+    prune.l1_unstructured(m, "weight", amount=0.3)
+    return m, (4, 6), orig
+
+
+CASES = {k[5:]: v for k, v in globals().items() if k.startswith("case_")}
+
+
+def main(out_dir):
+    os.makedirs(out_dir, exist_ok=True)
+    for i, (name, make) in enumerate(sorted(CASES.items())):
+        torch.manual_seed(100 + i)
+        m, shape, orig = make()
+        out = {"sd." + k: v.detach().clone() for k, v in m.state_dict().items()}
+        out.update({"orig." + k: v for k, v in orig.items()})
+        x = torch.randn(shape)
+        m.train()
+        y = m(x)
+        gout = torch.randn(y.shape)
+        y.backward(gout)
+        for k, p in m.named_parameters():
+            out["grad." + k] = p.grad.detach().clone()
+        out.update({"after." + k: v.detach().clone() for k, v in m.state_dict().items()})
+        m.eval()
+        with torch.no_grad():
+            out["y_eval"] = m(x)
+        out.update({"x": x, "y": y.detach(), "gout": gout})
+        save_safetensors(os.path.join(out_dir, name + ".safetensors"), out, {"case": name})
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
