@@ -187,6 +187,63 @@ std::vector<Case> all_cases() {
       {"layer_norm", [](const Ins& i) { return layer_norm(i[0], {3}, i[1], i[2]); }, {R({2, 2, 3}), R({3}), R({3})}},
       {"group_norm", [](const Ins& i) { return group_norm(i[0], 2, i[1], i[2]); }, {R({2, 4, 3}), R({4}), R({4})}},
       {"contiguous_clone", [](const Ins& i) { return i[0].t().contiguous().clone(); }, {R({2, 3})}},
+      {"tril_triu", [](const Ins& i) { return tril(i[0], 1) + triu(i[0], -1) * 2.0; }, {R({2, 3, 4})}},
+      {"diagonal_embed", [](const Ins& i) { return diag_embed(diagonal(i[0]) * 3.0); }, {R({2, 4, 3})}},
+      // linalg: decompositions through sign-independent quantities
+      {"linalg_svd",
+       [](const Ins& i) {
+         auto r = linalg::svd(i[0], false);
+         return matmul(mul(r.U, exp(r.S * 0.5).unsqueeze(-2)), r.Vh);
+       },
+       {R({2, 4, 3})}},
+      {"linalg_svd_wide",
+       [](const Ins& i) {
+         auto r = linalg::svd(i[0], false);
+         return cat({r.S, matmul(mul(r.U, pow(r.S, 2.0).unsqueeze(-2)), r.Vh).flatten()}, 0);
+       },
+       {R({2, 4})}},
+      {"linalg_eigh",
+       [](const Ins& i) {
+         auto r = linalg::eigh(i[0] + mT(i[0]));
+         return cat({r.eigenvalues.flatten(),
+                     matmul(mul(r.eigenvectors, exp(r.eigenvalues).unsqueeze(-2)), mT(r.eigenvectors)).flatten()},
+                    0);
+       },
+       {R({2, 3, 3})}},
+      {"linalg_qr",
+       [](const Ins& i) {
+         auto r = linalg::qr(i[0]);
+         return cat({r.Q.flatten(), r.R.flatten()}, 0);
+       },
+       {R({4, 3})}},
+      {"linalg_cholesky", [](const Ins& i) { return linalg::cholesky(matmul(i[0], mT(i[0])) + eye(3, 3, DType::f64)); },
+       {R({2, 3, 3})}},
+      {"linalg_cholesky_upper",
+       [](const Ins& i) { return linalg::cholesky(matmul(i[0], mT(i[0])) + eye(3, 3, DType::f64), true); },
+       {R({3, 3})}},
+      {"linalg_solve", [](const Ins& i) { return linalg::solve(i[0] + eye(3, 3, DType::f64) * 2.0, i[1]); },
+       {R({2, 3, 3}), R({3, 2})}},
+      {"linalg_solve_right", [](const Ins& i) { return linalg::solve(i[0] + eye(3, 3, DType::f64) * 2.0, i[1], false); },
+       {R({3, 3}), R({2, 3})}},
+      {"linalg_solve_triangular",
+       [](const Ins& i) { return linalg::solve_triangular(i[0] + eye(3, 3, DType::f64) * 2.0, i[1], false); },
+       {R({3, 3}), R({3, 2})}},
+      {"linalg_solve_triangular_unit",
+       [](const Ins& i) { return linalg::solve_triangular(i[0], i[1], true, true, true); }, {R({3, 3}), R({3, 2})}},
+      {"linalg_inv", [](const Ins& i) { return linalg::inv(i[0] + eye(3, 3, DType::f64) * 2.0); }, {R({2, 3, 3})}},
+      {"linalg_det", [](const Ins& i) { return linalg::det(i[0] + eye(3, 3, DType::f64)); }, {R({2, 3, 3})}},
+      {"linalg_slogdet", [](const Ins& i) { return linalg::slogdet(i[0] + eye(3, 3, DType::f64) * 2.0).logabsdet; },
+       {R({3, 3})}},
+      {"linalg_lstsq_tall", [](const Ins& i) { return linalg::lstsq(i[0], i[1]).solution; }, {R({5, 3}), R({5, 2})}},
+      {"linalg_lstsq_wide", [](const Ins& i) { return linalg::lstsq(i[0], i[1]).solution; }, {R({2, 4}), R({2})}},
+      {"linalg_matrix_norms",
+       [](const Ins& i) {
+         return stack({linalg::matrix_norm(i[0]), linalg::matrix_norm(i[0], "nuc"), linalg::matrix_norm(i[0], 2.0),
+                       linalg::matrix_norm(i[0], -2.0), linalg::matrix_norm(i[0], 1.0),
+                       linalg::matrix_norm(i[0], INFINITY)},
+                      0);
+       },
+       {R({3, 4})}},
   };
 }
 
@@ -266,7 +323,7 @@ const std::set<std::string> kTwiceDifferentiable = {
     "sum_all", "mean", "matmul_2d", "matmul_vec", "matmul_dot", "matmul_batched", "matmul_3d_2d", "linear",
     "relu", "sigmoid", "tanh", "softmax", "log_softmax", "cross_entropy", "cross_entropy_prob", "nll_loss",
     "mse_loss", "gather", "cat", "stack", "split", "chunk", "view_reshape", "transpose_permute", "expand",
-    "squeeze_flatten", "contiguous_clone"};
+    "squeeze_flatten", "contiguous_clone", "tril_triu", "diagonal_embed"};
 
 class Gradgradcheck : public ::testing::TestWithParam<Case> {};
 

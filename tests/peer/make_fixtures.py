@@ -230,6 +230,33 @@ CASES = {
     "layer_norm": (lambda x, w, b: F.layer_norm(x, [4, 5], w, b), [("n", [3, 4, 5]), ("n", [4, 5]), ("n", [4, 5])]),
     "layer_norm_noaffine": (lambda x: F.layer_norm(x, [6]), [("n", [2, 3, 6])]),
     "group_norm": (lambda x, w, b: F.group_norm(x, 2, w, b), [("n", [3, 4, 3, 3]), ("n", [4]), ("n", [4])]),
+    # torch.linalg; decompositions through quantities that do not depend on the sign of a vector.
+    "linalg_svdvals": (torch.linalg.svdvals, [("n", [3, 5])]),
+    "linalg_svd_invariant": (lambda a: (lambda U, S, Vh: U @ torch.diag_embed(torch.exp(S * 0.5)) @ Vh)(
+        *torch.linalg.svd(a, full_matrices=False)), [("n", [2, 5, 3])]),
+    "linalg_svd_wide": (lambda a: (lambda U, S, Vh: U @ torch.diag_embed(S ** 2) @ Vh)(
+        *torch.linalg.svd(a, full_matrices=False)), [("n", [3, 5])]),
+    "linalg_eigh_invariant": (lambda a: (lambda L, V: torch.cat([L.flatten(), (V @ torch.diag_embed(L ** 3) @ V.mT)
+                                                                 .flatten()]))(*torch.linalg.eigh(a + a.mT)),
+                              [("n", [2, 4, 4])]),
+    "linalg_qr": (lambda a: torch.cat([t.flatten() for t in torch.linalg.qr(a)]), [("n", [5, 3])]),
+    "linalg_cholesky": (lambda a: torch.linalg.cholesky(a @ a.mT + 3 * torch.eye(4)), [("n", [2, 4, 4])]),
+    "linalg_solve": (lambda a, b: torch.linalg.solve(a + 3 * torch.eye(4), b), [("n", [2, 4, 4]), ("n", [2, 4, 3])]),
+    "linalg_solve_vec": (lambda a, b: torch.linalg.solve(a + 3 * torch.eye(4), b), [("n", [4, 4]), ("n", [4])]),
+    "linalg_solve_broadcast": (lambda a, b: torch.linalg.solve(a + 3 * torch.eye(4), b),
+                               [("n", [4, 4]), ("n", [3, 4, 2])]),
+    "linalg_solve_triangular": (lambda a, b: torch.linalg.solve_triangular(a + 3 * torch.eye(4), b, upper=True),
+                                [("n", [4, 4]), ("n", [4, 2])]),
+    "linalg_inv": (lambda a: torch.linalg.inv(a + 3 * torch.eye(3)), [("n", [2, 3, 3])]),
+    "linalg_det": (lambda a: torch.linalg.det(a + 2 * torch.eye(3)), [("n", [2, 3, 3])]),
+    "linalg_slogdet": (lambda a: torch.linalg.slogdet(a + 2 * torch.eye(3)).logabsdet, [("n", [4, 3, 3])]),
+    "linalg_lstsq_tall": (lambda a, b: torch.linalg.lstsq(a, b).solution, [("n", [6, 3]), ("n", [6, 2])]),
+    "linalg_lstsq_wide": (lambda a, b: torch.linalg.lstsq(a, b).solution, [("n", [3, 5]), ("n", [3, 2])]),
+    "linalg_matrix_norm_fro": (lambda a: torch.linalg.matrix_norm(a), [("n", [2, 3, 4])]),
+    "linalg_matrix_norm_nuc": (lambda a: torch.linalg.matrix_norm(a, "nuc"), [("n", [2, 3, 4])]),
+    "linalg_matrix_norm_2": (lambda a: torch.linalg.matrix_norm(a, 2), [("n", [3, 4])]),
+    "linalg_matrix_norm_1": (lambda a: torch.linalg.matrix_norm(a, 1), [("n", [3, 4])]),
+    "linalg_matrix_norm_inf": (lambda a: torch.linalg.matrix_norm(a, float("inf")), [("n", [3, 4])]),
 }
 
 
