@@ -259,10 +259,11 @@ struct Task {
   std::unordered_map<TensorImpl*, std::pair<std::shared_ptr<TensorImpl>, Tensor>> leaf_buffers;
   std::unordered_set<Node*> needed;  // capture mode: the nodes whose gradients lead to a captured one
 
-  void add_to(Tensor& buf, const Tensor& g) const {
+  // Moves g in: a gradient nothing else holds can become .grad, or be added to, without a copy.
+  void add_to(Tensor& buf, Tensor g) const {
     if (!g.defined()) return;
     if (!buf.defined()) {
-      buf = g;
+      buf = std::move(g);
       return;
     }
     if (!create_graph && exclusively_owned(buf)) {
@@ -349,10 +350,10 @@ struct Task {
     }
   }
 
-  void send_to_leaf(const std::shared_ptr<TensorImpl>& leaf, const Tensor& g) {
+  void send_to_leaf(const std::shared_ptr<TensorImpl>& leaf, Tensor g) {
     auto& slot = leaf_buffers[leaf.get()];
     if (!slot.first) slot.first = leaf;
-    add_to(slot.second, g);
+    add_to(slot.second, std::move(g));
   }
 
   void run_node(Node* n) {
@@ -393,15 +394,15 @@ struct Task {
     }
     for (size_t i = 0; i < n->next.size(); ++i) {
       const Edge& e = n->next[i];
-      Tensor g = i < in_grads.size() && e.active() ? in_grads[i] : Tensor();
+      Tensor g = i < in_grads.size() && e.active() ? std::move(in_grads[i]) : Tensor();
       if (g.defined()) check_grad(*n, i, g);
       if (e.fn) {
         auto& buf = buffers[e.fn.get()];
         if (buf.size() <= e.output_nr) buf.resize(e.output_nr + 1);
-        add_to(buf[e.output_nr], g);
+        add_to(buf[e.output_nr], std::move(g));
         if (--deps[e.fn.get()] == 0) ready.push_back(e.fn.get());
       } else if (e.leaf) {
-        if (g.defined()) send_to_leaf(e.leaf, g);
+        if (g.defined()) send_to_leaf(e.leaf, std::move(g));
         if (--leaf_deps[e.leaf.get()] == 0) finish_leaf(e.leaf.get());
       }
     }
