@@ -6,6 +6,7 @@
 // packed-sequence results: zero outputs past the end, final states taken at
 // each sequence's own end, and gradients that pass through the frozen steps.
 #include "nabla/ops/recurrent.h"
+#include "nabla/ops/shape.h"
 
 #include <cmath>
 #include <cstring>
@@ -257,7 +258,7 @@ RecurrentResult recurrent_layer(const std::string& mode, const Tensor& xg, const
   Tensor xc = xg.detach().contiguous(), hc = h0.detach().contiguous(), wc = w_hh.detach().contiguous();
   Tensor cc = cell == Cell::Lstm ? c0.detach().contiguous() : Tensor();
   Tensor bc = b_hh.defined() ? b_hh.detach().contiguous() : Tensor();
-  // One tensor holds output, h_n and c_n, so one graph node serves all three.
+  // One buffer holds output, h_n and c_n; they are three outputs of one node.
   Tensor Y = zeros({p.T + 2, p.B, p.H}, xg.dtype());
   auto tape = std::make_shared<std::variant<Tape<float>, Tape<double>>>();
   dispatch_floating(xg.dtype(), "recurrent_layer", [&](auto tag) {
@@ -271,18 +272,26 @@ RecurrentResult recurrent_layer(const std::string& mode, const Tensor& xg, const
     if (cell == Cell::Lstm) std::memcpy(y + (p.T + 1) * BH, tp.cs.data() + p.T * BH, sizeof(T) * BH);
   });
   bool has_bias = b_hh.defined();
-  record(Y,
+  RecurrentResult r;
+  r.output = Y.narrow(0, 0, p.T);
+  r.h_n = Y.select(0, p.T);
+  if (cell == Cell::Lstm) r.c_n = Y.select(0, p.T + 1);
+  std::vector<Tensor> outs{r.output, r.h_n};
+  if (cell == Cell::Lstm) outs.push_back(r.c_n);
+  autograd::record_outputs(outs,
          mode == "lstm"  ? "lstm"
          : mode == "gru" ? "gru"
                          : "rnn",
          {xg, h0, c0, w_hh, b_hh},
-         [p, tape, wc, has_bias](const Tensor& g) {
-           Tensor gy = g.contiguous();
-           Tensor dxg = zeros({p.T, p.B, p.GH()}, g.dtype()), dh0 = Tensor::empty({p.B, p.H}, g.dtype());
-           Tensor dc0 = p.cell == Cell::Lstm ? Tensor::empty({p.B, p.H}, g.dtype()) : Tensor();
-           Tensor dw = Tensor::empty({p.GH(), p.H}, g.dtype());
-           Tensor db = has_bias ? Tensor::empty({p.GH()}, g.dtype()) : Tensor();
-           dispatch_floating(g.dtype(), "recurrent_layer backward", [&](auto tag) {
+         [p, tape, wc, has_bias](const std::vector<Tensor>& g) {
+           // The gradients of output, h_n and c_n side by side as the tape's layout wants them (zeros where none came).
+           auto piece = [&](size_t i, Shape s) { return i < g.size() && g[i].defined() ? g[i].reshape(s) : zeros(s, wc.dtype()); };
+           Tensor gy = cat({piece(0, {p.T, p.B, p.H}), piece(1, {1, p.B, p.H}), piece(2, {1, p.B, p.H})}, 0);
+           Tensor dxg = zeros({p.T, p.B, p.GH()}, gy.dtype()), dh0 = Tensor::empty({p.B, p.H}, gy.dtype());
+           Tensor dc0 = p.cell == Cell::Lstm ? Tensor::empty({p.B, p.H}, gy.dtype()) : Tensor();
+           Tensor dw = Tensor::empty({p.GH(), p.H}, gy.dtype());
+           Tensor db = has_bias ? Tensor::empty({p.GH()}, gy.dtype()) : Tensor();
+           dispatch_floating(gy.dtype(), "recurrent_layer backward", [&](auto tag) {
              using T = typename decltype(tag)::type;
              backward_steps<T>(p, std::get<Tape<T>>(*tape), wc.const_data<T>(), gy.const_data<T>(), dxg.data<T>(), dh0.data<T>(),
                                dc0.defined() ? dc0.data<T>() : nullptr, dw.data<T>(),
@@ -291,10 +300,6 @@ RecurrentResult recurrent_layer(const std::string& mode, const Tensor& xg, const
            return std::vector<Tensor>{dxg, dh0, dc0, dw, db};
          },
          {w_hh});
-  RecurrentResult r;
-  r.output = Y.narrow(0, 0, p.T);
-  r.h_n = Y.select(0, p.T);
-  if (cell == Cell::Lstm) r.c_n = Y.select(0, p.T + 1);
   return r;
 }
 

@@ -206,3 +206,15 @@ TEST(Engine, DeepGraphIsFreedWithoutRecursion) {
   z.sum().backward();  // and backward over one works too
   EXPECT_EQ(x.grad().item(), 1.0);
 }
+
+TEST(Engine, RecurrentLayerOutputsAreOutputsOfOneNode) {
+  Tensor x = randn({3, 2, 8}, DType::f64).requires_grad_(), h0 = randn({2, 2}, DType::f64),
+         c0 = randn({2, 2}, DType::f64), w = randn({8, 2}, DType::f64).requires_grad_();
+  RecurrentResult r = recurrent_layer("lstm", x, h0, c0, w, Tensor());
+  EXPECT_EQ(r.output.grad_fn(), r.h_n.grad_fn());
+  EXPECT_EQ(r.h_n.grad_fn(), r.c_n.grad_fn());
+  EXPECT_EQ(r.c_n.output_nr(), 2u);
+  // Only h_n used: output's and c_n's gradients arrive as zeros inside the one backward.
+  r.h_n.sum().backward();
+  EXPECT_TRUE(x.grad().defined() && w.grad().defined());
+}
