@@ -7,12 +7,12 @@
 
 namespace nabla {
 
-namespace {
-
-uint64_t next_hook_id() {
+uint64_t autograd::next_hook_id() {
   static std::atomic<uint64_t> id{0};
   return ++id;
 }
+
+namespace {
 
 template <class Hooks> void erase_id(Hooks& hooks, uint64_t id) {
   std::erase_if(hooks, [id](const auto& h) { return h.first == id; });
@@ -28,7 +28,7 @@ autograd::LeafHooks& leaf_hooks(TensorImpl& impl) {
 autograd::HookHandle Tensor::register_hook(autograd::GradHook hook) const {
   NABLA_CHECK(requires_grad(), "register_hook: cannot register a hook on a tensor that does not require grad");
   NABLA_CHECK(hook != nullptr, "register_hook: the hook is empty");
-  const uint64_t id = next_hook_id();
+  const uint64_t id = autograd::next_hook_id();
   if (is_leaf()) {
     leaf_hooks(impl()).grad.emplace_back(id, std::move(hook));
     return autograd::HookHandle([w = std::weak_ptr<TensorImpl>(impl_ptr()), id] {
@@ -48,7 +48,7 @@ autograd::HookHandle Tensor::register_post_accumulate_grad_hook(autograd::PostAc
   NABLA_CHECK(is_leaf() && requires_grad(),
               "register_post_accumulate_grad_hook: only leaf tensors that require grad accumulate a .grad");
   NABLA_CHECK(hook != nullptr, "register_post_accumulate_grad_hook: the hook is empty");
-  const uint64_t id = next_hook_id();
+  const uint64_t id = autograd::next_hook_id();
   leaf_hooks(impl()).post_accumulate.emplace_back(id, std::move(hook));
   return autograd::HookHandle([w = std::weak_ptr<TensorImpl>(impl_ptr()), id] {
     if (auto impl = w.lock(); impl && impl->hooks) erase_id(impl->hooks->post_accumulate, id);

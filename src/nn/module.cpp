@@ -34,11 +34,6 @@ Tensor Module::operator()(const Tensor& x) {
 
 namespace {
 
-uint64_t next_module_hook_id() {
-  static std::atomic<uint64_t> id{0};
-  return ++id;
-}
-
 // A handle that removes hook `id` from `list` of module m while m exists (for a
 // module not owned by a shared_ptr, the handle must not outlive it).
 template <class List> autograd::HookHandle removal(Module& m, List& list, uint64_t id) {
@@ -56,14 +51,14 @@ template <class List> autograd::HookHandle removal(Module& m, List& list, uint64
 
 autograd::HookHandle Module::register_forward_pre_hook(ForwardPreHook hook) {
   NABLA_CHECK(hook != nullptr, "register_forward_pre_hook: the hook is empty");
-  uint64_t id = next_module_hook_id();
+  uint64_t id = autograd::next_hook_id();
   pre_hooks_.emplace_back(id, std::move(hook));
   return removal(*this, pre_hooks_, id);
 }
 
 autograd::HookHandle Module::register_forward_hook(ModuleForwardHook hook) {
   NABLA_CHECK(hook != nullptr, "register_forward_hook: the hook is empty");
-  uint64_t id = next_module_hook_id();
+  uint64_t id = autograd::next_hook_id();
   hooks_.emplace_back(id, std::move(hook));
   return removal(*this, hooks_, id);
 }

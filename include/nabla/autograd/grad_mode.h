@@ -7,18 +7,6 @@ namespace nabla {
 bool grad_enabled();
 void set_grad_enabled(bool on);
 
-/// Turns graph recording off for its scope (evaluation, optimizer steps).
-class NoGradGuard {
- public:
-  NoGradGuard();
-  ~NoGradGuard();
-  NoGradGuard(const NoGradGuard&) = delete;
-  NoGradGuard& operator=(const NoGradGuard&) = delete;
-
- private:
-  bool prev_;
-};
-
 /// Sets grad mode to `enabled` for its scope (the backward pass turns it on
 /// for create_graph and off otherwise).
 class GradModeGuard {
@@ -30,6 +18,12 @@ class GradModeGuard {
 
  private:
   bool prev_;
+};
+
+/// Turns graph recording off for its scope (evaluation, optimizer steps).
+class NoGradGuard : public GradModeGuard {
+ public:
+  NoGradGuard() : GradModeGuard(false) {}
 };
 
 }  // namespace nabla

@@ -17,6 +17,9 @@ using GradHook = std::function<Tensor(const Tensor& grad)>;
 /// pass sends it (what bucketed all-reduce and per-parameter optimizers wait for).
 using PostAccumulateGradHook = std::function<void(const Tensor& leaf)>;
 
+/// A process-wide unique id for a hook (tensor and module hooks alike).
+uint64_t next_hook_id();
+
 /// Removes the hook it was returned for; removing twice, or after the tensor
 /// is gone, does nothing.
 class HookHandle {
