@@ -15,22 +15,22 @@ using json = nlohmann::json;
 
 constexpr uint64_t kMaxHeader = 100ull << 20;  // the format's own limit: 100 MB
 
+// The format's dtype names, as the reference implementation writes them.
+constexpr std::pair<DType, const char*> kNames[] = {
+    {DType::f32, "F32"},      {DType::f64, "F64"},   {DType::bf16, "BF16"}, {DType::f16, "F16"}, {DType::i64, "I64"},
+    {DType::i32, "I32"},      {DType::i8, "I8"},     {DType::u8, "U8"},     {DType::boolean, "BOOL"}};
+
 const char* st_dtype(DType t) {
-  switch (t) {
-    case DType::f32: return "F32";
-    case DType::f64: return "F64";
-    case DType::i64: return "I64";
-    case DType::u8: return "U8";
-  }
+  for (const auto& [d, n] : kNames)
+    if (d == t) return n;
   return "?";
 }
 
 DType parse_dtype(const std::string& s, const std::string& name, const std::string& source) {
-  if (s == "F32") return DType::f32;
-  if (s == "F64") return DType::f64;
-  if (s == "I64") return DType::i64;
-  if (s == "U8" || s == "BOOL") return DType::u8;
-  throw Error(fmt::format("safetensors '{}': tensor '{}' has unsupported dtype {} (supported: F32, F64, I64, U8, BOOL)",
+  for (const auto& [d, n] : kNames)
+    if (s == n) return d;
+  throw Error(fmt::format("safetensors '{}': tensor '{}' has unsupported dtype {} (supported: F32, F64, BF16, F16, "
+                          "I64, I32, I8, U8, BOOL)",
                           source, name, s));
 }
 
@@ -109,6 +109,10 @@ TensorMap from_safetensors(const std::string& bytes, std::map<std::string, std::
                   st_dtype(dt), shape_str(shape), numel * dtype_size(dt), offs[1] - offs[0]);
       Tensor t = Tensor::empty(shape, dt);
       if (numel) std::memcpy(t.raw_data(), data + offs[0], offs[1] - offs[0]);
+      if (dt == DType::boolean) {  // a byte other than 0 or 1 is no C++ bool: read it as nonzero = true
+        auto* p = static_cast<uint8_t*>(t.raw_data());
+        for (uint64_t i = 0; i < numel; ++i) p[i] = p[i] != 0;
+      }
       out.emplace(name, std::move(t));
     }
   } catch (const json::exception& e) {

@@ -11,6 +11,7 @@
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/vec/table.h"
 #include "ops/elementwise_impl.h"
+#include "ops/reduced.h"
 
 namespace nabla {
 
@@ -199,6 +200,7 @@ Tensor softmax_forward(const Tensor& xin, int64_t dim, bool log, const char* op)
 }  // namespace
 
 Tensor softmax(const Tensor& x, int64_t dim) {
+  if (auto r = detail::reduced_entry([dim](const Tensor& x_) { return softmax(x_, dim); }, x)) return *r;
   dim = wrap_dim(dim, x.dim(), "softmax");
   Tensor out = softmax_forward(x, dim, false, "softmax");
   Tensor y = out.detach();
@@ -213,6 +215,7 @@ Tensor softmax(const Tensor& x, int64_t dim) {
 }
 
 Tensor log_softmax(const Tensor& x, int64_t dim) {
+  if (auto r = detail::reduced_entry([dim](const Tensor& x_) { return log_softmax(x_, dim); }, x)) return *r;
   dim = wrap_dim(dim, x.dim(), "log_softmax");
   Tensor out = softmax_forward(x, dim, true, "log_softmax");
   Tensor y = out.detach();

@@ -13,6 +13,7 @@
 #include "nabla/ops/reduce.h"
 #include "nabla/tensor/factory.h"
 #include "nabla/tensor/layout.h"
+#include "ops/reduced.h"
 
 namespace nabla {
 
@@ -154,6 +155,9 @@ std::array<int64_t, 2> same_padding(int64_t kernel, int64_t dilation) {
 }
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p) {
+  if (auto r = detail::autocast_entry(
+          [&p](const Tensor& x_, const Tensor& w_, const Tensor& b_) { return conv2d(x_, w_, b_, p); }, x, w, b))
+    return *r;
   check_conv_inputs(x, w, b, p.groups, "conv2d", false);
   for (int64_t v : p.stride) NABLA_CHECK(v >= 1, "conv2d: stride must be positive");
   for (int64_t v : p.dilation) NABLA_CHECK(v >= 1, "conv2d: dilation must be positive");
@@ -240,6 +244,12 @@ Tensor conv1d(const Tensor& x, const Tensor& w, const Tensor& b, int64_t stride,
 Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, std::array<int64_t, 2> stride,
                         std::array<int64_t, 2> padding, std::array<int64_t, 2> output_padding, int64_t groups,
                         std::array<int64_t, 2> dilation) {
+  if (auto r = detail::autocast_entry(
+          [&](const Tensor& x_, const Tensor& w_, const Tensor& b_) {
+            return conv_transpose2d(x_, w_, b_, stride, padding, output_padding, groups, dilation);
+          },
+          x, w, b))
+    return *r;
   check_conv_inputs(x, w, b, groups, "conv_transpose2d", true);
   for (int d = 0; d < 2; ++d)
     NABLA_CHECK(output_padding[d] < std::max(stride[d], dilation[d]) && output_padding[d] >= 0,

@@ -109,7 +109,9 @@ DType result_type(const Tensor& a, const Tensor& b) {
     g = g ? promote_types(*g, t->dtype()) : t->dtype();
   }
   if (!dims) return *zero;
-  if (!zero || is_floating(*dims) || !is_floating(*zero)) return *dims;
+  // Categories: bool < integer < floating (PyTorch's rule for wrapped scalars).
+  auto category = [](DType t) { return t == DType::boolean ? 0 : is_floating(t) ? 2 : 1; };
+  if (!zero || category(*zero) <= category(*dims)) return *dims;
   return promote_types(*dims, *zero);
 }
 
@@ -118,10 +120,12 @@ DType result_type(const Tensor& a, const Tensor& b) {
 Tensor add(const Tensor& a0, const Tensor& b0, double alpha) {
   const auto [a, b] = detail::promoted(a0, b0);
   Tensor out = alpha == 1.0 ? binary_map("add", a, b, [](auto x, auto y) { return x + y; }, kernels::Binary::add)
-                            : dispatch_all(a.dtype(), [&](auto tag) {
-                                using T = typename decltype(tag)::type;
-                                T al = static_cast<T>(alpha);
-                                return binary_map("add", a, b, [al](auto x, auto y) { return x + al * y; });
+                            : detail::via_compute(a, b, [&](const Tensor& x, const Tensor& y) {
+                                return dispatch_native(x.dtype(), "add", [&](auto tag) {
+                                  using T = typename decltype(tag)::type;
+                                  T al = static_cast<T>(alpha);
+                                  return binary_map("add", x, y, [al](auto u, auto v) { return u + al * v; });
+                                });
                               });
   Shape sa = a.sizes(), sb = b.sizes();
   record(out, "add", {a, b}, [sa, sb, alpha](const Tensor& g) {
@@ -133,10 +137,12 @@ Tensor add(const Tensor& a0, const Tensor& b0, double alpha) {
 Tensor sub(const Tensor& a0, const Tensor& b0, double alpha) {
   const auto [a, b] = detail::promoted(a0, b0);
   Tensor out = alpha == 1.0 ? binary_map("sub", a, b, [](auto x, auto y) { return x - y; }, kernels::Binary::sub)
-                            : dispatch_all(a.dtype(), [&](auto tag) {
-                                using T = typename decltype(tag)::type;
-                                T al = static_cast<T>(alpha);
-                                return binary_map("sub", a, b, [al](auto x, auto y) { return x - al * y; });
+                            : detail::via_compute(a, b, [&](const Tensor& x, const Tensor& y) {
+                                return dispatch_native(x.dtype(), "sub", [&](auto tag) {
+                                  using T = typename decltype(tag)::type;
+                                  T al = static_cast<T>(alpha);
+                                  return binary_map("sub", x, y, [al](auto u, auto v) { return u - al * v; });
+                                });
                               });
   Shape sa = a.sizes(), sb = b.sizes();
   record(out, "sub", {a, b},
@@ -179,12 +185,14 @@ Tensor add(const Tensor& a, double b) { return add(a, scalar_like(b, a)); }
 Tensor mul(const Tensor& a, double b) { return mul(a, scalar_like(b, a)); }
 
 Tensor neg(const Tensor& x) {
-  Tensor out = dispatch_numeric(x.dtype(), "neg", [&](auto tag) {
+  Tensor out = detail::via_compute(x, [&](const Tensor& xc) {
+    return dispatch_numeric(xc.dtype(), "neg", [&](auto tag) {
     using T = typename decltype(tag)::type;
     auto fn = [](T v) { return static_cast<T>(-v); };
     if constexpr (std::is_floating_point_v<T>)
-      return detail::map_new_vec<T, T>(x.sizes(), fn, detail::UnaryVec<T>{kernels::Unary::neg}, x);
-    return detail::map_new<T, T>(x.sizes(), fn, x);
+      return detail::map_new_vec<T, T>(x.sizes(), fn, detail::UnaryVec<T>{kernels::Unary::neg}, xc);
+    return detail::map_new<T, T>(x.sizes(), fn, xc);
+    });
   });
   record(out, "neg", {x}, [](const Tensor& g) { return Grads{neg(g)}; }, {}, autograd::Backward::differentiable);
   return out;
@@ -281,21 +289,25 @@ Tensor rsqrt(const Tensor& x_in) {
 }
 
 Tensor abs(const Tensor& x) {
-  Tensor out = dispatch_numeric(x.dtype(), "abs", [&](auto tag) {
+  Tensor out = detail::via_compute(x, [&](const Tensor& xc) {
+    return dispatch_numeric(xc.dtype(), "abs", [&](auto tag) {
     using T = typename decltype(tag)::type;
     auto fn = [](T v) { return v < 0 ? static_cast<T>(-v) : v; };
     if constexpr (std::is_floating_point_v<T>)
-      return detail::map_new_vec<T, T>(x.sizes(), fn, detail::UnaryVec<T>{kernels::Unary::abs}, x);
-    return detail::map_new<T, T>(x.sizes(), fn, x);
+      return detail::map_new_vec<T, T>(x.sizes(), fn, detail::UnaryVec<T>{kernels::Unary::abs}, xc);
+    return detail::map_new<T, T>(x.sizes(), fn, xc);
+    });
   });
   record(out, "abs", {x}, [x](const Tensor& g) { return Grads{mul(g, sign(x))}; }, {x});
   return out;
 }
 
 Tensor sign(const Tensor& x) {
-  Tensor out = dispatch_numeric(x.dtype(), "sign", [&](auto tag) {
+  Tensor out = detail::via_compute(x, [&](const Tensor& xc) {
+    return dispatch_numeric(xc.dtype(), "sign", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    return detail::map_new<T, T>(x.sizes(), [](T v) { return static_cast<T>((v > 0) - (v < 0)); }, x);
+    return detail::map_new<T, T>(x.sizes(), [](T v) { return static_cast<T>((v > 0) - (v < 0)); }, xc);
+    });
   });
   record(out, "sign", {x}, [x](const Tensor&) { return Grads{zeros_like(x)}; });
   return out;
@@ -367,14 +379,13 @@ Tensor maximum(const Tensor& a0, const Tensor& b0) {
   return out;
 }
 
-Tensor where(const Tensor& cond, const Tensor& a0, const Tensor& b0) {
+Tensor where(const Tensor& cond0, const Tensor& a0, const Tensor& b0) {
   const auto [a, b] = detail::promoted(a0, b0);
-  NABLA_CHECK(cond.dtype() == DType::u8, "where: condition must be u8 (a comparison result), got {}",
-              dtype_name(cond.dtype()));
+  const Tensor cond = detail::bool_mask(cond0, "where");
   Shape s = broadcast_shapes(cond.sizes(), detail::binary_shape(a, b, "where"), "where");
   Tensor out = dispatch_all(a.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    return detail::map_new<T, uint8_t, T, T>(s, [](uint8_t c, T x, T y) { return c ? x : y; }, cond, a, b);
+    return detail::map_new<T, bool, T, T>(s, [](bool c, T x, T y) { return c ? x : y; }, cond, a, b);
   });
   record(
       out, "where", {a, b},
@@ -387,15 +398,15 @@ Tensor where(const Tensor& cond, const Tensor& a0, const Tensor& b0) {
 
 Tensor where(const Tensor& cond, const Tensor& a, double b) { return where(cond, a, scalar_like(b, a)); }
 
-Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
-  NABLA_CHECK(mask.dtype() == DType::u8, "masked_fill: mask must be u8, got {}", dtype_name(mask.dtype()));
+Tensor masked_fill(const Tensor& x, const Tensor& mask0, double value) {
+  const Tensor mask = detail::bool_mask(mask0, "masked_fill");
   Shape s = broadcast_shapes(x.sizes(), mask.sizes(), "masked_fill");
   NABLA_CHECK(s == x.sizes(), "masked_fill: mask of shape {} does not broadcast to input shape {}",
               shape_str(mask.sizes()), shape_str(x.sizes()));
   Tensor out = dispatch_all(x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     T v = static_cast<T>(value);
-    return detail::map_new<T, T, uint8_t>(s, [v](T a, uint8_t m) { return m ? v : a; }, x, mask);
+    return detail::map_new<T, T, bool>(s, [v](T a, bool m) { return m ? v : a; }, x, mask);
   });
   record(out, "masked_fill", {x}, [mask](const Tensor& g) { return Grads{masked_fill(g, mask, 0.0)}; }, {mask},
          autograd::Backward::differentiable);
@@ -411,7 +422,7 @@ template <class F> Tensor compare(const char* op, const Tensor& a0, const Tensor
   Shape s = detail::binary_shape(a, b, op);
   return dispatch_all(a.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    return detail::map_new<uint8_t, T, T>(s, [f](T x, T y) { return static_cast<uint8_t>(f(x, y)); }, a, b);
+    return detail::map_new<bool, T, T>(s, [f](T x, T y) { return static_cast<bool>(f(x, y)); }, a, b);
   });
 }
 
@@ -425,15 +436,15 @@ Tensor gt(const Tensor& a, const Tensor& b) { return compare("gt", a, b, [](auto
 Tensor ge(const Tensor& a, const Tensor& b) { return compare("ge", a, b, [](auto x, auto y) { return x >= y; }); }
 
 Tensor logical_and(const Tensor& a, const Tensor& b) {
-  return compare("logical_and", a.to(DType::u8), b.to(DType::u8), [](auto x, auto y) { return x && y; });
+  return compare("logical_and", a.to(DType::boolean), b.to(DType::boolean), [](auto x, auto y) { return x && y; });
 }
 Tensor logical_or(const Tensor& a, const Tensor& b) {
-  return compare("logical_or", a.to(DType::u8), b.to(DType::u8), [](auto x, auto y) { return x || y; });
+  return compare("logical_or", a.to(DType::boolean), b.to(DType::boolean), [](auto x, auto y) { return x || y; });
 }
 Tensor logical_not(const Tensor& a) {
   return dispatch_all(a.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    return detail::map_new<uint8_t, T>(a.sizes(), [](T v) { return static_cast<uint8_t>(v == T(0)); }, a);
+    return detail::map_new<bool, T>(a.sizes(), [](T v) { return !static_cast<bool>(v); }, a);
   });
 }
 
@@ -517,8 +528,8 @@ Tensor& binary_inplace(Tensor& self, const Tensor& other, const char* op, F f, B
               shape_str(other.sizes()), shape_str(self.sizes()));
   return detail::apply_inplace(
       self, op, {other}, [&](const Tensor& a) { return oop(a, other); },
-      [&] {
-        dispatch_all(self.dtype(), [&](auto tag) {
+      compute_dtype(self.dtype()) != self.dtype() ? std::function<void()>() : [&] {
+        dispatch_native(self.dtype(), op, [&](auto tag) {
           using T = typename decltype(tag)::type;
           auto fn = [f](T x, T y) { return static_cast<T>(f(x, y)); };
           if constexpr (std::is_floating_point_v<T>)

@@ -41,17 +41,35 @@ template <class T> struct UnaryVec {
   }
 };
 
+/// kernel(a, b) for operands of one dtype, run in its compute_dtype(): a dtype
+/// without compiled kernels (bf16, f16, bool, i32, i8) converts to it and the
+/// result converts back, so 16-bit floats compute in f32 and round once.
+template <class K> Tensor via_compute(const Tensor& a, const Tensor& b, K&& kernel) {
+  const DType t = a.dtype(), c = compute_dtype(t);
+  if (c == t) return kernel(a, b);
+  return cast_raw(kernel(cast_raw(a, c), cast_raw(b, c)), t);
+}
+
+/// kernel(x) run in x's compute_dtype(), as the binary via_compute.
+template <class K> Tensor via_compute(const Tensor& x, K&& kernel) {
+  const DType t = x.dtype(), c = compute_dtype(t);
+  if (c == t) return kernel(x);
+  return cast_raw(kernel(cast_raw(x, c)), t);
+}
+
 /// out = f(a, b) in the operands' dtype; f is a generic lambda. With `vop`, float
 /// operands in one dense layout run its dispatched kernel (which computes f exactly).
 template <class F>
 Tensor binary_map(const char* op, const Tensor& a, const Tensor& b, F f, std::optional<kernels::Binary> vop = {}) {
   Shape s = binary_shape(a, b, op);
-  return dispatch_all(a.dtype(), [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    auto fn = [f](T x, T y) { return static_cast<T>(f(x, y)); };
-    if constexpr (std::is_floating_point_v<T>)
-      if (vop) return map_new_vec<T, T, T>(s, fn, BinaryVec<T>{*vop}, a, b);
-    return map_new<T, T, T>(s, fn, a, b);
+  return via_compute(a, b, [&](const Tensor& x, const Tensor& y) {
+    return dispatch_native(x.dtype(), op, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      auto fn = [f](T u, T v) { return static_cast<T>(f(u, v)); };
+      if constexpr (std::is_floating_point_v<T>)
+        if (vop) return map_new_vec<T, T, T>(s, fn, BinaryVec<T>{*vop}, x, y);
+      return map_new<T, T, T>(s, fn, x, y);
+    });
   });
 }
 
@@ -61,25 +79,37 @@ inline Tensor float_operand(const Tensor& x) { return is_floating(x.dtype()) ? x
 
 /// out = f(x) for floating x (with `vop` as binary_map's).
 template <class F>
-Tensor unary_float_map(const char* op, const Tensor& x, F f, std::optional<kernels::Unary> vop = {}) {
-  return dispatch_floating(x.dtype(), op, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    auto fn = [f](T v) { return static_cast<T>(f(v)); };
-    if (vop) return map_new_vec<T, T>(x.sizes(), fn, UnaryVec<T>{*vop}, x);
-    return map_new<T, T>(x.sizes(), fn, x);
+Tensor unary_float_map(const char* op, const Tensor& x0, F f, std::optional<kernels::Unary> vop = {}) {
+  return via_compute(x0, [&](const Tensor& x) {
+    return dispatch_floating(x.dtype(), op, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      auto fn = [f](T v) { return static_cast<T>(f(v)); };
+      if (vop) return map_new_vec<T, T>(x.sizes(), fn, UnaryVec<T>{*vop}, x);
+      return map_new<T, T>(x.sizes(), fn, x);
+    });
   });
 }
 
 /// out = f(x, g) for floating x and g of the same shape: derivative kernels
 /// of activations, fused in one pass (with `vop` as binary_map's).
 template <class F>
-Tensor grad_map(const char* op, const Tensor& x, const Tensor& g, F f, std::optional<kernels::Binary> vop = {}) {
-  return dispatch_floating(x.dtype(), op, [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    auto fn = [f](T xv, T gv) { return static_cast<T>(f(xv, gv)); };
-    if (vop) return map_new_vec<T, T, T>(g.sizes(), fn, BinaryVec<T>{*vop}, x, g);
-    return map_new<T, T, T>(g.sizes(), fn, x, g);
+Tensor grad_map(const char* op, const Tensor& x0, const Tensor& g0, F f, std::optional<kernels::Binary> vop = {}) {
+  return via_compute(x0, cast_raw(g0, x0.dtype()), [&](const Tensor& x, const Tensor& g) {
+    return dispatch_floating(x.dtype(), op, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      auto fn = [f](T xv, T gv) { return static_cast<T>(f(xv, gv)); };
+      if (vop) return map_new_vec<T, T, T>(g.sizes(), fn, BinaryVec<T>{*vop}, x, g);
+      return map_new<T, T, T>(g.sizes(), fn, x, g);
+    });
   });
+}
+
+/// m as a mask: bool as is, u8 read as nonzero = true (the masks of nabla before
+/// bool existed); any other dtype is refused.
+inline Tensor bool_mask(const Tensor& m, const char* op) {
+  NABLA_CHECK(m.dtype() == DType::boolean || m.dtype() == DType::u8, "{}: mask must be bool (or u8), got {} {}", op,
+              dtype_name(m.dtype()), shape_str(m.sizes()));
+  return cast_raw(m, DType::boolean);
 }
 
 /// A 0-dim tensor holding v, as a C++ scalar enters a binary op with t: of t's

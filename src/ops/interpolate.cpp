@@ -11,6 +11,7 @@
 #include "kernels/cpu/parallel.h"
 #include "nabla/autograd/node.h"
 #include "nabla/tensor/factory.h"
+#include "ops/reduced.h"
 
 namespace nabla {
 
@@ -125,10 +126,12 @@ Tensor interpolate_impl(const Tensor& x, std::array<int64_t, 2> size, std::array
 }  // namespace
 
 Tensor interpolate(const Tensor& x, std::array<int64_t, 2> size, const InterpolateOptions& opts) {
+  if (auto r = detail::input_entry([&](const Tensor& x_) { return interpolate(x_, size, opts); }, x)) return *r;
   return interpolate_impl(x, size, {-1.0, -1.0}, opts);
 }
 
 Tensor interpolate(const Tensor& x, std::array<double, 2> scale, const InterpolateOptions& opts) {
+  if (auto r = detail::input_entry([&](const Tensor& x_) { return interpolate(x_, scale, opts); }, x)) return *r;
   NABLA_CHECK(scale[0] > 0 && scale[1] > 0, "interpolate: scale factors must be positive, got {}x{}", scale[0],
               scale[1]);
   NABLA_CHECK(x.dim() == 3 || x.dim() == 4, "interpolate: expected input [N, C, H, W] or [C, H, W], got {}",

@@ -12,6 +12,7 @@
 #include "nabla/ops/index.h"
 #include "nabla/ops/reduce.h"
 #include "nabla/tensor/factory.h"
+#include "ops/reduced.h"
 
 namespace nabla {
 
@@ -86,6 +87,10 @@ bool batchify(Tensor& input, Tensor& target, bool index_target) {
 
 Tensor nll_loss(const Tensor& log_probs_in, const Tensor& target_in, const Tensor& weight, int64_t ignore_index,
                 Reduction reduction) {
+  if (auto r = detail::loss_entry(
+          [&](const Tensor& lp_, const Tensor& w_) { return nll_loss(lp_, target_in, w_, ignore_index, reduction); },
+          log_probs_in, weight))
+    return *r;
   Tensor lp = log_probs_in, target = target_in;
   NABLA_CHECK(lp.dim() >= 1, "nll_loss: input must have at least 1 dim, got {}", shape_str(lp.sizes()));
   bool unbatched = batchify(lp, target, true);
@@ -179,6 +184,14 @@ Tensor cross_entropy_rows(const Tensor& input, const Tensor& target, int64_t ign
 }  // namespace
 
 Tensor cross_entropy(const Tensor& input_in, const Tensor& target_in, const CrossEntropyOptions& o) {
+  if (auto r = detail::loss_entry(
+          [&](const Tensor& x_, const Tensor& t_, const Tensor& w_) {
+            CrossEntropyOptions o32 = o;
+            o32.weight = w_;
+            return cross_entropy(x_, t_, o32);
+          },
+          input_in, target_in, o.weight))
+    return *r;
   if (input_in.dim() == 2 && target_in.dtype() == DType::i64 && target_in.dim() == 1 &&
       target_in.sizes()[0] == input_in.sizes()[0] && !o.weight.defined() && o.label_smoothing == 0.0 &&
       is_floating(input_in.dtype()))
@@ -187,6 +200,14 @@ Tensor cross_entropy(const Tensor& input_in, const Tensor& target_in, const Cros
 }
 
 Tensor cross_entropy_composite(const Tensor& input_in, const Tensor& target_in, const CrossEntropyOptions& o) {
+  if (auto r = detail::loss_entry(
+          [&](const Tensor& x_, const Tensor& t_, const Tensor& w_) {
+            CrossEntropyOptions o32 = o;
+            o32.weight = w_;
+            return cross_entropy_composite(x_, t_, o32);
+          },
+          input_in, target_in, o.weight))
+    return *r;
   Tensor input = input_in, target = target_in;
   NABLA_CHECK(input.dim() >= 1, "cross_entropy: input must have at least 1 dim, got {}", shape_str(input.sizes()));
   NABLA_CHECK(o.label_smoothing >= 0.0 && o.label_smoothing <= 1.0,
@@ -240,17 +261,24 @@ Tensor cross_entropy_composite(const Tensor& input_in, const Tensor& target_in, 
 }
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction r) {
+  if (auto l = detail::loss_entry([r](const Tensor& a, const Tensor& b) { return mse_loss(a, b, r); }, input, target))
+    return *l;
   check_same_shape(input, target, "mse_loss");
   Tensor d = sub(input, target);
   return reduce(mul(d, d), r);
 }
 
 Tensor l1_loss(const Tensor& input, const Tensor& target, Reduction r) {
+  if (auto l = detail::loss_entry([r](const Tensor& a, const Tensor& b) { return l1_loss(a, b, r); }, input, target))
+    return *l;
   check_same_shape(input, target, "l1_loss");
   return reduce(abs(sub(input, target)), r);
 }
 
 Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction r, double beta) {
+  if (auto l = detail::loss_entry([r, beta](const Tensor& a, const Tensor& b) { return smooth_l1_loss(a, b, r, beta); },
+                                  input, target))
+    return *l;
   check_same_shape(input, target, "smooth_l1_loss");
   NABLA_CHECK(beta >= 0, "smooth_l1_loss: beta must be non-negative, got {}", beta);
   if (beta == 0.0) return l1_loss(input, target, r);
@@ -263,6 +291,12 @@ Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction r, do
 
 Tensor binary_cross_entropy_with_logits(const Tensor& x, const Tensor& y, const Tensor& weight,
                                         const Tensor& pos_weight, Reduction r) {
+  if (auto l = detail::loss_entry(
+          [r](const Tensor& a, const Tensor& b, const Tensor& w, const Tensor& pw) {
+            return binary_cross_entropy_with_logits(a, b, w, pw, r);
+          },
+          x, y, weight, pos_weight))
+    return *l;
   check_same_shape(x, y, "binary_cross_entropy_with_logits");
   // (1 - y) x + lw (log(1 + exp(-|x|)) + max(-x, 0)), lw = 1 + (pos_weight - 1) y: no overflow for any x.
   Tensor soft = add(log1p(exp(neg(abs(x)))), clamp(neg(x), 0.0, std::nullopt));
@@ -278,6 +312,9 @@ Tensor binary_cross_entropy_with_logits(const Tensor& x, const Tensor& y, const 
 }
 
 Tensor dice_loss(const Tensor& logits, const Tensor& target, double smooth) {
+  if (auto l = detail::loss_entry([smooth](const Tensor& a, const Tensor& b) { return dice_loss(a, b, smooth); },
+                                  logits, target))
+    return *l;
   NABLA_CHECK(logits.dim() >= 2, "dice_loss: expected logits [N, C, ...], got {}", shape_str(logits.sizes()));
   NABLA_CHECK(is_floating(logits.dtype()), "dice_loss: logits must be floating, got {}", dtype_name(logits.dtype()));
   NABLA_CHECK(smooth >= 0, "dice_loss: smooth must be non-negative, got {}", smooth);

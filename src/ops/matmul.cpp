@@ -6,6 +6,7 @@
 #include "kernels/cpu/gemv.h"
 #include "nabla/autograd/grad_mode.h"
 #include "ops/panel_cache.h"
+#include "ops/reduced.h"
 #include "nabla/autograd/node.h"
 #include "nabla/ops/reduce.h"
 #include "nabla/tensor/factory.h"
@@ -69,6 +70,7 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
 }  // namespace
 
 Tensor mm(const Tensor& a, const Tensor& b) {
+  if (auto r = detail::autocast_entry([](const Tensor& a_, const Tensor& b_) { return mm(a_, b_); }, a, b)) return *r;
   check_same_device("mm", {&a, &b});
   NABLA_CHECK(a.dim() == 2 && b.dim() == 2, "mm: expected 2-D tensors, got {} and {}", shape_str(a.sizes()),
               shape_str(b.sizes()));
@@ -91,6 +93,8 @@ Tensor mm(const Tensor& a, const Tensor& b) {
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
+  if (auto r = detail::autocast_entry([](const Tensor& a_, const Tensor& b_) { return matmul(a_, b_); }, a, b))
+    return *r;
   check_same_device("matmul", {&a, &b});
   NABLA_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: both operands need at least 1 dim, got {} and {}",
               shape_str(a.sizes()), shape_str(b.sizes()));
@@ -124,6 +128,9 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 Tensor Tensor::matmul(const Tensor& other) const { return nabla::matmul(*this, other); }
 
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
+  if (auto r = detail::autocast_entry(
+          [](const Tensor& x_, const Tensor& w_, const Tensor& b_) { return linear(x_, w_, b_); }, x, w, bias))
+    return *r;
   check_same_device("linear", {&x, &w, &bias});
   NABLA_CHECK(w.dim() == 2, "linear: weight must be [out_features, in_features], got {}", shape_str(w.sizes()));
   NABLA_CHECK(x.dim() >= 1 && x.sizes().back() == w.sizes()[1],

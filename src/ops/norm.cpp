@@ -15,6 +15,7 @@
 #include "nabla/ops/reduce.h"
 #include "nabla/tensor/factory.h"
 #include "nabla/tensor/layout.h"
+#include "ops/reduced.h"
 
 namespace nabla {
 
@@ -236,6 +237,18 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& w, const Tensor& b, doubl
 
 Tensor batch_norm(const Tensor& x, const Tensor& rm, const Tensor& rv, const Tensor& w, const Tensor& b,
                   bool training, double momentum, double eps) {
+  if (is_reduced_float(x.dtype())) {
+    // In f32, running statistics included: 16-bit ones are widened, updated and
+    // rounded back; f32 ones (the usual case under autocast) update in place.
+    const Tensor rm32 = detail::widened(rm).detach(), rv32 = detail::widened(rv).detach();
+    Tensor y = detail::in_f32(x.dtype(), [&] {
+      return batch_norm(detail::widened(x), rm32, rv32, detail::widened(w), detail::widened(b), training, momentum, eps);
+    });
+    NoGradGuard ng;
+    if (training && rm.defined() && rm32.storage() != rm.storage()) Tensor(rm).copy_(rm32);
+    if (training && rv.defined() && rv32.storage() != rv.storage()) Tensor(rv).copy_(rv32);
+    return y;
+  }
   NABLA_CHECK(x.dim() >= 2, "batch_norm: expected input [N, C, *], got {}", shape_str(x.sizes()));
   int64_t C = x.sizes()[1];
   check_channel_vec(rm, C, "running_mean", "batch_norm");
@@ -268,6 +281,9 @@ Tensor batch_norm(const Tensor& x, const Tensor& rm, const Tensor& rv, const Ten
 }
 
 Tensor layer_norm(const Tensor& x, const Shape& ns, const Tensor& w, const Tensor& b, double eps) {
+  if (auto r = detail::input_entry(
+          [&](const Tensor& x_, const Tensor& w_, const Tensor& b_) { return layer_norm(x_, ns, w_, b_, eps); }, x, w, b))
+    return *r;
   int64_t k = static_cast<int64_t>(ns.size());
   bool ok = k >= 1 && k <= x.dim();
   for (int64_t i = 0; ok && i < k; ++i) ok = x.sizes()[x.dim() - k + i] == ns[i];
@@ -289,6 +305,10 @@ Tensor layer_norm(const Tensor& x, const Shape& ns, const Tensor& w, const Tenso
 }
 
 Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& w, const Tensor& b, double eps) {
+  if (auto r = detail::input_entry(
+          [&](const Tensor& x_, const Tensor& w_, const Tensor& b_) { return group_norm(x_, groups, w_, b_, eps); }, x,
+          w, b))
+    return *r;
   NABLA_CHECK(x.dim() >= 2, "group_norm: expected input [N, C, *], got {}", shape_str(x.sizes()));
   int64_t N = x.sizes()[0], C = x.sizes()[1];
   NABLA_CHECK(groups >= 1 && C % groups == 0, "group_norm: {} channels are not divisible into {} groups (input {})",

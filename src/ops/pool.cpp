@@ -12,6 +12,7 @@
 #include "nabla/autograd/node.h"
 #include "nabla/tensor/factory.h"
 #include "nabla/tensor/layout.h"
+#include "ops/reduced.h"
 
 namespace nabla {
 
@@ -160,6 +161,7 @@ Tensor max_pool2d_cl(const Tensor& x4, const Pool2dParams& p, const PoolShape& s
 }
 
 Tensor max_pool2d(const Tensor& x, const Pool2dParams& pin) {
+  if (auto r = detail::input_entry([&pin](const Tensor& x_) { return max_pool2d(x_, pin); }, x)) return *r;
   bool unbatched;
   Tensor x4 = as_4d(x, "max_pool2d", &unbatched);
   Pool2dParams p = resolved(pin, "max_pool2d");
@@ -282,6 +284,7 @@ Tensor window_mean(const Tensor& x, const Tensor& x4, bool unbatched, const Pool
 }  // namespace
 
 Tensor avg_pool2d(const Tensor& x, const Pool2dParams& pin) {
+  if (auto r = detail::input_entry([&pin](const Tensor& x_) { return avg_pool2d(x_, pin); }, x)) return *r;
   bool unbatched;
   Tensor x4 = as_4d(x, "avg_pool2d", &unbatched);
   Pool2dParams p = resolved(pin, "avg_pool2d");
@@ -302,6 +305,7 @@ Tensor avg_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t paddi
 }
 
 Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> osz) {
+  if (auto r = detail::input_entry([osz](const Tensor& x_) { return adaptive_avg_pool2d(x_, osz); }, x)) return *r;
   bool unbatched;
   Tensor x4 = as_4d(x, "adaptive_avg_pool2d", &unbatched);
   NABLA_CHECK(osz[0] > 0 && osz[1] > 0, "adaptive_avg_pool2d: output size must be positive, got {}x{}", osz[0],

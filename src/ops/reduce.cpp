@@ -11,6 +11,7 @@
 #include "kernels/cpu/reduce_rows.h"
 #include "kernels/cpu/row_loops.h"
 #include "kernels/cpu/vec/table.h"
+#include "tensor/copy.h"
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/autograd/node.h"
 #include "nabla/ops/elementwise.h"
@@ -91,6 +92,9 @@ Tensor expand_grad(const Tensor& g, const ReducePlan& p, const Shape& in_shape) 
 }
 
 Tensor sum_impl(const Tensor& x, const ReducePlan& p) {
+  // As PyTorch: bool and the integers sum to i64; 16-bit floats accumulate in f32 and round once.
+  if (!is_floating(x.dtype()) && x.dtype() != DType::i64) return sum_impl(detail::cast_raw(x, DType::i64), p);
+  if (is_reduced_float(x.dtype())) return detail::cast_raw(sum_impl(detail::cast_raw(x, DType::f32), p), x.dtype());
   Tensor out = Tensor::empty(p.out_shape, x.dtype());
   dispatch_numeric(x.dtype(), "sum", [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -140,8 +144,10 @@ Tensor mean(const Tensor& x, const Shape& dims, bool keepdim) {
   Tensor out;
   {
     NoGradGuard ng;
-    out = sum_impl(x, p);
+    const DType compute = is_reduced_float(x.dtype()) ? DType::f32 : x.dtype();
+    out = sum_impl(detail::cast_raw(x, compute), p);
     out.div_(static_cast<double>(p.R));
+    out = detail::cast_raw(out, x.dtype());
   }
   double R = static_cast<double>(p.R);
   record(out, "mean", {x},
@@ -156,6 +162,8 @@ namespace {
 
 // The dispatched row reduction `op` of floating x over the plan's dims.
 Tensor reduce_rows(const char* name, const Tensor& x, const ReducePlan& p, kernels::RowReduce op, double arg) {
+  if (is_reduced_float(x.dtype()))
+    return detail::cast_raw(reduce_rows(name, detail::cast_raw(x, DType::f32), p, op, arg), x.dtype());
   Tensor out = Tensor::empty(p.out_shape, x.dtype());
   dispatch_floating(x.dtype(), name, [&](auto tag) {
     using T = typename decltype(tag)::type;
@@ -207,6 +215,10 @@ namespace {
 std::pair<Tensor, Tensor> extreme(const char* op, const Tensor& x, const ReducePlan& p, bool is_max,
                                   bool want_index) {
   NABLA_CHECK(p.R > 0, "{}: cannot reduce over an empty dim (input shape {})", op, shape_str(x.sizes()));
+  if (is_reduced_float(x.dtype())) {  // in f32 for NaN propagation; the extremes convert back exactly
+    auto [v, i] = extreme(op, detail::cast_raw(x, DType::f32), p, is_max, want_index);
+    return {detail::cast_raw(v, x.dtype()), i};
+  }
   Tensor values = Tensor::empty(p.out_shape, x.dtype());
   Tensor index = want_index ? Tensor::empty(p.out_shape, DType::i64) : Tensor();
   dispatch_all(x.dtype(), [&](auto tag) {

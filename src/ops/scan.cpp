@@ -10,6 +10,7 @@
 #include "kernels/cpu/vec/table.h"
 #include "nabla/autograd/node.h"
 #include "nabla/tensor/factory.h"
+#include "ops/reduced.h"
 
 namespace nabla {
 
@@ -89,6 +90,7 @@ Tensor cumsum_lanes(const Tensor& in, const Lanes& l, bool reverse) {
 }  // namespace
 
 Tensor cumsum(const Tensor& x, int64_t dim) {
+  if (auto r = detail::input_entry([dim](const Tensor& x_) { return cumsum(x_, dim); }, x)) return *r;
   Lanes l = scan_lanes_of(x, dim, "cumsum");
   Tensor out = cumsum_lanes(x.detach(), l, false);
   record(out, "cumsum", {x}, [l](const Tensor& g) {
@@ -111,6 +113,7 @@ template <class T> T log_add_exp(T a, T b) {
 }  // namespace
 
 Tensor logcumsumexp(const Tensor& x, int64_t dim) {
+  if (auto r = detail::input_entry([dim](const Tensor& x_) { return logcumsumexp(x_, dim); }, x)) return *r;
   Lanes l = scan_lanes_of(x, dim, "logcumsumexp");
   Tensor xc = x.detach().contiguous();
   Tensor out = scan_lanes(xc, l, false, -std::numeric_limits<double>::infinity(), "logcumsumexp",

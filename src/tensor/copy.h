@@ -7,4 +7,7 @@ namespace nabla::detail {
 /// dst[...] = convert(src[...]), src broadcast to dst's shape; dst may be strided.
 void copy_raw(const Tensor& dst, const Tensor& src);
 
+/// x converted to dtype t without recording autograd (x itself when it has t).
+Tensor cast_raw(const Tensor& x, DType t);
+
 }  // namespace nabla::detail

@@ -117,6 +117,11 @@ template Tensor from_vector<float>(const std::vector<float>&, Shape);
 template Tensor from_vector<double>(const std::vector<double>&, Shape);
 template Tensor from_vector<int64_t>(const std::vector<int64_t>&, Shape);
 template Tensor from_vector<uint8_t>(const std::vector<uint8_t>&, Shape);
+template Tensor from_vector<bool>(const std::vector<bool>&, Shape);
+template Tensor from_vector<BFloat16>(const std::vector<BFloat16>&, Shape);
+template Tensor from_vector<Half>(const std::vector<Half>&, Shape);
+template Tensor from_vector<int32_t>(const std::vector<int32_t>&, Shape);
+template Tensor from_vector<int8_t>(const std::vector<int8_t>&, Shape);
 
 Tensor from_vector(const std::vector<double>& values, Shape sizes, DType dtype) {
   return from_vector<double>(values, std::move(sizes)).to(dtype);

@@ -13,12 +13,14 @@ constexpr int64_t kSummarizeAbove = 1000;  // elements; PyTorch's default thresh
 constexpr int64_t kEdgeItems = 3;
 
 struct Formatter {
+  bool boolean = false;  // prints True/False, as PyTorch
   bool floating = true;
   bool int_valued = true;  // floats that are all whole numbers print as "1."
   bool sci = false;
   size_t width = 1;
 
   std::string fmt_one(double v) const {
+    if (boolean) return v != 0 ? "True" : "False";
     if (!floating) return fmt::format("{}", static_cast<int64_t>(v));
     if (std::isnan(v)) return "nan";
     if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
@@ -64,6 +66,7 @@ std::string Tensor::str() const {
   std::vector<double> vals = to_vector<double>();
   Formatter f;
   f.floating = is_floating(dtype());
+  f.boolean = dtype() == DType::boolean;
   double amax = 0, amin = INFINITY;
   for (double v : vals) {
     if (!std::isfinite(v)) continue;

@@ -108,5 +108,10 @@ template std::vector<float> Tensor::to_vector<float>() const;
 template std::vector<double> Tensor::to_vector<double>() const;
 template std::vector<int64_t> Tensor::to_vector<int64_t>() const;
 template std::vector<uint8_t> Tensor::to_vector<uint8_t>() const;
+template std::vector<bool> Tensor::to_vector<bool>() const;
+template std::vector<BFloat16> Tensor::to_vector<BFloat16>() const;
+template std::vector<Half> Tensor::to_vector<Half>() const;
+template std::vector<int32_t> Tensor::to_vector<int32_t>() const;
+template std::vector<int8_t> Tensor::to_vector<int8_t>() const;
 
 }  // namespace nabla

@@ -15,6 +15,7 @@
 #include "nabla/ops/shape.h"
 #include "nabla/ops/reduce.h"
 #include "nabla/runtime.h"
+#include "nabla/tensor/autocast.h"
 #include "nabla/tensor/factory.h"
 #include "nabla/train/metrics.h"
 
@@ -40,6 +41,7 @@ std::string TrainConfig::to_json() const {
             {"loss", loss},
             {"clip_grad", clip_grad},
             {"detect_anomaly", detect_anomaly},
+            {"precision", precision},
             {"early_stop", early_stop},
             {"seed", seed},
             {"threads", threads},
@@ -87,6 +89,7 @@ void TrainConfig::merge_json(const std::string& text) {
       else if (k == "loss") loss = v.get<std::string>();
       else if (k == "clip_grad") clip_grad = v.get<double>();
       else if (k == "detect_anomaly") detect_anomaly = v.get<bool>();
+      else if (k == "precision") precision = v.get<std::string>();
       else if (k == "early_stop") early_stop = io::json_int<int64_t>(v, "config: " + k);
       else if (k == "seed") seed = io::json_int<uint64_t>(v, "config: " + k);
       else if (k == "threads") threads = io::json_int<int>(v, "config: " + k);
@@ -252,6 +255,8 @@ Trainer::Trainer(TrainConfig cfg, nn::ModulePtr model, models::ModelConfig model
   NABLA_CHECK(cfg_.loss == "ce" || cfg_.loss == "dice" || cfg_.loss == "ce+dice",
               "--loss: unknown loss '{}' (expected ce, dice or ce+dice)", cfg_.loss);
   NABLA_CHECK(cfg_.bptt >= 1, "--bptt must be at least 1, got {}", cfg_.bptt);
+  NABLA_CHECK(cfg_.precision == "f32" || cfg_.precision == "bf16",
+              "--precision: unknown precision '{}' (expected f32 or bf16)", cfg_.precision);
   bool language_model = dynamic_cast<models::LanguageModel*>(model_.get()) != nullptr;
   if (data_.text) {
     NABLA_CHECK(language_model, "text data ({}) trains a language model (char-lstm, char-gru, char-mingru), not {}",
@@ -364,12 +369,15 @@ Trainer::EpochTotals Trainer::train_epoch_examples(std::chrono::steady_clock::ti
   EpochTotals tot;
   int64_t batch = 0, nb = loader_->num_batches();
   while (auto b = loader_->next()) {
-    Tensor logits = model_->forward(b->input);
-    Tensor loss;
-    if (cfg_.loss != "dice") loss = cross_entropy(logits, b->target, ce);
-    if (cfg_.loss != "ce") {
-      Tensor dice = dice_loss(logits, b->target);
-      loss = loss.defined() ? add(loss, dice) : dice;
+    Tensor logits, loss;
+    {
+      AutocastGuard ac(DType::bf16, mixed_precision());
+      logits = model_->forward(b->input);
+      if (cfg_.loss != "dice") loss = cross_entropy(logits, b->target, ce);
+      if (cfg_.loss != "ce") {
+        Tensor dice = dice_loss(logits, b->target);
+        loss = loss.defined() ? add(loss, dice) : dice;
+      }
     }
     double lv = optimize(loss);
     int64_t n = b->size();
@@ -402,9 +410,14 @@ Trainer::EpochTotals Trainer::train_epoch_text(std::chrono::steady_clock::time_p
   for (int64_t batch = 0; batch < nb; ++batch) {
     int64_t t = batch * cfg_.bptt, T = std::min(cfg_.bptt, x.size(1) - t);
     state = models::detach(state);  // backpropagate through this window only; the state itself carries on
-    Tensor logits = lm.forward_state(x.narrow(1, t, T).contiguous(), state).reshape({-1, lm.vocab_size()});
     Tensor target = y.narrow(1, t, T).contiguous().reshape({-1});
-    double lv = optimize(cross_entropy(logits, target, ce));
+    Tensor logits, loss;
+    {
+      AutocastGuard ac(DType::bf16, mixed_precision());
+      logits = lm.forward_state(x.narrow(1, t, T).contiguous(), state).reshape({-1, lm.vocab_size()});
+      loss = cross_entropy(logits, target, ce);
+    }
+    double lv = optimize(loss);
     int64_t n = target.numel();
     {
       NoGradGuard ng;
@@ -442,18 +455,21 @@ std::vector<EpochMetrics> Trainer::fit() {
     m.train_acc = tot.correct / static_cast<double>(tot.seen);
     m.lr = opt_->lr();
     m.samples_per_s = static_cast<double>(tot.seen) / train_secs;
-    if (data_.text) {
-      TextEvalResult ev = evaluate_text(dynamic_cast<models::LanguageModel&>(*model_), data_.test->inputs());
-      m.test_loss = ev.loss;
-      m.test_acc = ev.accuracy;
-      m.test_ece = 0;
-      m.test_bpc = ev.bits_per_char();
-    } else {
-      EvalResult ev = evaluate(*model_, *data_.test, cfg_.preprocess);
-      m.test_loss = ev.loss;
-      m.test_acc = ev.accuracy;
-      m.test_ece = ev.ece;
-      m.test_miou = ev.miou;
+    {
+      AutocastGuard ac(DType::bf16, mixed_precision());  // evaluate what this run computes
+      if (data_.text) {
+        TextEvalResult ev = evaluate_text(dynamic_cast<models::LanguageModel&>(*model_), data_.test->inputs());
+        m.test_loss = ev.loss;
+        m.test_acc = ev.accuracy;
+        m.test_ece = 0;
+        m.test_bpc = ev.bits_per_char();
+      } else {
+        EvalResult ev = evaluate(*model_, *data_.test, cfg_.preprocess);
+        m.test_loss = ev.loss;
+        m.test_acc = ev.accuracy;
+        m.test_ece = ev.ece;
+        m.test_miou = ev.miou;
+      }
     }
     m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     ++epoch_;

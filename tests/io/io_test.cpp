@@ -64,7 +64,7 @@ TEST(Safetensors, RejectsTruncatedAndCorruptFiles) {
   };
   EXPECT_THROW(io::from_safetensors(with_header(R"({"w":{"dtype":"F32","shape":[2,2],"data_offsets":[0,8]}})")),
                Error);  // offsets span 8 bytes, shape needs 16
-  EXPECT_THROW(io::from_safetensors(with_header(R"({"w":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}})")), Error);
+  EXPECT_THROW(io::from_safetensors(with_header(R"({"w":{"dtype":"C64","shape":[2],"data_offsets":[0,16]}})")), Error);
   EXPECT_THROW(io::from_safetensors(with_header(R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})")), Error);
   EXPECT_THROW(io::from_safetensors(with_header(R"({"w":{"dtype":"F32","shape":[2]}})")), Error);
   // A shape whose byte count wraps 64 bits to 0 must not match empty offsets.

@@ -47,6 +47,21 @@ TEST(Learn, MlpOnFashionMnistSubset) {
   EXPECT_GT(acc, 0.78);
 }
 
+// Mixed precision (--precision bf16): the MLP's matmuls in bf16, weights and
+// Adam's state in f32, learns as well as in f32 (the same threshold).
+TEST(Learn, MlpInBf16MixedPrecision) {
+  double acc = train_subset("mlp", 10000, 3, "fashion-mnist", 2000, nullptr, R"({"precision": "bf16"})").test_acc;
+  RecordProperty("test_acc", std::to_string(acc));
+  EXPECT_GT(acc, 0.78);
+}
+
+// A convolutional net under bf16 autocast: conv2d, pooling and batch norm on bf16 activations.
+TEST(Learn, LenetInBf16MixedPrecision) {
+  double acc = train_subset("lenet", 5000, 2, "fashion-mnist", 2000, nullptr, R"({"precision": "bf16"})").test_acc;
+  RecordProperty("test_acc", std::to_string(acc));
+  EXPECT_GT(acc, 0.70);
+}
+
 TEST(Learn, LenetOnFashionMnistSubset) {
   double acc = train_subset("lenet", 5000, 2).test_acc;
   RecordProperty("test_acc", std::to_string(acc));

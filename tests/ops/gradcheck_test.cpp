@@ -12,6 +12,7 @@
 #include "support/gradcheck.h"
 
 using namespace nabla;
+using namespace nabla::indexing;
 using nabla::testing::gradcheck;
 using Ins = std::vector<Tensor>;
 
@@ -121,6 +122,11 @@ std::vector<Case> all_cases() {
        {R({3, 4}, -3, 3), R({3, 4}, 0, 1), C({3, 4}), C({4})}},
       {"index_select", [](const Ins& i) { return index_select(i[0], 1, i[1]); }, {R({2, 4, 3}), I({5}, 0, 4)}},
       {"gather", [](const Ins& i) { return gather(i[0], 1, i[1]); }, {R({3, 4}), I({3, 5}, 0, 4)}},
+      {"index_basic", [](const Ins& i) { return i[0].index({Slice(1, 3), Ellipsis, None, -1}); }, {R({4, 3, 5})}},
+      {"index_mask", [](const Ins& i) { return i[0].index({Slice(), i[1]}); }, {R({2, 3, 4}), M({3, 4})}},
+      {"index_tensor", [](const Ins& i) { return i[0].index({Ellipsis, i[1]}); }, {R({2, 5}), I({2, 3}, 0, 5)}},
+      {"index_put_slice", [](const Ins& i) { return index_put(i[0], {Slice(1, 3)}, i[1]); }, {R({4, 3}), R({3})}},
+      {"index_put_mask", [](const Ins& i) { return index_put(i[0], {i[1]}, i[2]); }, {R({3, 4}), M({3, 4}), R({})}},
       {"scatter_add", [](const Ins& i) { return scatter_add(i[0], 0, i[1], i[2]); },
        {R({3, 4}), I({2, 4}, 0, 3), R({2, 4})}},
       {"embedding", [](const Ins& i) { return embedding(i[0], i[1]); }, {R({5, 3}), I({2, 3}, 0, 5)}},

@@ -17,6 +17,7 @@
 #include "support/gradcheck.h"
 
 using namespace nabla;
+using namespace nabla::indexing;
 using Ins = std::vector<Tensor>;
 using OpFn = std::function<Tensor(const Ins&)>;
 
@@ -163,6 +164,12 @@ const std::map<std::string, OpFn>& cases() {
       // indexing and shape
       {"index_select", [](const Ins& i) { return index_select(i[0], 1, i[1]); }},
       {"gather", [](const Ins& i) { return gather(i[0], 1, i[1]); }},
+      {"index_basic", [](const Ins& i) { return i[0].index({Slice(1, 3), Ellipsis, None, -1}); }},
+      {"index_step", [](const Ins& i) { return i[0].index({Slice(None, None, 2), 1}); }},
+      {"index_mask", [](const Ins& i) { return i[0].index({Slice(), i[1]}); }},
+      {"index_tensor", [](const Ins& i) { return i[0].index({Ellipsis, i[1]}); }},
+      {"index_put_slice", [](const Ins& i) { return index_put(i[0], {Slice(1, 3)}, i[1]); }},
+      {"index_put_mask", [](const Ins& i) { return index_put(i[0], {i[1]}, i[2]); }},
       {"scatter_add", [](const Ins& i) { return scatter_add(i[0], 0, i[1], i[2]); }},
       {"embedding", [](const Ins& i) { return embedding(i[1], i[0]); }},
       {"one_hot", [](const Ins& i) { return one_hot(i[0], 6); }},
@@ -316,7 +323,7 @@ void run_case(const std::string& name, bool strided) {
   double rtol = tol.rtol, atol = tol.atol;
   Tensor out = cases().at(name)(ins);
   const Tensor& want = fx.at("out");
-  // PyTorch's bool results arrive as u8 and its index results as i64, as nabla's.
+  // PyTorch's bool results arrive as bool and its index results as i64, as nabla's.
   EXPECT_TRUE(close(out, want, rtol, atol, "output"));
   if (!fx.count("gout")) return;
   out.backward(fx.at("gout"));

@@ -60,8 +60,8 @@ TEST(Tensor, DtypeConversionAndItem) {
   Tensor x = from_vector<float>({1.7f, -2.2f, 3.0f});
   EXPECT_EQ(x.to(DType::i64).to_vector<int64_t>(), (std::vector<int64_t>{1, -2, 3}));
   EXPECT_EQ(x.to(DType::f64).dtype(), DType::f64);
-  EXPECT_EQ((x > 0.0).dtype(), DType::u8);
-  EXPECT_EQ((x > 0.0).to_vector<uint8_t>(), (std::vector<uint8_t>{1, 0, 1}));
+  EXPECT_EQ((x > 0.0).dtype(), DType::boolean);
+  EXPECT_EQ((x > 0.0).to_vector<bool>(), (std::vector<bool>{true, false, true}));
   EXPECT_FLOAT_EQ(x.select(0, 2).item(), 3.0);
   EXPECT_THROW(x.item(), Error);
   EXPECT_THROW(x.data<double>(), Error);

@@ -80,6 +80,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"ce", "dice", "ce+dice"}));
   tr->add_option("--label-smoothing", cfg.label_smoothing, "label smoothing")->check(CLI::Range(0.0, 1.0));
   tr->add_option("--clip-grad", cfg.clip_grad, "clip the global gradient norm to this")->check(kNonNegative);
+  tr->add_option("--precision", cfg.precision,
+                 "f32, or bf16: mixed precision (matmuls and convolutions in bf16, f32 weights and optimizer state)")
+      ->check(CLI::IsMember({"f32", "bf16"}));
   tr->add_flag("--detect-anomaly", cfg.detect_anomaly,
                "stop at the first op whose forward or backward makes NaN or Inf, naming it (slower)");
   tr->add_option("--early-stop", cfg.early_stop, "patience in epochs; 0 disables")->check(kNonNegative);

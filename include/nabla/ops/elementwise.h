@@ -40,7 +40,7 @@ Tensor square(const Tensor& x);
 Tensor clamp(const Tensor& x, std::optional<double> min, std::optional<double> max);
 Tensor minimum(const Tensor& a, const Tensor& b);
 Tensor maximum(const Tensor& a, const Tensor& b);
-/// cond ? a : b elementwise; `cond` is u8 (nonzero = true); all three broadcast.
+/// cond ? a : b elementwise; `cond` is bool (or u8, nonzero = true); all three broadcast.
 Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 Tensor where(const Tensor& cond, const Tensor& a, double b);
 
@@ -57,7 +57,7 @@ Tensor logical_not(const Tensor& a);
 /// True when every element is within atol + rtol * |b| of b (shapes must broadcast).
 bool allclose(const Tensor& a, const Tensor& b, double rtol = 1e-5, double atol = 1e-8);
 
-/// x with `value` where mask (u8, broadcast to x) is nonzero.
+/// x with `value` where mask (bool, or u8 read as nonzero = true; broadcast to x) is true.
 Tensor masked_fill(const Tensor& x, const Tensor& mask, double value);
 
 }  // namespace nabla

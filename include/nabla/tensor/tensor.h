@@ -2,6 +2,7 @@
 // Tensor: a cheap handle to an N-dimensional strided view of shared storage.
 #include <concepts>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -19,6 +20,9 @@ namespace autograd {
 struct Node;
 struct LeafHooks;
 }  // namespace autograd
+namespace indexing {
+class TensorIndex;
+}  // namespace indexing
 
 /// What a Tensor handle points to. Several handles may share one impl; several
 /// impls (views) may share one Storage.
@@ -137,6 +141,12 @@ class Tensor {
   Tensor narrow(int64_t dim, int64_t start, int64_t length) const;
   /// Picks index `index` of `dim`, removing that dim.
   Tensor select(int64_t dim, int64_t index) const;
+  /// x[indices] as Python (and libtorch) read it: `x.index({Slice(0, 2), 1, Ellipsis, None})`,
+  /// `x.index({mask})`. Include nabla/ops/indexing.h (in nabla.h). Differentiable; all dtypes.
+  Tensor index(std::initializer_list<indexing::TensorIndex> indices) const;
+  /// x[indices] = value, in place (value broadcast and converted to x's dtype).
+  Tensor& index_put_(std::initializer_list<indexing::TensorIndex> indices, const Tensor& value);
+  Tensor& index_put_(std::initializer_list<indexing::TensorIndex> indices, double value);
   Tensor expand(const Shape& sizes) const;
   Tensor expand_as(const Tensor& other) const { return expand(other.sizes()); }
   Tensor squeeze() const;

@@ -42,6 +42,9 @@ struct TrainConfig {
   std::string loss = "ce";      ///< ce | dice | ce+dice (dice: segmentation)
   double clip_grad = 0.0;       ///< max global gradient norm; 0 disables
   bool detect_anomaly = false;  ///< autograd::AnomalyMode while training: name the first op making NaN/Inf
+  /// f32, or bf16: mixed precision (forward, loss and evaluation under AutocastGuard(bf16); f32
+  /// weights, gradients and optimizer state)
+  std::string precision = "f32";
   int64_t early_stop = 0;       ///< stop after this many epochs without a better test accuracy; 0 disables
   uint64_t seed = 0;
   int threads = 0;              ///< 0: all cores the process may use
@@ -150,6 +153,7 @@ class Trainer {
   const data::Splits& data() const { return data_; }
 
  private:
+  bool mixed_precision() const { return cfg_.precision == "bf16"; }
   struct EpochTotals {
     double loss_sum = 0, correct = 0;
     int64_t seen = 0;
