@@ -19,13 +19,14 @@ Generator& gen_or_default(Generator* g) { return g ? *g : default_generator(); }
 
 }  // namespace
 
-double calculate_gain(const std::string& nl, double param) {
-  if (nl == "linear" || nl == "identity" || nl == "sigmoid" || nl.rfind("conv", 0) == 0) return 1.0;
-  if (nl == "tanh") return 5.0 / 3.0;
-  if (nl == "relu") return std::sqrt(2.0);
-  if (nl == "leaky_relu") return std::sqrt(2.0 / (1.0 + param * param));
-  if (nl == "selu") return 3.0 / 4.0;
-  throw Error(fmt::format("calculate_gain: unknown nonlinearity '{}'", nl));
+double calculate_gain(Nonlinearity nl, double param) {
+  switch (nl.value) {
+    case Nonlinearity::tanh: return 5.0 / 3.0;
+    case Nonlinearity::relu: return std::sqrt(2.0);
+    case Nonlinearity::leaky_relu: return std::sqrt(2.0 / (1.0 + param * param));
+    case Nonlinearity::selu: return 3.0 / 4.0;
+    default: return 1.0;  // linear, identity, the convolutions, sigmoid
+  }
 }
 
 std::pair<int64_t, int64_t> calculate_fans(const Tensor& t) {
@@ -52,7 +53,7 @@ void zeros_(Tensor t) { constant_(t, 0.0); }
 void ones_(Tensor t) { constant_(t, 1.0); }
 
 namespace {
-double kaiming_std(const Tensor& t, double a, FanMode mode, const std::string& nl) {
+double kaiming_std(const Tensor& t, double a, FanMode mode, Nonlinearity nl) {
   auto [fan_in, fan_out] = calculate_fans(t);
   int64_t fan = mode == FanMode::FanIn ? fan_in : fan_out;
   NABLA_CHECK(fan > 0, "kaiming init: tensor {} has zero fan", shape_str(t.sizes()));
@@ -60,12 +61,12 @@ double kaiming_std(const Tensor& t, double a, FanMode mode, const std::string& n
 }
 }  // namespace
 
-void kaiming_uniform_(Tensor t, double a, FanMode mode, const std::string& nl, Generator* gen) {
+void kaiming_uniform_(Tensor t, double a, FanMode mode, Nonlinearity nl, Generator* gen) {
   double bound = std::sqrt(3.0) * kaiming_std(t, a, mode, nl);
   uniform_(t, -bound, bound, gen);
 }
 
-void kaiming_normal_(Tensor t, double a, FanMode mode, const std::string& nl, Generator* gen) {
+void kaiming_normal_(Tensor t, double a, FanMode mode, Nonlinearity nl, Generator* gen) {
   normal_(t, 0.0, kaiming_std(t, a, mode, nl), gen);
 }
 

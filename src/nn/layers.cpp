@@ -43,6 +43,11 @@ Conv2d::Conv2d(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t paddi
     : Conv2d(in, out, ConvOptions{{k, k}, {stride, stride}, {padding, padding}, {dilation, dilation}, groups,
                                   with_bias, false}) {}
 
+Conv2d::Conv2d(const Conv2dOptions& o)
+    : Conv2d(o.in_channels(), o.out_channels(),
+             ConvOptions{o.kernel_size().v, o.stride().v, o.padding().v, o.dilation().v, o.groups(), o.bias(),
+                         o.same_padding()}) {}
+
 Conv2d::Conv2d(int64_t in, int64_t out, const ConvOptions& o) : in_channels(in), out_channels(out), options(o) {
   NABLA_CHECK(in > 0 && out > 0 && o.groups > 0 && in % o.groups == 0 && out % o.groups == 0,
               "Conv2d: in_channels {} and out_channels {} must be positive multiples of groups {}", in, out, o.groups);
@@ -130,6 +135,21 @@ MaxPool2d::MaxPool2d(int64_t k, int64_t stride, int64_t padding, bool ceil_mode)
   params.padding = {padding, padding};
   params.ceil_mode = ceil_mode;
 }
+
+namespace {
+Pool2dParams pool_params(const Pool2dOptions& o) {
+  Pool2dParams p;
+  p.kernel = o.kernel_size().v;
+  p.stride = o.stride().v;
+  p.padding = o.padding().v;
+  p.ceil_mode = o.ceil_mode();
+  p.count_include_pad = o.count_include_pad();
+  return p;
+}
+}  // namespace
+
+MaxPool2d::MaxPool2d(const Pool2dOptions& o) : params(pool_params(o)) {}
+AvgPool2d::AvgPool2d(const Pool2dOptions& o) : params(pool_params(o)) {}
 
 std::string MaxPool2d::extra_repr() const {
   return fmt::format("kernel_size={}, stride={}, padding={}", params.kernel[0], params.stride[0], params.padding[0]);

@@ -1,5 +1,7 @@
 #include "nabla/nn/module.h"
 
+#include <cstdint>
+
 #include <cmath>
 
 #include <atomic>
@@ -9,6 +11,41 @@
 #include "nabla/autograd/grad_mode.h"
 
 namespace nabla::nn {
+
+namespace {
+
+// other's training flag, once it is known that other can move.
+bool movable_training(const Module& m, bool training, bool has_hooks) {
+  NABLA_CHECK(!has_hooks,
+              "{}: a module with hooks or parametrizations cannot be moved (they refer to it by address); move it "
+              "before adding them, or hold it by shared_ptr",
+              m.type_name());
+  return training;
+}
+
+}  // namespace
+
+Module::Module(Module&& other)
+    : std::enable_shared_from_this<Module>(),
+      training_(movable_training(other, other.training_,
+                                 !other.computed_.empty() || !other.pre_hooks_.empty() || !other.hooks_.empty())),
+      owned_(std::move(other.owned_)),
+      lr_multipliers_(std::move(other.lr_multipliers_)),
+      children_(std::move(other.children_)) {
+  // A deque's move keeps its elements where they are; member slots sit at the
+  // same offset from the Module base in the new object as in the old.
+  auto rebase = [&](Tensor* p) {
+    for (Tensor& t : owned_)
+      if (&t == p) return p;
+    const auto offset = reinterpret_cast<std::uintptr_t>(p) - reinterpret_cast<std::uintptr_t>(&other);
+    return reinterpret_cast<Tensor*>(reinterpret_cast<std::uintptr_t>(this) + offset);
+  };
+  for (const auto& [n, p] : other.params_) params_.emplace_back(n, rebase(p));
+  for (const auto& [n, p] : other.buffers_) buffers_.emplace_back(n, rebase(p));
+  other.params_.clear();
+  other.buffers_.clear();
+}
+
 
 namespace {
 thread_local ForwardHook t_forward_hook;

@@ -111,10 +111,10 @@ std::string RNNBase::extra_repr() const {
 }
 
 namespace {
-std::string rnn_mode(const std::string& nonlinearity) {
-  NABLA_CHECK(nonlinearity == "tanh" || nonlinearity == "relu", "RNN: nonlinearity must be tanh or relu, got '{}'",
-              nonlinearity);
-  return "rnn_" + nonlinearity;
+std::string rnn_mode(Nonlinearity nonlinearity) {
+  NABLA_CHECK(nonlinearity == Nonlinearity::tanh || nonlinearity == Nonlinearity::relu,
+              "RNN: nonlinearity must be tanh or relu, got '{}'", nonlinearity.name());
+  return std::string("rnn_") + nonlinearity.name();
 }
 }  // namespace
 
@@ -160,7 +160,7 @@ std::string RNNCellBase::extra_repr() const {
   return fmt::format("{}, {}{}", input_size, hidden_size, bias_ih.defined() ? "" : ", bias=False");
 }
 
-RNNCell::RNNCell(int64_t in, int64_t hidden, bool bias, const std::string& nonlinearity)
+RNNCell::RNNCell(int64_t in, int64_t hidden, bool bias, Nonlinearity nonlinearity)
     : RNNCellBase(rnn_mode(nonlinearity), 1, in, hidden, bias) {}
 LSTMCell::LSTMCell(int64_t in, int64_t hidden, bool bias) : RNNCellBase("lstm", 4, in, hidden, bias) {}
 GRUCell::GRUCell(int64_t in, int64_t hidden, bool bias) : RNNCellBase("gru", 3, in, hidden, bias) {}

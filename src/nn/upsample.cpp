@@ -7,21 +7,20 @@
 namespace nabla::nn {
 
 namespace {
-InterpolateOptions checked_options(std::string mode, bool align_corners) {
-  NABLA_CHECK(mode == "nearest" || mode == "bilinear", "Upsample: unknown mode '{}' (known: nearest, bilinear)",
-              mode);
-  NABLA_CHECK(!(mode == "nearest" && align_corners), "Upsample: align_corners only applies to bilinear mode");
-  return InterpolateOptions{std::move(mode), align_corners};
+InterpolateOptions checked_options(InterpolateMode mode, bool align_corners) {
+  NABLA_CHECK(!(mode == InterpolateMode::nearest && align_corners),
+              "Upsample: align_corners only applies to bilinear mode");
+  return InterpolateOptions{mode, align_corners};
 }
 }  // namespace
 
-Upsample::Upsample(double s, std::string mode, bool align_corners)
-    : scale_factor(s), options(checked_options(std::move(mode), align_corners)) {
+Upsample::Upsample(double s, InterpolateMode mode, bool align_corners)
+    : scale_factor(s), options(checked_options(mode, align_corners)) {
   NABLA_CHECK(s > 0, "Upsample: scale_factor must be positive, got {}", s);
 }
 
-Upsample::Upsample(std::array<int64_t, 2> sz, std::string mode, bool align_corners)
-    : size(sz), options(checked_options(std::move(mode), align_corners)) {
+Upsample::Upsample(std::array<int64_t, 2> sz, InterpolateMode mode, bool align_corners)
+    : size(sz), options(checked_options(mode, align_corners)) {
   NABLA_CHECK(sz[0] > 0 && sz[1] > 0, "Upsample: size must be positive, got {}x{}", sz[0], sz[1]);
 }
 
@@ -33,7 +32,7 @@ Tensor Upsample::forward(const Tensor& x) {
 std::string Upsample::extra_repr() const {
   std::string what = size ? fmt::format("size=({}, {})", (*size)[0], (*size)[1])
                           : fmt::format("scale_factor={}", *scale_factor);
-  return fmt::format("{}, mode='{}'", what, options.mode);
+  return fmt::format("{}, mode='{}'", what, options.mode.name());
 }
 
 DropPath::DropPath(double p) : p(p) { NABLA_CHECK(p >= 0 && p < 1, "DropPath: p must be in [0, 1), got {}", p); }

@@ -72,10 +72,8 @@ constexpr double kSqrt2 = 1.4142135623730951, kInvSqrt2Pi = 0.3989422804014327;
 constexpr double kTanhScale = 0.7978845608028654, kCube = 0.044715;  // sqrt(2/pi), GELU's tanh fit
 }  // namespace
 
-Tensor gelu(const Tensor& x, const std::string& approximate) {
-  NABLA_CHECK(approximate == "none" || approximate == "tanh",
-              "gelu: approximate must be \"none\" or \"tanh\", got \"{}\"", approximate);
-  bool tanh_form = approximate == "tanh";
+Tensor gelu(const Tensor& x, GeluApproximation approximate) {
+  const bool tanh_form = approximate == GeluApproximation::tanh;
   Tensor out = unary_float_map("gelu", x, [tanh_form](auto v) {
     using T = decltype(v);
     if (tanh_form) return T(0.5) * v * (T(1) + std::tanh(T(kTanhScale) * (v + T(kCube) * v * v * v)));

@@ -34,7 +34,7 @@ Taps make_taps(int64_t in, int64_t out, double inv_scale, const InterpolateOptio
   t.w1.resize(out);
   double scale = inv_scale > 0 ? inv_scale : double(in) / double(out);
   for (int64_t d = 0; d < out; ++d) {
-    if (o.mode == "nearest") {
+    if (o.mode == InterpolateMode::nearest) {
       int64_t s = std::min<int64_t>(static_cast<int64_t>(std::floor(double(d) * scale)), in - 1);
       t.i0[d] = t.i1[d] = s;
       t.w0[d] = 1;
@@ -58,8 +58,6 @@ Taps make_taps(int64_t in, int64_t out, double inv_scale, const InterpolateOptio
 
 Tensor interpolate_impl(const Tensor& x, std::array<int64_t, 2> size, std::array<double, 2> inv_scale,
                         const InterpolateOptions& o) {
-  NABLA_CHECK(o.mode == "nearest" || o.mode == "bilinear",
-              "interpolate: unknown mode '{}' (known: nearest, bilinear)", o.mode);
   NABLA_CHECK(x.dim() == 3 || x.dim() == 4, "interpolate: expected input [N, C, H, W] or [C, H, W], got {}",
               shape_str(x.sizes()));
   NABLA_CHECK(size[0] > 0 && size[1] > 0, "interpolate: output size must be positive, got {}x{}", size[0], size[1]);

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "nabla/nn/module.h"
+#include "nabla/ops/activation.h"
 
 namespace nabla::nn {
 
@@ -37,10 +38,10 @@ class ELU : public Module {
 
 class GELU : public Module {
  public:
-  explicit GELU(std::string approximate = "none") : approximate(std::move(approximate)) {}
+  explicit GELU(GeluApproximation approximate = GeluApproximation::none) : approximate(approximate) {}
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "GELU"; }
-  std::string approximate;
+  GeluApproximation approximate;
 };
 
 class SiLU : public Module {

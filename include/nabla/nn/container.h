@@ -1,19 +1,48 @@
 #pragma once
 // Containers: Sequential chains modules; ModuleList and ModuleDict hold them.
 #include <initializer_list>
+#include <memory>
 #include <string>
+#include <type_traits>
 
 #include "nabla/nn/module.h"
 
 namespace nabla::nn {
+
+/// A module value (moved to the heap) or a shared_ptr to one, as containers take them.
+template <class M>
+concept ModuleOrPtr = std::is_base_of_v<Module, std::decay_t<M>> || std::is_convertible_v<std::decay_t<M>, ModulePtr>;
+
+namespace detail {
+template <ModuleOrPtr M> ModulePtr module_ptr(M&& m) {
+  using D = std::decay_t<M>;
+  if constexpr (std::is_convertible_v<D, ModulePtr>)
+    return ModulePtr(std::forward<M>(m));
+  else
+    return std::make_shared<D>(std::forward<M>(m));
+}
+}  // namespace detail
 
 /// Applies its children in order; they are named "0", "1", ... as in PyTorch.
 class Sequential : public Module {
  public:
   Sequential() = default;
   Sequential(std::initializer_list<ModulePtr> modules);
+  /// From modules by value or by pointer, as libtorch's:
+  /// `nn::Sequential seq(nn::Linear(784, 128), nn::ReLU(), nn::Linear(128, 10));`
+  template <ModuleOrPtr... M>
+    requires(sizeof...(M) > 0)
+  explicit Sequential(M&&... modules) {
+    (push_back(detail::module_ptr(std::forward<M>(modules))), ...);
+  }
   /// Appends a module (named by its position); returns it.
   ModulePtr push_back(ModulePtr m);
+  /// Appends a module value (moved to the heap); returns the pointer to it.
+  template <class M>
+    requires std::is_base_of_v<Module, std::decay_t<M>>
+  ModulePtr push_back(M&& m) {
+    return push_back(detail::module_ptr(std::forward<M>(m)));
+  }
   /// Appends a module under a name of your own.
   ModulePtr push_back(const std::string& name, ModulePtr m);
   Tensor forward(const Tensor& x) override;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "nabla/nn/module.h"
+#include "nabla/nn/options.h"
 #include "nabla/ops/conv.h"
 #include "nabla/ops/pool.h"
 
@@ -15,6 +16,7 @@ namespace nabla::nn {
 class Linear : public Module {
  public:
   Linear(int64_t in_features, int64_t out_features, bool bias = true);
+  explicit Linear(const LinearOptions& o) : Linear(o.in_features(), o.out_features(), o.bias()) {}
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "Linear"; }
   std::string extra_repr() const override;
@@ -40,6 +42,8 @@ class Conv2d : public Module {
   Conv2d(int64_t in_channels, int64_t out_channels, int64_t kernel_size, int64_t stride = 1, int64_t padding = 0,
          int64_t dilation = 1, int64_t groups = 1, bool bias = true);
   Conv2d(int64_t in_channels, int64_t out_channels, const ConvOptions& opts);
+  /// `nn::Conv2d conv(nn::Conv2dOptions(3, 16, 3).stride(2).padding(1).bias(false));`
+  explicit Conv2d(const Conv2dOptions& o);
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "Conv2d"; }
   std::string extra_repr() const override;
@@ -78,6 +82,7 @@ class MaxPool2d : public Module {
  public:
   explicit MaxPool2d(int64_t kernel_size, int64_t stride = 0, int64_t padding = 0, bool ceil_mode = false);
   explicit MaxPool2d(const Pool2dParams& p) : params(p) {}
+  explicit MaxPool2d(const Pool2dOptions& o);
   Tensor forward(const Tensor& x) override { return max_pool2d(x, params); }
   std::string type_name() const override { return "MaxPool2d"; }
   std::string extra_repr() const override;
@@ -88,6 +93,7 @@ class AvgPool2d : public Module {
  public:
   explicit AvgPool2d(int64_t kernel_size, int64_t stride = 0, int64_t padding = 0, bool ceil_mode = false,
                      bool count_include_pad = true);
+  explicit AvgPool2d(const Pool2dOptions& o);
   Tensor forward(const Tensor& x) override { return avg_pool2d(x, params); }
   std::string type_name() const override { return "AvgPool2d"; }
   std::string extra_repr() const override;

@@ -24,6 +24,13 @@ class Module : public std::enable_shared_from_this<Module> {
   /// Not copyable: the registry holds the addresses of the members it names.
   Module(const Module&) = delete;
   Module& operator=(const Module&) = delete;
+  /// Movable, so modules pass by value (`nn::Sequential seq(nn::Linear(4, 8), nn::ReLU())`):
+  /// the registry's slots move with the members they name. A module whose
+  /// registered slots are not its own members (they sit in a vector, as a
+  /// recurrent layer's per-layer weights) deletes its move constructor. One with
+  /// hooks or parametrizations refuses to move (they refer to it by address).
+  Module(Module&& other);
+  Module& operator=(Module&&) = delete;
 
   /// The layer's computation; the default throws (containers override it).
   virtual Tensor forward(const Tensor& x);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "nabla/nn/init.h"
 #include "nabla/nn/module.h"
 
 namespace nabla::nn {
@@ -15,7 +16,7 @@ struct RNNOptions {
   int64_t input_size = 0;
   int64_t hidden_size = 0;
   int64_t num_layers = 1;
-  std::string nonlinearity = "tanh";  ///< RNN only: tanh or relu
+  Nonlinearity nonlinearity = Nonlinearity::tanh;  ///< RNN only: tanh or relu
   bool bias = true;
   bool batch_first = false;  ///< input and output [B, T, F] instead of [T, B, F]
   bool bidirectional = false;
@@ -32,6 +33,8 @@ struct RNNOutput {
 /// The shared machinery of RNN, LSTM and GRU.
 class RNNBase : public Module {
  public:
+  /// Not movable: the registered weights live in vectors, not in members (see Module(Module&&)).
+  RNNBase(RNNBase&&) = delete;
   /// Runs the stack. x is [T, B, F] ([B, T, F] with batch_first) or unbatched
   /// [T, F]; h0 (and c0 for LSTM) are [num_layers * D, B, H] or undefined for
   /// zeros; `lengths` (one per sequence, in any order) gives PyTorch's
@@ -88,7 +91,7 @@ class RNNCellBase : public Module {
 /// h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh) (or relu).
 class RNNCell : public RNNCellBase {
  public:
-  RNNCell(int64_t input_size, int64_t hidden_size, bool bias = true, const std::string& nonlinearity = "tanh");
+  RNNCell(int64_t input_size, int64_t hidden_size, bool bias = true, Nonlinearity nonlinearity = Nonlinearity::tanh);
   Tensor forward(const Tensor& x, const Tensor& h) { return step(x, h, Tensor()).first; }
   Tensor forward(const Tensor& x) override { return forward(x, Tensor()); }
   std::string type_name() const override { return "RNNCell"; }

@@ -13,9 +13,10 @@ namespace nabla::nn {
 class Upsample : public Module {
  public:
   /// Scales both spatial dims by `scale_factor`.
-  explicit Upsample(double scale_factor, std::string mode = "nearest", bool align_corners = false);
+  explicit Upsample(double scale_factor, InterpolateMode mode = InterpolateMode::nearest, bool align_corners = false);
   /// Resizes to `size` (out_h, out_w).
-  explicit Upsample(std::array<int64_t, 2> size, std::string mode = "nearest", bool align_corners = false);
+  explicit Upsample(std::array<int64_t, 2> size, InterpolateMode mode = InterpolateMode::nearest,
+                    bool align_corners = false);
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "Upsample"; }
   std::string extra_repr() const override;

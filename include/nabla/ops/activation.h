@@ -2,15 +2,24 @@
 // Activation functions and (log-)softmax.
 #include <string>
 
+#include "nabla/tensor/named_enum.h"
 #include "nabla/tensor/tensor.h"
 
 namespace nabla {
 
+struct GeluApproximationNames {
+  enum Value { none, tanh };
+  static constexpr const char* kWhat = "gelu: approximate";
+  static constexpr std::pair<const char*, Value> kNames[] = {{"none", none}, {"tanh", tanh}};
+};
+/// gelu's form: GeluApproximation::none (exact, with erf) or ::tanh; PyTorch's strings work too.
+using GeluApproximation = NamedEnum<GeluApproximationNames>;
+
 Tensor relu(const Tensor& x);
 Tensor leaky_relu(const Tensor& x, double negative_slope = 0.01);
 Tensor elu(const Tensor& x, double alpha = 1.0);
-/// approximate: "none" (exact, erf) or "tanh".
-Tensor gelu(const Tensor& x, const std::string& approximate = "none");
+/// x Phi(x); `approximate` none (exact, erf) or tanh. f32/f64 (16-bit floats compute in f32).
+Tensor gelu(const Tensor& x, GeluApproximation approximate = GeluApproximation::none);
 Tensor silu(const Tensor& x);
 Tensor sigmoid(const Tensor& x);
 Tensor tanh(const Tensor& x);

@@ -4,13 +4,22 @@
 #include <array>
 #include <string>
 
+#include "nabla/tensor/named_enum.h"
 #include "nabla/tensor/tensor.h"
 
 namespace nabla {
 
+struct InterpolateModeNames {
+  enum Value { nearest, bilinear };
+  static constexpr const char* kWhat = "interpolate: mode";
+  static constexpr std::pair<const char*, Value> kNames[] = {{"nearest", nearest}, {"bilinear", bilinear}};
+};
+/// InterpolateMode::nearest or ::bilinear ("nearest", "bilinear" work too).
+using InterpolateMode = NamedEnum<InterpolateModeNames>;
+
 /// How interpolate maps output pixels to input coordinates.
 struct InterpolateOptions {
-  std::string mode = "nearest";  ///< "nearest" | "bilinear"
+  InterpolateMode mode = InterpolateMode::nearest;
   bool align_corners = false;    ///< bilinear only: corner pixels of input and output coincide
 };
 
