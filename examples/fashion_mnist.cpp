@@ -12,10 +12,8 @@ int main() {
   data::Preprocess pre;                                    // pixels / 255, then standardized
   std::tie(pre.mean, pre.std) = data::channel_stats(d.train->inputs());
 
-  auto model = std::make_shared<nn::Sequential>(std::initializer_list<nn::ModulePtr>{
-      std::make_shared<nn::Flatten>(), std::make_shared<nn::Linear>(784, 256), std::make_shared<nn::ReLU>(),
-      std::make_shared<nn::Linear>(256, 128), std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(128, 100),
-      std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(100, 10)});
+  auto model = std::make_shared<nn::Sequential>(nn::Flatten(), nn::Linear(784, 256), nn::ReLU(), nn::Linear(256, 128),
+                                                nn::ReLU(), nn::Linear(128, 100), nn::ReLU(), nn::Linear(100, 10));
   optim::Adam opt(model->parameters(), 1e-3);
   const int epochs = 20;
   optim::CosineAnnealingLR sched(opt, epochs);
@@ -25,7 +23,7 @@ int main() {
     model->train();
     loader.start_epoch(epoch);
     while (auto batch = loader.next()) {
-      Tensor loss = cross_entropy(model->forward(batch->input), batch->target);
+      Tensor loss = cross_entropy((*model)(batch->input), batch->target);
       opt.zero_grad();
       loss.backward();
       opt.step();

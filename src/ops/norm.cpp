@@ -30,6 +30,13 @@ struct Normalized {
   Tensor var;   // [M], biased
 };
 
+// (x - mean) / sqrt(var + eps) over `dims`, from recorded (twice differentiable)
+// ops: the reference the fused kernels' second derivatives come from.
+Tensor normalized_composite(const Tensor& x, const Shape& dims, double eps) {
+  Tensor c = sub(x, mean(x, dims, true));
+  return mul(c, pow(add(mean(mul(c, c), dims, true), eps), -0.5));
+}
+
 // xhat = (x - mean) / sqrt(var + eps) per row of x [M, R].
 Normalized normalize_rows(const Tensor& x, double eps, const char* op) {
   NABLA_CHECK(x.dim() == 2, "internal: normalize_rows expects [M, R]");
@@ -49,7 +56,10 @@ Normalized normalize_rows(const Tensor& x, double eps, const char* op) {
   Tensor xhat = n.xhat.detach();
   record(
       n.xhat, op, {x},
-      [xhat, rstd, M, R](const Tensor& g) {
+      [x, xhat, rstd, M, R, eps](const Tensor& g) {
+        if (grad_enabled())  // create_graph: differentiate the composite form instead
+          return autograd::composite_backward(
+              [eps](const std::vector<Tensor>& in) { return normalized_composite(in[0], {1}, eps); }, {x}, g);
         // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), per row.
         Tensor gc = g.contiguous();
         Tensor gx = Tensor::empty({M, R}, g.dtype());
@@ -63,7 +73,7 @@ Normalized normalize_rows(const Tensor& x, double eps, const char* op) {
         });
         return Grads{gx};
       },
-      {n.xhat});
+      {n.xhat}, autograd::Backward::differentiable);
   return n;
 }
 
@@ -206,7 +216,20 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& w, const Tensor& b, doubl
   Tensor mean = st->mean, rstd = st->rstd;
   autograd::record(
       y, "batch_norm", {x, w, b},
-      [xc, wc, mean, rstd, N, C, L, cl, gx, gw, gb](const Tensor& g) {
+      [x, w, b, eps, xc, wc, mean, rstd, N, C, L, cl, gx, gw, gb](const Tensor& g) {
+        if (grad_enabled()) {  // create_graph: differentiate the composite form instead
+          return autograd::composite_backward(
+              [eps](const std::vector<Tensor>& in) {
+                Shape dims{0}, cs(in[0].dim(), 1);
+                for (int64_t d = 2; d < in[0].dim(); ++d) dims.push_back(d);
+                cs[1] = in[0].size(1);
+                Tensor y = normalized_composite(in[0], dims, eps);
+                if (in[1].defined()) y = mul(y, in[1].reshape(cs));
+                if (in[2].defined()) y = add(y, in[2].reshape(cs));
+                return y;
+              },
+              {x, w, b}, g);
+        }
         Tensor gc = cl ? channels_last_copy(g) : g.contiguous();
         Tensor dx = gx ? empty_like_layout(xc, g.dtype()) : Tensor();
         Tensor dw = Tensor::empty({C}, g.dtype()), db = Tensor::empty({C}, g.dtype());
@@ -229,7 +252,7 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& w, const Tensor& b, doubl
         });
         return Grads{dx, gw ? dw : Tensor(), gb ? db : Tensor()};
       },
-      {x});
+      {x}, autograd::Backward::differentiable);
   return y;
 }
 

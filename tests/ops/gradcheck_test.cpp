@@ -329,7 +329,8 @@ const std::set<std::string> kTwiceDifferentiable = {
     "sum_all", "mean", "matmul_2d", "matmul_vec", "matmul_dot", "matmul_batched", "matmul_3d_2d", "linear",
     "relu", "sigmoid", "tanh", "softmax", "log_softmax", "cross_entropy", "cross_entropy_prob", "nll_loss",
     "mse_loss", "gather", "cat", "stack", "split", "chunk", "view_reshape", "transpose_permute", "expand",
-    "squeeze_flatten", "contiguous_clone", "tril_triu", "diagonal_embed"};
+    "squeeze_flatten", "contiguous_clone", "tril_triu", "diagonal_embed", "layer_norm", "batch_norm",
+    "batch_norm_eval", "group_norm"};
 
 class Gradgradcheck : public ::testing::TestWithParam<Case> {};
 

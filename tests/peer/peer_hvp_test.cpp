@@ -42,6 +42,15 @@ const std::map<std::string, Loss>& cases() {
          Tensor gx = autograd::grad({critic}, {x}, {}, std::nullopt, true)[0];
          return pow(sqrt(pow(gx, 2.0).sum({1}) + 1e-12) - 1.0, 2.0).mean();
        }},
+      {"norms_penalty",
+       [](const Named& p, const Named& d) {
+         Tensor x = d.at("x").clone().requires_grad_();
+         Tensor h = layer_norm(matmul(x, p.at("w1")), {6}, p.at("g"), p.at("b"));
+         Tensor z = batch_norm(tanh(h).reshape({4, 3, 2}), Tensor(), Tensor(), p.at("bw"), p.at("bb"), true);
+         Tensor out = pow(z, 2.0).sum();
+         Tensor gx = autograd::grad({out}, {x}, {}, std::nullopt, true)[0];
+         return out * 0.1 + pow(gx, 2.0).sum();
+       }},
   };
   return c;
 }
