@@ -10,7 +10,10 @@
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/nn/container.h"
 #include "nabla/nn/layers.h"
+#include "nabla/linalg/linalg.h"
 #include "nabla/ops/elementwise.h"
+#include "nabla/ops/matrix.h"
+#include "nabla/ops/shape.h"
 #include "nabla/ops/matmul.h"
 #include "nabla/ops/reduce.h"
 #include "nabla/tensor/factory.h"
@@ -173,6 +176,108 @@ void spectral_norm(Module& module, const std::string& name, int64_t n_power_iter
   int64_t d = dim.value_or(dynamic_cast<ConvTranspose2d*>(&module) ? 1 : 0);
   if (w.dim() > 0) d = wrap_dim(d, w.dim(), "spectral_norm");
   register_parametrization(module, name, std::make_shared<SpectralNorm>(w, n_power_iterations, d, eps));
+}
+
+// ------------------------------------------------------------------ orthogonal
+
+namespace {
+
+// torch.nn.utils.parametrizations.orthogonal's _Orthogonal with trivialization:
+// weight = base @ map(original), original starting at -I (so map(original) = I
+// and weight = base, the orthogonalized initial weight).
+class Orthogonal : public Parametrization {
+ public:
+  Orthogonal(const Shape& shape, OrthogonalMap map) : shape_(shape), map_(map) {}
+
+  Tensor forward(const Tensor& X0) override {
+    Tensor X = X0;
+    int64_t n = X.size(-2), k = X.size(-1);
+    const bool transposed = n < k;
+    if (transposed) {
+      X = mT(X);
+      std::swap(n, k);
+    }
+    Tensor Q;  // n x k with orthonormal columns
+    if (map_ == OrthogonalMap::householder) {
+      const Tensor A = tril(X, -1);
+      const Tensor tau = 2.0 / (1.0 + sum(A * A, {-2}));
+      // The diagonal of X holds the signs (+-1), neither differentiated nor updated (PyTorch's .int()).
+      Q = linalg::householder_product(A, tau) * diagonal(X).detach().to(DType::i32).to(X.dtype()).unsqueeze(-2);
+    } else {
+      X = tril(X);
+      if (n != k) {
+        Shape pad = X.sizes();
+        pad.back() = n - k;
+        X = cat({X, zeros(pad, X.dtype())}, -1);
+      }
+      const Tensor A = X - mT(X);  // skew-symmetric
+      if (map_ == OrthogonalMap::matrix_exp) {
+        Q = linalg::matrix_exp(A);
+      } else {  // Cayley: (I - A/2)^-1 (I + A/2)
+        const Tensor I = eye(n, n, A.dtype());
+        Q = linalg::solve(I - A * 0.5, I + A * 0.5);
+      }
+      if (n != k) Q = Q.narrow(-1, 0, k);
+    }
+    if (base_.defined()) Q = matmul(base_, Q);
+    return transposed ? mT(Q) : Q;
+  }
+
+  Tensor right_inverse(const Tensor& value) override {
+    NABLA_CHECK(value.sizes() == shape_, "orthogonal: expected a value of shape {}, got {}", shape_str(shape_),
+                shape_str(value.sizes()));
+    Tensor Q = value.detach();
+    int64_t n = Q.size(-2), k = Q.size(-1);
+    if (n < k) {
+      Q = mT(Q);
+      std::swap(n, k);
+    }
+    if (n != k) {  // complete Q to a square orthogonal matrix
+      Shape extra = Q.sizes();
+      extra.back() = n - k;
+      Q = make_orthogonal(cat({Q, randn(extra, Q.dtype())}, -1));
+    } else {
+      Q = is_orthogonal(Q) ? Q.clone() : make_orthogonal(Q);
+    }
+    if (base_.defined())
+      base_ = Q;
+    else
+      register_buffer("base", base_, Q);
+    // -I: the raw tensor every map sends to I (Householder reads its diagonal as signs).
+    return zeros_like(value) - eye(value.size(-2), value.size(-1), value.dtype());
+  }
+  std::string type_name() const override { return "_Orthogonal"; }
+
+ private:
+  // PyTorch's _is_orthogonal: Q^T Q within 10 n eps of I.
+  static bool is_orthogonal(const Tensor& Q) {
+    const double eps = Q.dtype() == DType::f64 ? 2.220446049250313e-16 : 1.1920928955078125e-07;
+    return allclose(matmul(mT(Q), Q), eye(Q.size(-1), Q.size(-1), Q.dtype()), 0.0,
+                    10.0 * static_cast<double>(Q.size(-2)) * eps);
+  }
+  // The Q of A's QR with each column's sign making R's diagonal positive (PyTorch's _make_orthogonal).
+  static Tensor make_orthogonal(const Tensor& A) {
+    linalg::QR qr = linalg::qr(A);
+    return qr.Q * sign(diagonal(qr.R)).unsqueeze(-2);
+  }
+  Shape shape_;
+  OrthogonalMap map_;
+  Tensor base_;
+};
+
+}  // namespace
+
+void orthogonal(Module& module, const std::string& name, std::optional<OrthogonalMap> orthogonal_map,
+                bool use_trivialization) {
+  NABLA_CHECK(registered(module, name), "orthogonal: {} has no parameter '{}'", module.type_name(), name);
+  NABLA_CHECK(use_trivialization, "orthogonal: use_trivialization=false is not supported (PyTorch's default, true, is)");
+  Tensor w = module.get_parameter(name);
+  NABLA_CHECK(w.dim() >= 2, "orthogonal: '{}' must have at least 2 dims, got {}", name, shape_str(w.sizes()));
+  NABLA_CHECK(w.dtype() == DType::f32 || w.dtype() == DType::f64, "orthogonal: '{}' must be f32 or f64, got {}", name,
+              dtype_name(w.dtype()));
+  const OrthogonalMap map = orthogonal_map.value_or(w.size(-2) == w.size(-1) ? OrthogonalMap::matrix_exp
+                                                                              : OrthogonalMap::householder);
+  register_parametrization(module, name, std::make_shared<Orthogonal>(w.sizes(), map));
 }
 
 // ------------------------------------------------------------------ weight norm (PyTorch 1.13's)

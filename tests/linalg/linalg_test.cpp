@@ -92,3 +92,66 @@ TEST(Linalg, BadInputIsAClearError) {
   EXPECT_NE(error_of([] { linalg::qr(eye(2), "thin"); }).find("mode"), std::string::npos);
   EXPECT_NE(error_of([] { linalg::matrix_norm(eye(2), 3.0); }).find("ord"), std::string::npos);
 }
+
+TEST(Linalg, MatrixExpOfKnownMatrices) {
+  // exp of a rotation generator is the rotation; of a diagonal, the exponentials; of a large norm, scaled and squared.
+  const double t = 2.5;
+  Tensor gen = from_vector<double>({0, -t, t, 0}, {2, 2});
+  EXPECT_TRUE(allclose(linalg::matrix_exp(gen),
+                       from_vector<double>({std::cos(t), -std::sin(t), std::sin(t), std::cos(t)}, {2, 2}), 1e-14,
+                       1e-14));
+  Tensor d = diag_embed(from_vector<double>({-3.0, 0.0, 7.5}));
+  EXPECT_TRUE(allclose(linalg::matrix_exp(d), diag_embed(from_vector<double>({std::exp(-3.0), 1.0, std::exp(7.5)})),
+                       1e-13, 1e-13));
+  Tensor n = from_vector<double>({0, 1, 0, 0}, {2, 2});  // nilpotent: exp = I + N
+  EXPECT_TRUE(allclose(linalg::matrix_exp(n * 40.0), from_vector<double>({1, 40, 0, 1}, {2, 2}), 1e-12, 1e-12));
+  EXPECT_EQ(linalg::matrix_exp(zeros({3, 0, 0}, DType::f64)).sizes(), (Shape{3, 0, 0}));
+  EXPECT_NE(error_of([] { linalg::matrix_exp(zeros({2, 3}, DType::f64)); }).find("linalg.matrix_exp"),
+            std::string::npos);
+  Tensor bad = from_vector<double>({NAN, 0, 0, 0}, {2, 2});
+  EXPECT_NE(error_of([&] { linalg::matrix_exp(bad); }).find("NaN"), std::string::npos);
+}
+
+TEST(Linalg, HouseholderProductOfQrFactorsIsQ) {
+  // With unit reflections along e_i (A = 0 below the diagonal, tau = 2) each H_i flips coordinate i.
+  Tensor q = linalg::householder_product(zeros({4, 3}, DType::f64), full({3}, 2.0, DType::f64));
+  EXPECT_TRUE(allclose(q, zeros({4, 3}, DType::f64) - eye(4, 3, DType::f64), 0, 0));
+  // Reflections (tau = 2 / |v|^2, v with its implicit unit entry) multiply to orthonormal columns.
+  Tensor v = randn({5, 3}, DType::f64);
+  Tensor tau = 2.0 / (1.0 + sum(tril(v, -1) * tril(v, -1), {-2}));
+  EXPECT_TRUE(orthonormal_columns(linalg::householder_product(tril(v, -1), tau)));
+}
+
+TEST(Orthogonal, KeepsTheWeightOrthogonalThroughTraining) {
+  for (auto [in, out] : {std::pair<int64_t, int64_t>{4, 4}, {3, 6}, {6, 3}}) {
+    manual_seed(5);
+    nn::Linear lin(in, out);
+    lin.to(DType::f64);
+    nn::orthogonal(lin);
+    ASSERT_TRUE(nn::is_parametrized(lin, "weight"));
+    auto keys = lin.state_dict();
+    EXPECT_TRUE(keys.count("parametrizations.weight.original"));
+    EXPECT_TRUE(keys.count("parametrizations.weight.0.base"));
+    auto orthonormal = [&](const Tensor& w) {
+      Tensor m = w.size(0) >= w.size(1) ? w : mT(w);  // columns of the tall view
+      return orthonormal_columns(m.detach());
+    };
+    EXPECT_TRUE(orthonormal(lin.weight));
+    optim::SGD opt(lin.parameters(), 0.5);
+    for (int step = 0; step < 5; ++step) {
+      opt.zero_grad();
+      Tensor x = randn({8, in}, DType::f64);
+      sum(pow(lin(x) - 1.0, 2.0)).backward();
+      opt.step();
+    }
+    lin(randn({1, in}, DType::f64));  // recompute the weight from the trained original
+    EXPECT_TRUE(orthonormal(lin.weight)) << in << "x" << out;
+    Tensor w = lin.weight.detach().clone();
+    nn::remove_parametrizations(lin, "weight");
+    EXPECT_TRUE(allclose(lin.weight, w, 0, 0));
+  }
+  nn::Linear l(3, 3);
+  EXPECT_THROW(nn::orthogonal(l, "weight", std::nullopt, false), Error);
+  EXPECT_THROW(nn::orthogonal(l, "bias"), Error);
+  EXPECT_THROW(nn::orthogonal(l, "weight", "polar"), Error);
+}

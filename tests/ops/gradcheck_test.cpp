@@ -237,6 +237,9 @@ std::vector<Case> all_cases() {
       {"linalg_solve_triangular_unit",
        [](const Ins& i) { return linalg::solve_triangular(i[0], i[1], true, true, true); }, {R({3, 3}), R({3, 2})}},
       {"linalg_inv", [](const Ins& i) { return linalg::inv(i[0] + eye(3, 3, DType::f64) * 2.0); }, {R({2, 3, 3})}},
+      {"linalg_matrix_exp", [](const Ins& i) { return linalg::matrix_exp(i[0] * 2.0); }, {R({2, 3, 3})}},
+      {"linalg_householder_product", [](const Ins& i) { return linalg::householder_product(i[0], i[1]); },
+       {R({4, 3}), R({2}, 0.5, 1.5)}},
       {"linalg_det", [](const Ins& i) { return linalg::det(i[0] + eye(3, 3, DType::f64)); }, {R({2, 3, 3})}},
       {"linalg_slogdet", [](const Ins& i) { return linalg::slogdet(i[0] + eye(3, 3, DType::f64) * 2.0).logabsdet; },
        {R({3, 3})}},
@@ -330,7 +333,7 @@ const std::set<std::string> kTwiceDifferentiable = {
     "relu", "sigmoid", "tanh", "softmax", "log_softmax", "cross_entropy", "cross_entropy_prob", "nll_loss",
     "mse_loss", "gather", "cat", "stack", "split", "chunk", "view_reshape", "transpose_permute", "expand",
     "squeeze_flatten", "contiguous_clone", "tril_triu", "diagonal_embed", "layer_norm", "batch_norm",
-    "batch_norm_eval", "group_norm"};
+    "batch_norm_eval", "group_norm", "linalg_matrix_exp"};
 
 class Gradgradcheck : public ::testing::TestWithParam<Case> {};
 

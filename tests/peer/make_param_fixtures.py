@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """PyTorch 1.13 parametrized modules for nabla's peer tests (peer_param_test.cpp):
-spectral_norm (torch.nn.utils.parametrizations), weight_norm (the 1.13
+spectral_norm and orthogonal (torch.nn.utils.parametrizations), weight_norm (the 1.13
 torch.nn.utils.weight_norm) and l1_unstructured pruning, float64.
 
 Per case: the state_dict in PyTorch's naming before a train-mode forward
@@ -13,6 +13,7 @@ Usage: make_param_fixtures.py OUT_DIR
 """
 import os
 import sys
+import zlib
 
 import torch
 import torch.nn as nn
@@ -59,13 +60,43 @@ def case_prune_linear():
     return m, (4, 6), orig
 
 
+def orthogonal(m, **kw):
+    """orthogonal(), then `original` moved off its starting -I (its diagonal kept: Householder's signs),
+    so the map is exercised away from the identity."""
+    parametrizations.orthogonal(m, **kw)
+    with torch.no_grad():
+        o = m.parametrizations.weight.original
+        o.add_(0.3 * torch.randn(o.shape) * (1 - torch.eye(o.size(-2), o.size(-1))))
+    return m
+
+
+def case_orth_square():
+    return orthogonal(nn.Linear(4, 4)), (3, 4), {}
+
+
+def case_orth_tall():
+    return orthogonal(nn.Linear(3, 5)), (2, 3), {}
+
+
+def case_orth_wide():
+    return orthogonal(nn.Linear(5, 3)), (2, 5), {}
+
+
+def case_orth_cayley():
+    return orthogonal(nn.Linear(4, 4), orthogonal_map="cayley"), (3, 4), {}
+
+
+def case_orth_conv():
+    return orthogonal(nn.Conv2d(2, 3, 3)), (2, 2, 5, 5), {}
+
+
 CASES = {k[5:]: v for k, v in globals().items() if k.startswith("case_")}
 
 
 def main(out_dir):
     os.makedirs(out_dir, exist_ok=True)
-    for i, (name, make) in enumerate(sorted(CASES.items())):
-        torch.manual_seed(100 + i)
+    for name, make in sorted(CASES.items()):
+        torch.manual_seed(zlib.crc32(name.encode()))  # by name: a new case leaves the others' data alone
         m, shape, orig = make()
         out = {"sd." + k: v.detach().clone() for k, v in m.state_dict().items()}
         out.update({"orig." + k: v for k, v in orig.items()})

@@ -106,6 +106,8 @@ const std::map<std::string, OpFn>& cases() {
       {"linalg_solve_triangular",
        [](const Ins& i) { return linalg::solve_triangular(i[0] + eye(4) * 3.0, i[1], true); }},
       {"linalg_inv", [](const Ins& i) { return linalg::inv(i[0] + eye(3) * 3.0); }},
+      {"linalg_matrix_exp", [](const Ins& i) { return linalg::matrix_exp(i[0] * 1.5); }},
+      {"linalg_householder_product", [](const Ins& i) { return linalg::householder_product(i[0], i[1]); }},
       {"linalg_det", [](const Ins& i) { return linalg::det(i[0] + eye(3) * 2.0); }},
       {"linalg_slogdet", [](const Ins& i) { return linalg::slogdet(i[0] + eye(3) * 2.0).logabsdet; }},
       {"linalg_lstsq_tall", [](const Ins& i) { return linalg::lstsq(i[0], i[1]).solution; }},
@@ -265,6 +267,7 @@ const std::map<std::string, Tol> kLooser = {
     {"linalg_qr", {1e-4, 1e-5}}, {"linalg_svdvals", {1e-4, 1e-5}}, {"linalg_lstsq_tall", {1e-4, 1e-5}},
     {"linalg_lstsq_wide", {1e-4, 1e-5}}, {"linalg_matrix_norm_nuc", {1e-4, 1e-5}}, {"linalg_matrix_norm_2", {1e-4, 1e-5}},
     {"linalg_cholesky", {1e-4, 1e-5}}, {"linalg_det", {1e-4, 1e-5}}, {"linalg_inv", {1e-4, 1e-5}},
+    {"linalg_matrix_exp", {1e-4, 1e-5}}, {"linalg_householder_product", {1e-4, 1e-5}},
     {"linalg_solve", {1e-4, 1e-5}}, {"linalg_solve_vec", {1e-4, 1e-5}}, {"linalg_solve_broadcast", {1e-4, 1e-5}},
     {"linalg_solve_triangular", {1e-4, 1e-5}}, {"linalg_slogdet", {1e-4, 1e-5}}};
 

@@ -67,4 +67,14 @@ Lstsq lstsq(const Tensor& A, const Tensor& B);
 Tensor matrix_norm(const Tensor& A, const std::string& ord = "fro", bool keepdim = false);
 Tensor matrix_norm(const Tensor& A, double ord, bool keepdim = false);
 
+/// e^A for square A [..., n, n] (torch.linalg.matrix_exp): scaling and squaring
+/// of a degree-18 Taylor polynomial, built from matmuls, so it is differentiable
+/// to any order. Floating dtypes.
+Tensor matrix_exp(const Tensor& A);
+
+/// The first n columns of H_1 ... H_k, H_i = I - tau_i v_i v_i^T with v_i = (0,
+/// ..., 0, 1, A[i+1:, i]) (torch.linalg.householder_product, LAPACK's orgqr):
+/// A [..., m, n], tau [..., k], m >= n >= k. Differentiable; floating dtypes.
+Tensor householder_product(const Tensor& A, const Tensor& tau);
+
 }  // namespace nabla::linalg

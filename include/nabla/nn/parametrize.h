@@ -7,6 +7,7 @@
 #include <string>
 
 #include "nabla/nn/module.h"
+#include "nabla/tensor/named_enum.h"
 
 namespace nabla::nn {
 
@@ -38,6 +39,25 @@ void remove_parametrizations(Module& module, const std::string& name, bool leave
 /// mode (buffers `_u`, `_v`; 15 steps at registration). f32 and f64.
 void spectral_norm(Module& module, const std::string& name = "weight", int64_t n_power_iterations = 1,
                    double eps = 1e-12, std::optional<int64_t> dim = std::nullopt);
+
+struct OrthogonalMapNames {
+  enum Value { matrix_exp, cayley, householder };
+  static constexpr const char* kWhat = "orthogonal: orthogonal_map";
+  static constexpr std::pair<const char*, Value> kNames[] = {
+      {"matrix_exp", matrix_exp}, {"cayley", cayley}, {"householder", householder}};
+};
+/// How orthogonal maps its raw tensor to an orthogonal matrix.
+using OrthogonalMap = NamedEnum<OrthogonalMapNames>;
+
+/// torch.nn.utils.parametrizations.orthogonal (use_trivialization = true, its
+/// default): `name` ([..., n, k]) becomes base @ map(original), with orthonormal
+/// columns (rows, if wider than tall). map: matrix_exp of the skew part of
+/// original's lower triangle (square default), cayley, or householder (the
+/// default otherwise); `parametrizations.NAME.original` starts at -I and the
+/// buffer `parametrizations.NAME.0.base` holds the orthogonalized initial value,
+/// as PyTorch's names. f32 and f64.
+void orthogonal(Module& module, const std::string& name = "weight",
+                std::optional<OrthogonalMap> orthogonal_map = std::nullopt, bool use_trivialization = true);
 
 /// PyTorch 1.13's torch.nn.utils.weight_norm: the parameter `name` becomes
 /// `name_g` (its norm over every dim but `dim`; dim = nullopt: over all) and
