@@ -181,17 +181,23 @@ Tensor cross_entropy_rows(const Tensor& input, const Tensor& target, int64_t ign
   return out;
 }
 
+// The 16-bit float entry (detail::loss_entry) of a cross-entropy op: the class weight, inside the options,
+// widens with the operands.
+std::optional<Tensor> cross_entropy_entry(Tensor (*ce)(const Tensor&, const Tensor&, const CrossEntropyOptions&),
+                                          const Tensor& input, const Tensor& target, const CrossEntropyOptions& o) {
+  return detail::loss_entry(
+      [&](const Tensor& x, const Tensor& t, const Tensor& w) {
+        CrossEntropyOptions o32 = o;
+        o32.weight = w;
+        return ce(x, t, o32);
+      },
+      input, target, o.weight);
+}
+
 }  // namespace
 
 Tensor cross_entropy(const Tensor& input_in, const Tensor& target_in, const CrossEntropyOptions& o) {
-  if (auto r = detail::loss_entry(
-          [&](const Tensor& x_, const Tensor& t_, const Tensor& w_) {
-            CrossEntropyOptions o32 = o;
-            o32.weight = w_;
-            return cross_entropy(x_, t_, o32);
-          },
-          input_in, target_in, o.weight))
-    return *r;
+  if (auto r = cross_entropy_entry(cross_entropy, input_in, target_in, o)) return *r;
   if (input_in.dim() == 2 && target_in.dtype() == DType::i64 && target_in.dim() == 1 &&
       target_in.sizes()[0] == input_in.sizes()[0] && !o.weight.defined() && o.label_smoothing == 0.0 &&
       is_floating(input_in.dtype()))
@@ -200,14 +206,7 @@ Tensor cross_entropy(const Tensor& input_in, const Tensor& target_in, const Cros
 }
 
 Tensor cross_entropy_composite(const Tensor& input_in, const Tensor& target_in, const CrossEntropyOptions& o) {
-  if (auto r = detail::loss_entry(
-          [&](const Tensor& x_, const Tensor& t_, const Tensor& w_) {
-            CrossEntropyOptions o32 = o;
-            o32.weight = w_;
-            return cross_entropy_composite(x_, t_, o32);
-          },
-          input_in, target_in, o.weight))
-    return *r;
+  if (auto r = cross_entropy_entry(cross_entropy_composite, input_in, target_in, o)) return *r;
   Tensor input = input_in, target = target_in;
   NABLA_CHECK(input.dim() >= 1, "cross_entropy: input must have at least 1 dim, got {}", shape_str(input.sizes()));
   NABLA_CHECK(o.label_smoothing >= 0.0 && o.label_smoothing <= 1.0,
