@@ -9,6 +9,7 @@
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/row_loops.h"
 #include "kernels/cpu/vec/table.h"
+#include "nabla/autograd/grad_mode.h"
 #include "nabla/autograd/node.h"
 #include "nabla/ops/reduce.h"
 #include "nabla/tensor/factory.h"
@@ -76,9 +77,9 @@ void conv_backward(const ConvShape& s, const Conv2dParams& p, const T* x, const 
   std::vector<std::vector<T>> gw_part(gw ? slots : 0, std::vector<T>(s.O * K, T(0)));
   kernels::parallel_items(s.N, [&](int64_t n, int t) {
     for (int64_t gi = 0; gi < s.groups; ++gi) {
-      const T* img = x + (n * s.C + gi * Cg) * s.H * s.W;
       const T* go = gout + (n * s.O + gi * Og) * L;
-      if (gw) {
+      if (gw) {  // x may be null when only gx is wanted, w when only gw is
+        const T* img = x + (n * s.C + gi * Cg) * s.H * s.W;
         const T* cols = img;
         if (!pointwise) {
           kernels::im2col(img, g, cols_buf[t].data());
@@ -147,6 +148,34 @@ void check_conv_inputs(const Tensor& x, const Tensor& w, const Tensor& b, int64_
   }
 }
 
+// The geometry of conv2d(x, w) for these sizes, checked (both conv2d and the
+// gradient maps below place their windows with it).
+ConvShape conv_shape(const Shape& x, const Shape& w, const Conv2dParams& p, const char* op) {
+  for (int64_t v : p.stride) NABLA_CHECK(v >= 1, "{}: stride must be positive", op);
+  for (int64_t v : p.dilation) NABLA_CHECK(v >= 1, "{}: dilation must be positive", op);
+  for (int64_t v : p.padding) NABLA_CHECK(v >= 0, "{}: padding must be non-negative", op);
+  NABLA_CHECK(x.size() == 4 && w.size() == 4, "{}: expected input [N, C, H, W] and weight [O, C/groups, kh, kw], got {} "
+              "and {}", op, shape_str(x), shape_str(w));
+  NABLA_CHECK(p.groups >= 1 && w[1] * p.groups == x[1] && w[0] % p.groups == 0,
+              "{}: input {} does not fit weight {} with groups {}", op, shape_str(x), shape_str(w), p.groups);
+  ConvShape s{x[0], x[1], x[2], x[3], w[0], w[2], w[3], 0, 0, p.groups};
+  int64_t eh = p.dilation[0] * (s.kh - 1) + 1, ew = p.dilation[1] * (s.kw - 1) + 1;
+  int64_t ph = s.H + p.padding[0] + p.padding[1], pw = s.W + p.padding[2] + p.padding[3];
+  NABLA_CHECK(ph >= eh && pw >= ew, "{}: input {} (padded {}x{}) is smaller than the kernel {}x{} (weight {})", op,
+              shape_str(x), ph, pw, eh, ew, shape_str(w));
+  s.Ho = (ph - eh) / p.stride[0] + 1;
+  s.Wo = (pw - ew) / p.stride[1] + 1;
+  return s;
+}
+
+void check_grad_output(const Tensor& g, const ConvShape& s, const Tensor& other, const char* op) {
+  check_same_device(op, {&g, &other});
+  NABLA_CHECK(g.sizes() == Shape({s.N, s.O, s.Ho, s.Wo}), "{}: expected grad_output [{}, {}, {}, {}], got {}", op, s.N,
+              s.O, s.Ho, s.Wo, shape_str(g.sizes()));
+  NABLA_CHECK(g.dtype() == other.dtype(), "{}: grad_output dtype {} differs from {}", op, dtype_name(g.dtype()),
+              dtype_name(other.dtype()));
+}
+
 }  // namespace
 
 std::array<int64_t, 2> same_padding(int64_t kernel, int64_t dilation) {
@@ -159,17 +188,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dPar
           [&p](const Tensor& x_, const Tensor& w_, const Tensor& b_) { return conv2d(x_, w_, b_, p); }, x, w, b))
     return *r;
   check_conv_inputs(x, w, b, p.groups, "conv2d", false);
-  for (int64_t v : p.stride) NABLA_CHECK(v >= 1, "conv2d: stride must be positive");
-  for (int64_t v : p.dilation) NABLA_CHECK(v >= 1, "conv2d: dilation must be positive");
-  for (int64_t v : p.padding) NABLA_CHECK(v >= 0, "conv2d: padding must be non-negative");
-  ConvShape s{x.sizes()[0], x.sizes()[1], x.sizes()[2], x.sizes()[3], w.sizes()[0], w.sizes()[2], w.sizes()[3],
-              0, 0, p.groups};
-  int64_t eh = p.dilation[0] * (s.kh - 1) + 1, ew = p.dilation[1] * (s.kw - 1) + 1;
-  int64_t ph = s.H + p.padding[0] + p.padding[1], pw = s.W + p.padding[2] + p.padding[3];
-  NABLA_CHECK(ph >= eh && pw >= ew, "conv2d: input {} (padded {}x{}) is smaller than the kernel {}x{} (weight {})",
-              shape_str(x.sizes()), ph, pw, eh, ew, shape_str(w.sizes()));
-  s.Ho = (ph - eh) / p.stride[0] + 1;
-  s.Wo = (pw - ew) / p.stride[1] + 1;
+  const ConvShape s = conv_shape(x.sizes(), w.sizes(), p, "conv2d");
   Tensor wc = w.detach().contiguous();
   Tensor bc = b.defined() ? b.detach().contiguous() : Tensor();
   const kernels::DnnlConv dc = dnnl_of(s, p, bc.defined());
@@ -195,7 +214,10 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dPar
   bool gx = x.requires_grad(), gw = w.requires_grad(), gb = b.defined() && b.requires_grad();
   record(
       out, "conv2d", {x, w, b},
-      [s, p, dc, xc, wc, gx, gw, gb, cl = done](const Tensor& g) {  // done: ran on oneDNN, channels-last
+      [s, p, dc, x, w, xc, wc, gx, gw, gb, cl = done](const Tensor& g) {  // done: ran on oneDNN, channels-last
+        if (grad_enabled())  // create_graph: the gradient maps, themselves recorded
+          return Grads{gx ? conv2d_input_grad(x.sizes(), w, g, p) : Tensor(),
+                       gw ? conv2d_weight_grad(x, w.sizes(), g, p) : Tensor(), gb ? sum(g, {0, 2, 3}) : Tensor()};
         if (cl) {
           Tensor go = channels_last_copy(g);
           Tensor gxt = gx ? empty_in_order({s.N, s.C, s.H, s.W}, {0, 2, 3, 1}, go.dtype()) : Tensor();
@@ -215,8 +237,50 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dPar
         });
         return Grads{gxt, gwt, gb ? sum(go, {0, 2, 3}) : Tensor()};
       },
-      {x, w});
+      {x, w}, autograd::Backward::differentiable);
   return out;
+}
+
+// conv2d(x, w), conv2d_input_grad(g, w) and conv2d_weight_grad(x, g) are one
+// bilinear form <conv2d(x, w), g> read three ways, so each one's backward is
+// made of the other two and convolutions differentiate to any order. They run
+// on im2col + GEMM (only create_graph backwards and users call them).
+Tensor conv2d_input_grad(const Shape& input_size, const Tensor& w, const Tensor& g, const Conv2dParams& p) {
+  const ConvShape s = conv_shape(input_size, w.sizes(), p, "conv2d_input_grad");
+  check_grad_output(g, s, w, "conv2d_input_grad");
+  Tensor gc = contiguous_copy(g), wc = contiguous_copy(w);
+  Tensor gx = zeros(input_size, g.dtype());
+  dispatch_floating(g.dtype(), "conv2d_input_grad", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    conv_backward<T>(s, p, nullptr, wc.const_data<T>(), gc.const_data<T>(), gx.data<T>(), nullptr);
+  });
+  record(
+      gx, "conv2d_input_grad", {w, g},
+      [p, w, g](const Tensor& u) {  // <u, gx> = <conv2d(u, w), g>
+        return Grads{w.requires_grad() ? conv2d_weight_grad(u, w.sizes(), g, p) : Tensor(),
+                     g.requires_grad() ? conv2d(u, w, Tensor(), p) : Tensor()};
+      },
+      {w, g}, autograd::Backward::differentiable);
+  return gx;
+}
+
+Tensor conv2d_weight_grad(const Tensor& x, const Shape& weight_size, const Tensor& g, const Conv2dParams& p) {
+  const ConvShape s = conv_shape(x.sizes(), weight_size, p, "conv2d_weight_grad");
+  check_grad_output(g, s, x, "conv2d_weight_grad");
+  Tensor gc = contiguous_copy(g), xc = contiguous_copy(x);
+  Tensor gw = Tensor::empty(weight_size, g.dtype());
+  dispatch_floating(g.dtype(), "conv2d_weight_grad", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    conv_backward<T>(s, p, xc.const_data<T>(), nullptr, gc.const_data<T>(), nullptr, gw.data<T>());
+  });
+  record(
+      gw, "conv2d_weight_grad", {x, g},
+      [p, x, g](const Tensor& u) {  // <u, gw> = <conv2d(x, u), g>
+        return Grads{x.requires_grad() ? conv2d_input_grad(x.sizes(), u, g, p) : Tensor(),
+                     g.requires_grad() ? conv2d(x, u, Tensor(), p) : Tensor()};
+      },
+      {x, g}, autograd::Backward::differentiable);
+  return gw;
 }
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, int64_t stride, int64_t padding, int64_t dilation,
@@ -290,6 +354,15 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, std::
   record(
       out, "conv_transpose2d", {x, w, b},
       [=](const Tensor& gr) {
+        if (grad_enabled()) {  // create_graph: out = conv2d_input_grad(out's size, w, x) for this conv2d
+          Conv2dParams p;
+          p.stride = stride;
+          p.padding = {padding[0], padding[0], padding[1], padding[1]};
+          p.dilation = dilation;
+          p.groups = groups;
+          return Grads{gx ? conv2d(gr, w, Tensor(), p) : Tensor(), gw ? conv2d_weight_grad(gr, w.sizes(), x, p) : Tensor(),
+                       gb ? sum(gr, {0, 2, 3}) : Tensor()};
+        }
         Tensor go = gr.contiguous();
         Tensor gxt = gx ? Tensor::empty(xc.sizes(), go.dtype()) : Tensor();
         Tensor gwt = gw ? zeros(wc.sizes(), go.dtype()) : Tensor();
@@ -318,7 +391,7 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, std::
         });
         return Grads{gxt, gwt, gb ? sum(go, {0, 2, 3}) : Tensor()};
       },
-      {x, w});
+      {x, w}, autograd::Backward::differentiable);
   return out;
 }
 

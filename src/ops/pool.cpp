@@ -5,11 +5,14 @@
 #include <cmath>
 #include <algorithm>
 #include <limits>
+#include <memory>
 #include <vector>
 
 #include "kernels/cpu/parallel.h"
 #include "kernels/cpu/vec/table.h"
+#include "nabla/autograd/grad_mode.h"
 #include "nabla/autograd/node.h"
+#include "nabla/ops/index.h"
 #include "nabla/tensor/factory.h"
 #include "nabla/tensor/layout.h"
 #include "ops/reduced.h"
@@ -58,6 +61,35 @@ PoolShape pool_shape(const Tensor& x4, const Pool2dParams& p, const char* op) {
   NABLA_CHECK(s.Ho > 0 && s.Wo > 0, "{}: input {} is too small for kernel {}x{}", op, shape_str(x4.sizes()),
               p.kernel[0], p.kernel[1]);
   return s;
+}
+
+// The planar max pooling kernel: the maxima of contiguous x4's windows and, per
+// output, the flat index of its maximum within the input plane.
+std::pair<Tensor, Tensor> planar_max(const Tensor& xc, const Pool2dParams& p, const PoolShape& s) {
+  Tensor out = Tensor::empty({xc.sizes()[0], xc.sizes()[1], s.Ho, s.Wo}, xc.dtype());
+  Tensor idx = Tensor::empty(out.sizes(), DType::i64);
+  const kernels::PoolGeom geom{s.H,         s.W,         s.Ho,        s.Wo,          p.kernel[0],   p.kernel[1],
+                               p.stride[0], p.stride[1], p.padding[0], p.padding[1], p.dilation[0], p.dilation[1]};
+  dispatch_floating(xc.dtype(), "max_pool2d", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* in = xc.const_data<T>();
+    T* o = out.data<T>();
+    int64_t* ix = idx.data<int64_t>();
+    kernels::parallel_for(s.planes, s.H * s.W, [&](int64_t c) {
+      kernels::vec_for<T>().max_pool_plane(geom, in + c * s.H * s.W, o + c * s.Ho * s.Wo, ix + c * s.Ho * s.Wo);
+    });
+  });
+  return {out, idx};
+}
+
+// Max pooling's input gradient as a recorded scatter of each output's gradient
+// to its argmax (create_graph: its own gradient is the gather back). The
+// maxima's positions are constants, so the second derivative in x is zero.
+Tensor scatter_to_argmax(const Tensor& g, const Tensor& idx, const PoolShape& s, const Shape& in_shape) {
+  const int64_t L = s.Ho * s.Wo;
+  return scatter_add(zeros({s.planes, s.H * s.W}, g.dtype()), 1, idx.reshape({s.planes, L}),
+                     g.reshape({s.planes, L}))
+      .reshape(in_shape);
 }
 
 }  // namespace
@@ -125,7 +157,9 @@ Tensor max_pool2d_cl(const Tensor& x4, const Pool2dParams& p, const PoolShape& s
       }
     });
   });
-  record(out, "max_pool2d", {x4}, [pos, p, s, N, C, kh, kw, order, each_in_window, in_shape = x4.sizes()](const Tensor& g) {
+  record(out, "max_pool2d", {x4}, [xc, pos, p, s, N, C, kh, kw, order, each_in_window, in_shape = x4.sizes()](const Tensor& g) {
+    if (grad_enabled())  // create_graph: the planar kernel's indices (same ties) for a recorded scatter
+      return Grads{scatter_to_argmax(g, planar_max(contiguous_copy(xc), p, s).second, s, in_shape)};
     Tensor go = channels_last_copy(g);
     Tensor gx = empty_in_order(in_shape, order, g.dtype());
     // Windows that tile the image (no overlap, no padding) write each input gradient once;
@@ -156,7 +190,7 @@ Tensor max_pool2d_cl(const Tensor& x4, const Pool2dParams& p, const PoolShape& s
         });
     });
     return Grads{gx};
-  });
+  }, {}, autograd::Backward::differentiable);
   return out;
 }
 
@@ -167,23 +201,11 @@ Tensor max_pool2d(const Tensor& x, const Pool2dParams& pin) {
   Pool2dParams p = resolved(pin, "max_pool2d");
   PoolShape s = pool_shape(x4, p, "max_pool2d");
   if (!unbatched && is_channels_last(x4) && !x4.is_contiguous() && cl_pool_fits(p)) return max_pool2d_cl(x4, p, s);
-  Tensor xc = x4.detach().contiguous();
-  Tensor out = Tensor::empty({x4.sizes()[0], x4.sizes()[1], s.Ho, s.Wo}, x.dtype());
-  Tensor idx = Tensor::empty(out.sizes(), DType::i64);  // flat index within the input plane
-  const kernels::PoolGeom geom{s.H,         s.W,         s.Ho,        s.Wo,          p.kernel[0],   p.kernel[1],
-                               p.stride[0], p.stride[1], p.padding[0], p.padding[1], p.dilation[0], p.dilation[1]};
-  dispatch_floating(x.dtype(), "max_pool2d", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const T* in = xc.const_data<T>();
-    T* o = out.data<T>();
-    int64_t* ix = idx.data<int64_t>();
-    kernels::parallel_for(s.planes, s.H * s.W, [&](int64_t c) {
-      kernels::vec_for<T>().max_pool_plane(geom, in + c * s.H * s.W, o + c * s.Ho * s.Wo, ix + c * s.Ho * s.Wo);
-    });
-  });
+  auto [out, idx] = planar_max(x4.detach().contiguous(), p, s);
   Tensor result = unbatched ? out.squeeze(0) : out;
   result.impl().is_view = false;
   record(result, "max_pool2d", {x}, [idx, s, in_shape = x.sizes()](const Tensor& g) {
+    if (grad_enabled()) return Grads{scatter_to_argmax(g, idx, s, in_shape)};
     Tensor go = g.contiguous();
     Tensor gx = zeros(in_shape, g.dtype());
     dispatch_floating(g.dtype(), "max_pool2d", [&](auto tag) {
@@ -197,7 +219,7 @@ Tensor max_pool2d(const Tensor& x, const Pool2dParams& pin) {
       });
     });
     return Grads{gx};
-  });
+  }, {}, autograd::Backward::differentiable);
   return result;
 }
 
@@ -242,43 +264,68 @@ Windows1d adaptive_windows_1d(int64_t in, int64_t out) {
   return w;
 }
 
-// Mean of x4 [N, C, H, W] over one window per output, with its backward: the
-// shared body of avg_pool2d and adaptive_avg_pool2d, which differ only in how
-// they place the windows and count their divisors.
-Tensor window_mean(const Tensor& x, const Tensor& x4, bool unbatched, const PoolShape& s, Windows1d rows,
-                   Windows1d cols, const char* op) {
-  auto windows = [s](const Windows1d& r, const Windows1d& c) {
-    return kernels::AvgWindows{s.H, s.W, s.Ho, s.Wo, r.lo.data(), r.hi.data(), r.div.data(),
-                               c.lo.data(), c.hi.data(), c.div.data()};
-  };
-  Tensor xc = x4.detach().contiguous();
-  Tensor out = Tensor::empty({x4.sizes()[0], x4.sizes()[1], s.Ho, s.Wo}, x.dtype());
-  dispatch_floating(x.dtype(), op, [&](auto tag) {
+// Where the windows of an average pooling lie: shared by window_mean and its
+// adjoint window_spread, which are each other's backward (so average pooling
+// differentiates to any order).
+struct MeanPlan {
+  PoolShape s;
+  Windows1d rows, cols;
+  const char* op;
+  kernels::AvgWindows windows() const {
+    return {s.H, s.W, s.Ho, s.Wo, rows.lo.data(), rows.hi.data(), rows.div.data(),
+            cols.lo.data(), cols.hi.data(), cols.div.data()};
+  }
+};
+using Plan = std::shared_ptr<const MeanPlan>;
+
+Shape with_plane(const Shape& lead, int64_t h, int64_t w) {
+  Shape out(lead.begin(), lead.end() - 2);
+  out.push_back(h);
+  out.push_back(w);
+  return out;
+}
+
+Tensor window_spread(const Tensor& g, const Shape& in_shape, const Plan& plan);
+
+// The window kernel over every plane of src into dst: the mean of each window
+// or, as its adjoint, each output's gradient spread evenly over its window.
+Tensor run_windows(const Tensor& src, Tensor dst, const Plan& plan, bool adjoint) {
+  const PoolShape& s = plan->s;
+  const int64_t in = adjoint ? s.Ho * s.Wo : s.H * s.W, out = adjoint ? s.H * s.W : s.Ho * s.Wo;
+  Tensor sc = contiguous_copy(src);
+  dispatch_floating(src.dtype(), plan->op, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const T* in = xc.const_data<T>();
-    T* o = out.data<T>();
-    const kernels::AvgWindows w = windows(rows, cols);
-    kernels::parallel_for(s.planes, s.H * s.W, [&](int64_t c) {
-      kernels::vec_for<T>().avg_pool_plane(w, in + c * s.H * s.W, o + c * s.Ho * s.Wo);
+    const T* a = sc.const_data<T>();
+    T* b = dst.data<T>();
+    const kernels::AvgWindows w = plan->windows();
+    const kernels::TypedKernels<T>& k = kernels::vec_for<T>();
+    kernels::parallel_for(s.planes, in, [&](int64_t c) {
+      if (adjoint)
+        k.avg_pool_plane_backward(w, a + c * in, b + c * out);
+      else
+        k.avg_pool_plane(w, a + c * in, b + c * out);
     });
   });
-  Tensor result = unbatched ? out.squeeze(0) : out;
-  result.impl().is_view = false;
-  record(result, op, {x}, [rows, cols, windows, s, op, in_shape = x.sizes()](const Tensor& g) {
-    Tensor go = g.contiguous();
-    Tensor gx = zeros(in_shape, g.dtype());
-    dispatch_floating(g.dtype(), op, [&](auto tag) {
-      using T = typename decltype(tag)::type;
-      const T* gp = go.const_data<T>();
-      T* gxp = gx.data<T>();
-      const kernels::AvgWindows w = windows(rows, cols);
-      kernels::parallel_for(s.planes, s.Ho * s.Wo, [&](int64_t c) {
-        kernels::vec_for<T>().avg_pool_plane_backward(w, gp + c * s.Ho * s.Wo, gxp + c * s.H * s.W);
-      });
-    });
-    return Grads{gx};
-  });
-  return result;
+  return dst;
+}
+
+// Mean of x ([N, C, H, W] or [C, H, W]) over one window per output: avg_pool2d
+// and adaptive_avg_pool2d, which differ only in how they place the windows and
+// count their divisors.
+Tensor window_mean(const Tensor& x, const Plan& plan) {
+  Tensor out = run_windows(x, Tensor::empty(with_plane(x.sizes(), plan->s.Ho, plan->s.Wo), x.dtype()), plan, false);
+  record(out, plan->op, {x}, [plan, in_shape = x.sizes()](const Tensor& g) {
+    return Grads{window_spread(g, in_shape, plan)};
+  }, {}, autograd::Backward::differentiable);
+  return out;
+}
+
+// The adjoint of window_mean, recorded with window_mean as its backward.
+Tensor window_spread(const Tensor& g, const Shape& in_shape, const Plan& plan) {
+  Tensor gx = run_windows(g, zeros(in_shape, g.dtype()), plan, true);
+  record(gx, plan->op, {g}, [plan](const Tensor& u) { return Grads{window_mean(u, plan)}; }, {},
+         autograd::Backward::differentiable);
+  return gx;
 }
 
 }  // namespace
@@ -290,10 +337,10 @@ Tensor avg_pool2d(const Tensor& x, const Pool2dParams& pin) {
   Pool2dParams p = resolved(pin, "avg_pool2d");
   p.dilation = {1, 1};
   PoolShape s = pool_shape(x4, p, "avg_pool2d");
-  return window_mean(x, x4, unbatched, s,
-                     avg_windows_1d(s.H, s.Ho, p.kernel[0], p.stride[0], p.padding[0], p.count_include_pad),
-                     avg_windows_1d(s.W, s.Wo, p.kernel[1], p.stride[1], p.padding[1], p.count_include_pad),
-                     "avg_pool2d");
+  return window_mean(
+      x, std::make_shared<const MeanPlan>(MeanPlan{
+             s, avg_windows_1d(s.H, s.Ho, p.kernel[0], p.stride[0], p.padding[0], p.count_include_pad),
+             avg_windows_1d(s.W, s.Wo, p.kernel[1], p.stride[1], p.padding[1], p.count_include_pad), "avg_pool2d"}));
 }
 
 Tensor avg_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding) {
@@ -311,8 +358,9 @@ Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> osz) {
   NABLA_CHECK(osz[0] > 0 && osz[1] > 0, "adaptive_avg_pool2d: output size must be positive, got {}x{}", osz[0],
               osz[1]);
   PoolShape s{x4.sizes()[0] * x4.sizes()[1], x4.sizes()[2], x4.sizes()[3], osz[0], osz[1]};
-  return window_mean(x, x4, unbatched, s, adaptive_windows_1d(s.H, s.Ho), adaptive_windows_1d(s.W, s.Wo),
-                     "adaptive_avg_pool2d");
+  return window_mean(x, std::make_shared<const MeanPlan>(MeanPlan{s, adaptive_windows_1d(s.H, s.Ho),
+                                                                   adaptive_windows_1d(s.W, s.Wo),
+                                                                   "adaptive_avg_pool2d"}));
 }
 
 }  // namespace nabla

@@ -333,7 +333,9 @@ const std::set<std::string> kTwiceDifferentiable = {
     "relu", "sigmoid", "tanh", "softmax", "log_softmax", "cross_entropy", "cross_entropy_prob", "nll_loss",
     "mse_loss", "gather", "cat", "stack", "split", "chunk", "view_reshape", "transpose_permute", "expand",
     "squeeze_flatten", "contiguous_clone", "tril_triu", "diagonal_embed", "layer_norm", "batch_norm",
-    "batch_norm_eval", "group_norm", "linalg_matrix_exp"};
+    "batch_norm_eval", "group_norm", "linalg_matrix_exp", "conv2d", "conv2d_groups_dil", "conv2d_pointwise",
+    "conv1d", "conv_transpose2d", "max_pool2d", "max_pool2d_tiles", "max_pool2d_gaps", "avg_pool2d",
+    "adaptive_avg_pool2d"};
 
 class Gradgradcheck : public ::testing::TestWithParam<Case> {};
 

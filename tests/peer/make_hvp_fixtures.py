@@ -70,7 +70,31 @@ def norms_penalty(p, d):
     return out * 0.1 + (gx ** 2).sum()
 
 
+def cnn_penalty(p, d):
+    # Convolutions (padded, strided, grouped) and both poolings under an input-gradient penalty:
+    # third derivatives through conv2d, max and average pooling.
+    x = d["x"].clone().requires_grad_()
+    h = F.max_pool2d(torch.tanh(F.conv2d(x, p["c1"], p["cb"], padding=1)), 2)
+    h = F.avg_pool2d(torch.tanh(F.conv2d(h, p["c2"], None, stride=2, padding=1, groups=2)), 2)
+    out = F.cross_entropy(F.linear(h.flatten(1), p["w"]), d["t"])
+    (gx,) = torch.autograd.grad(out, x, create_graph=True)
+    return out + (gx ** 2).sum()
+
+
+def deconv_penalty(p, d):
+    x = d["x"].clone().requires_grad_()
+    y = F.conv_transpose2d(torch.tanh(x), p["w"], p["b"], stride=2, padding=1)  # 1.13 cannot double-backward output_padding
+    y = F.adaptive_avg_pool2d(torch.sigmoid(y), (3, 2))
+    out = F.mse_loss(y, d["y"])
+    (gx,) = torch.autograd.grad(out, x, create_graph=True)
+    return out + (gx ** 2).sum() * 10
+
+
 CASES = {
+    "cnn_penalty": (cnn_penalty, {"c1": (4, 2, 3, 3), "cb": (4,), "c2": (4, 2, 3, 3), "w": (3, 4)},
+                    {"x": ("n", (3, 2, 8, 8)), "t": ("i", (3,), 3)}),
+    "deconv_penalty": (deconv_penalty, {"w": (2, 3, 3, 3), "b": (3,)},
+                       {"x": ("n", (2, 2, 3, 4)), "y": ("u", (2, 3, 3, 2))}),
     "mlp_tanh_ce": (mlp_tanh_ce, {"w1": (6, 5), "b1": (6,), "w2": (3, 6), "b2": (3,)},
                     {"x": ("n", (8, 5)), "t": ("i", (8,), 3)}),
     "sigmoid_mse_softmax": (sigmoid_mse_softmax, {"w": (4, 3), "s": (3,)},

@@ -18,6 +18,24 @@ using Loss = std::function<Tensor(const Named& p, const Named& d)>;
 
 const std::map<std::string, Loss>& cases() {
   static const std::map<std::string, Loss> c = {
+      {"cnn_penalty",
+       [](const Named& p, const Named& d) {
+         Tensor x = d.at("x").clone().requires_grad_();
+         Tensor h = max_pool2d(tanh(conv2d(x, p.at("c1"), p.at("cb"), 1, 1)), 2);
+         h = avg_pool2d(tanh(conv2d(h, p.at("c2"), Tensor(), 2, 1, 1, 2)), 2);
+         Tensor out = cross_entropy(linear(h.flatten(1), p.at("w")), d.at("t"));
+         Tensor gx = autograd::grad({out}, {x}, {}, std::nullopt, true)[0];
+         return out + pow(gx, 2.0).sum();
+       }},
+      {"deconv_penalty",
+       [](const Named& p, const Named& d) {
+         Tensor x = d.at("x").clone().requires_grad_();
+         Tensor y = conv_transpose2d(tanh(x), p.at("w"), p.at("b"), {2, 2}, {1, 1}, {0, 0}, 1, {1, 1});
+         y = adaptive_avg_pool2d(sigmoid(y), {3, 2});
+         Tensor out = mse_loss(y, d.at("y"));
+         Tensor gx = autograd::grad({out}, {x}, {}, std::nullopt, true)[0];
+         return out + pow(gx, 2.0).sum() * 10.0;
+       }},
       {"mlp_tanh_ce",
        [](const Named& p, const Named& d) {
          Tensor h = tanh(linear(d.at("x"), p.at("w1"), p.at("b1")));

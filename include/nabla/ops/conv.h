@@ -24,6 +24,15 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor
 /// x [N, C, L], weight [O, C/groups, k] -> [N, O, Lo]; padding is (left, right).
 Tensor conv1d(const Tensor& x, const Tensor& weight, const Tensor& bias, int64_t stride,
               std::array<int64_t, 2> padding, int64_t dilation, int64_t groups);
+/// The gradient of conv2d(x, weight, _, p) w.r.t. x, for x of `input_size`, given the
+/// output gradient `grad_output` (PyTorch's torch.nn.grad.conv2d_input). Differentiable
+/// to any order. f32, f64.
+Tensor conv2d_input_grad(const Shape& input_size, const Tensor& weight, const Tensor& grad_output,
+                         const Conv2dParams& p);
+/// The gradient of conv2d(input, w, _, p) w.r.t. w, for w of `weight_size` (PyTorch's
+/// torch.nn.grad.conv2d_weight). Differentiable to any order. f32, f64.
+Tensor conv2d_weight_grad(const Tensor& input, const Shape& weight_size, const Tensor& grad_output,
+                          const Conv2dParams& p);
 /// Transposed convolution (the gradient of conv2d w.r.t. its input):
 /// x [N, Cin, H, W], weight [Cin, Cout/groups, kh, kw] -> [N, Cout, Ho, Wo],
 /// Ho = (H - 1) stride - 2 padding + dilation (kh - 1) + output_padding + 1.
