@@ -19,6 +19,12 @@ Tensor Sequential::forward(const Tensor& x) {
   return h;
 }
 
+Tensors Sequential::forward_multi(const Tensors& inputs) {
+  Tensors h = inputs;
+  for (const auto& [n, m] : named_children()) h = m->call(h);
+  return h;
+}
+
 ModulePtr Sequential::operator[](size_t i) const {
   NABLA_CHECK(i < size(), "Sequential: index {} out of range for {} modules", i, size());
   return named_children()[i].second;

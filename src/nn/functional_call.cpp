@@ -25,8 +25,12 @@ class Restore {
 
 }  // namespace
 
-Tensor functional_call(Module& module, const std::map<std::string, Tensor>& tensors, const Tensor& input,
-                       bool tie_weights, bool strict) {
+namespace {
+
+// Substitutes, runs `run` and restores.
+template <class Run>
+auto substituted(Module& module, const std::map<std::string, Tensor>& tensors, bool tie_weights, bool strict,
+                 Run&& run) {
   // Every name of every tensor, tied names included.
   std::vector<std::pair<std::string, Tensor>> all = module.named_parameters(true, false);
   for (auto& b : module.named_buffers(true, false)) all.push_back(b);
@@ -64,7 +68,19 @@ Tensor functional_call(Module& module, const std::map<std::string, Tensor>& tens
   }
   Restore restore(module);
   for (const auto& [n, t] : plan) restore.replace(n, t);
-  return module(input);
+  return run();
+}
+
+}  // namespace
+
+Tensor functional_call(Module& module, const std::map<std::string, Tensor>& tensors, const Tensor& input,
+                       bool tie_weights, bool strict) {
+  return substituted(module, tensors, tie_weights, strict, [&] { return module(input); });
+}
+
+Tensors functional_call(Module& module, const std::map<std::string, Tensor>& tensors, const Tensors& inputs,
+                        bool tie_weights, bool strict) {
+  return substituted(module, tensors, tie_weights, strict, [&] { return module.call(inputs); });
 }
 
 }  // namespace nabla::nn

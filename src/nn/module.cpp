@@ -51,22 +51,43 @@ namespace {
 thread_local ForwardHook t_forward_hook;
 }  // namespace
 
-Tensor Module::operator()(const Tensor& x) {
-  for (Computed& c : computed_) *c.slot = c.fn(*this);
-  Tensor in = x;
+// The hooks around one call; `run` computes the outputs from the (possibly
+// replaced) inputs.
+template <class Run> Tensors Module::hooked(Tensors in, Run&& run) {
   if (!pre_hooks_.empty()) {
     auto hooks = pre_hooks_;  // a hook may add or remove hooks
     for (auto& [id, h] : hooks)
-      if (Tensor r = h(*this, in); r.defined()) in = r;
+      if (Tensors r = h(*this, in); !r.empty()) in = std::move(r);
   }
-  Tensor y = forward(in);
+  Tensors y = run(in);
   if (!hooks_.empty()) {
     auto hooks = hooks_;
     for (auto& [id, h] : hooks)
-      if (Tensor r = h(*this, in, y); r.defined()) y = r;
+      if (Tensors r = h(*this, in, y); !r.empty()) y = std::move(r);
   }
   if (t_forward_hook) t_forward_hook(*this, in, y);
   return y;
+}
+
+Tensors Module::call(const Tensors& inputs) {
+  for (Computed& c : computed_) *c.slot = c.fn(*this);
+  return hooked(inputs, [this](const Tensors& in) { return forward_multi(in); });
+}
+
+Tensor Module::operator()(const Tensor& x) {
+  for (Computed& c : computed_) *c.slot = c.fn(*this);
+  if (pre_hooks_.empty() && hooks_.empty() && !t_forward_hook) return forward(x);
+  Tensors y = hooked({x}, [this](const Tensors& in) {
+    NABLA_CHECK(in.size() == 1, "{}: a forward pre-hook gave {} inputs to a one-tensor call", type_name(), in.size());
+    return Tensors{forward(in[0])};
+  });
+  NABLA_CHECK(y.size() == 1, "{}: a forward hook gave {} outputs to a one-tensor call", type_name(), y.size());
+  return std::move(y[0]);
+}
+
+Tensors Module::forward_multi(const Tensors& inputs) {
+  NABLA_CHECK(inputs.size() == 1, "{}: takes one input, got {}", type_name(), inputs.size());
+  return {forward(inputs[0])};
 }
 
 namespace {
@@ -86,18 +107,40 @@ template <class List> autograd::HookHandle removal(Module& m, List& list, uint64
 
 }  // namespace
 
-autograd::HookHandle Module::register_forward_pre_hook(ForwardPreHook hook) {
+autograd::HookHandle Module::register_forward_pre_hook(MultiForwardPreHook hook) {
   NABLA_CHECK(hook != nullptr, "register_forward_pre_hook: the hook is empty");
   uint64_t id = autograd::next_hook_id();
   pre_hooks_.emplace_back(id, std::move(hook));
   return removal(*this, pre_hooks_, id);
 }
 
-autograd::HookHandle Module::register_forward_hook(ModuleForwardHook hook) {
+autograd::HookHandle Module::register_forward_hook(MultiForwardHook hook) {
   NABLA_CHECK(hook != nullptr, "register_forward_hook: the hook is empty");
   uint64_t id = autograd::next_hook_id();
   hooks_.emplace_back(id, std::move(hook));
   return removal(*this, hooks_, id);
+}
+
+// One-tensor hooks see calls with one input (and one output); on any other
+// call they refuse rather than see a part of it.
+autograd::HookHandle Module::register_forward_pre_hook(ForwardPreHook hook) {
+  NABLA_CHECK(hook != nullptr, "register_forward_pre_hook: the hook is empty");
+  return register_forward_pre_hook(MultiForwardPreHook([h = std::move(hook)](Module& m, const Tensors& in) {
+    NABLA_CHECK(in.size() == 1, "{}: a one-tensor forward pre-hook cannot take a call with {} inputs; register a "
+                "hook on Tensors", m.type_name(), in.size());
+    Tensor r = h(m, in[0]);
+    return r.defined() ? Tensors{r} : Tensors{};
+  }));
+}
+
+autograd::HookHandle Module::register_forward_hook(ModuleForwardHook hook) {
+  NABLA_CHECK(hook != nullptr, "register_forward_hook: the hook is empty");
+  return register_forward_hook(MultiForwardHook([h = std::move(hook)](Module& m, const Tensors& in, const Tensors& out) {
+    NABLA_CHECK(in.size() == 1 && out.size() == 1, "{}: a one-tensor forward hook cannot take a call with {} inputs "
+                "and {} outputs; register a hook on Tensors", m.type_name(), in.size(), out.size());
+    Tensor r = h(m, in[0], out[0]);
+    return r.defined() ? Tensors{r} : Tensors{};
+  }));
 }
 
 Module& Module::apply(const std::function<void(Module&)>& fn) {
@@ -112,7 +155,8 @@ ForwardHookGuard::ForwardHookGuard(ForwardHook hook) : previous_(std::move(t_for
 ForwardHookGuard::~ForwardHookGuard() { t_forward_hook = std::move(previous_); }
 
 Tensor Module::forward(const Tensor&) {
-  throw Error(fmt::format("{}: forward(Tensor) is not implemented for this module", type_name()));
+  throw Error(fmt::format("{}: forward(Tensor) is not implemented for this module (one with several inputs or "
+                          "outputs runs through call(inputs))", type_name()));
 }
 
 namespace {

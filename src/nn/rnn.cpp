@@ -135,6 +135,22 @@ RNNCellBase::RNNCellBase(std::string mode, int64_t gates, int64_t in, int64_t hi
   for (auto& [name, t] : named_parameters(false)) init_recurrent(t, hidden);
 }
 
+Tensors RNNBase::forward_multi(const Tensors& in) {
+  const bool lstm = mode_ == "lstm";
+  NABLA_CHECK(!in.empty() && in.size() <= (lstm ? 3u : 2u), "{}: takes {} (input, h0{}), got {} tensors", type_name(),
+              lstm ? "1 to 3" : "1 or 2", lstm ? ", c0" : "", in.size());
+  RNNOutput r = forward(in[0], in.size() > 1 ? in[1] : Tensor(), in.size() > 2 ? in[2] : Tensor());
+  return lstm ? Tensors{r.output, r.h_n, r.c_n} : Tensors{r.output, r.h_n};
+}
+
+Tensors RNNCellBase::forward_multi(const Tensors& in) {
+  const bool lstm = mode_ == "lstm";
+  NABLA_CHECK(!in.empty() && in.size() <= (lstm ? 3u : 2u), "{}: takes {} (input, h{}), got {} tensors", type_name(),
+              lstm ? "1 to 3" : "1 or 2", lstm ? ", c" : "", in.size());
+  auto [h, c] = step(in[0], in.size() > 1 ? in[1] : Tensor(), in.size() > 2 ? in[2] : Tensor());
+  return lstm ? Tensors{h, c} : Tensors{h};
+}
+
 std::pair<Tensor, Tensor> RNNCellBase::step(const Tensor& x, const Tensor& h, const Tensor& c) {
   NABLA_CHECK((x.dim() == 1 || x.dim() == 2) && x.size(-1) == input_size,
               "{}: expected input [B, {}] or [{}], got {}", type_name(), input_size, input_size, shape_str(x.sizes()));

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <functional>
 #include <map>
 
 #include "nabla/autograd/grad_mode.h"
@@ -55,24 +56,40 @@ std::string human(double flops) {
 
 }  // namespace
 
-ModelSummary summarize(Module& model, const Shape& input_shape) {
+namespace {
+
+std::string shapes_str(const std::vector<Shape>& shapes) {
+  std::string out;
+  for (const Shape& s : shapes) out += (out.empty() ? "" : ", ") + shape_str(s);
+  return out;
+}
+
+std::vector<Shape> shapes_of(const Tensors& ts) {
+  std::vector<Shape> out;
+  for (const Tensor& t : ts) out.push_back(t.defined() ? t.sizes() : Shape{});
+  return out;
+}
+
+// Runs `forward` in eval mode without autograd, recording every leaf layer it calls.
+ModelSummary record_calls(Module& model, std::vector<Shape> inputs, const std::function<Tensors()>& forward) {
   ModelSummary s;
+  s.inputs = std::move(inputs);
   std::map<const Module*, std::string> names;
   for (auto& [name, m] : model.named_modules()) names[m.get()] = name;
-  s.input = {1};
-  s.input.insert(s.input.end(), input_shape.begin(), input_shape.end());
   bool was_training = model.is_training();
   model.eval();
   {
     NoGradGuard ng;
-    ForwardHookGuard hook([&](Module& m, const Tensor& in, const Tensor& out) {
+    ForwardHookGuard hook([&](Module& m, const Tensors& in, const Tensors& out) {
       if (!m.named_children().empty()) return;  // containers and blocks: their leaves are listed
       auto it = names.find(&m);
-      s.layers.push_back({it == names.end() ? "?" : it->second, m.type_name(), out.sizes(), m.num_parameters(),
-                          layer_flops(m, in, out)});
+      int64_t flops = 0;
+      if (!in.empty() && !out.empty() && in[0].defined() && out[0].defined()) flops = layer_flops(m, in[0], out[0]);
+      s.layers.push_back({it == names.end() ? "?" : it->second, m.type_name(), shapes_of(out), m.num_parameters(),
+                          flops});
     });
     try {
-      s.output = model(zeros(s.input)).sizes();
+      s.outputs = shapes_of(forward());
     } catch (...) {
       model.train(was_training);
       throw;
@@ -87,6 +104,29 @@ ModelSummary summarize(Module& model, const Shape& input_shape) {
   return s;
 }
 
+Shape batch_of_one(const Shape& example) {
+  Shape s{1};
+  s.insert(s.end(), example.begin(), example.end());
+  return s;
+}
+
+}  // namespace
+
+ModelSummary summarize(Module& model, const Shape& input_shape) {
+  const Shape in = batch_of_one(input_shape);
+  return record_calls(model, {in}, [&] { return Tensors{model(zeros(in))}; });
+}
+
+ModelSummary summarize(Module& model, const std::vector<Shape>& input_shapes) {
+  std::vector<Shape> in;
+  Tensors xs;
+  for (const Shape& s : input_shapes) {
+    in.push_back(batch_of_one(s));
+    xs.push_back(zeros(in.back()));
+  }
+  return record_calls(model, in, [&] { return model.call(xs); });
+}
+
 std::string ModelSummary::str() const {
   size_t w = 5;
   for (const LayerSummary& l : layers) w = std::max(w, l.name.size() + l.type.size() + 3);
@@ -94,10 +134,10 @@ std::string ModelSummary::str() const {
   std::string out = fmt::format("{:<{}} {:>20} {:>12} {:>14}\n{}\n", "layer (type)", w, "output shape", "params",
                                 "FLOPs", line);
   for (const LayerSummary& l : layers)
-    out += fmt::format("{:<{}} {:>20} {:>12} {:>14}\n", l.name + " (" + l.type + ")", w, shape_str(l.output),
+    out += fmt::format("{:<{}} {:>20} {:>12} {:>14}\n", l.name + " (" + l.type + ")", w, shapes_str(l.outputs),
                        thousands(l.params), thousands(l.flops));
   out += line + "\n";
-  out += fmt::format("input {}  output {}\n", shape_str(input), shape_str(output));
+  out += fmt::format("input {}  output {}\n", shapes_str(inputs), shapes_str(outputs));
   out += fmt::format("parameters: {} ({} trainable, {:.2f} MB as f32)\n", thousands(params), thousands(trainable),
                      double(params) * 4 / 1e6);
   out += fmt::format("forward FLOPs per example: {} ({})\n", thousands(flops), human(double(flops)));

@@ -46,6 +46,9 @@ class Sequential : public Module {
   /// Appends a module under a name of your own.
   ModulePtr push_back(const std::string& name, ModulePtr m);
   Tensor forward(const Tensor& x) override;
+  /// Each module's outputs are the next one's inputs (through Module::call), so
+  /// modules with several inputs or outputs chain as well.
+  Tensors forward_multi(const Tensors& inputs) override;
   size_t size() const { return named_children().size(); }
   ModulePtr operator[](size_t i) const;
   std::string type_name() const override { return "Sequential"; }

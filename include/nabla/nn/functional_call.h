@@ -19,5 +19,8 @@ namespace nabla::nn {
 /// another thread meanwhile.
 Tensor functional_call(Module& module, const std::map<std::string, Tensor>& tensors, const Tensor& input,
                        bool tie_weights = true, bool strict = false);
+/// The same for a module of several inputs or outputs (module.call(inputs)).
+Tensors functional_call(Module& module, const std::map<std::string, Tensor>& tensors, const Tensors& inputs,
+                        bool tie_weights = true, bool strict = false);
 
 }  // namespace nabla::nn

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -14,6 +15,10 @@
 #include "nabla/tensor/tensor.h"
 
 namespace nabla::nn {
+
+/// The inputs or the outputs of a module call, in order (attention: query, key,
+/// value, masks; a recurrent layer: the sequence and its final states).
+using Tensors = std::vector<Tensor>;
 
 /// Base class of layers and models. Subclasses register their tensors in the
 /// constructor and implement forward().
@@ -32,20 +37,41 @@ class Module : public std::enable_shared_from_this<Module> {
   Module(Module&& other);
   Module& operator=(Module&&) = delete;
 
-  /// The layer's computation; the default throws (containers override it).
+  /// The layer's computation on one input; the default throws (a module that
+  /// takes several inputs or gives several outputs overrides forward_multi instead).
   virtual Tensor forward(const Tensor& x);
-  /// Runs the forward pre-hooks, forward(), this module's forward hooks and
+  /// The computation on any number of inputs, giving any number of outputs.
+  /// The default is {forward(inputs[0])} and refuses any other number of inputs.
+  virtual Tensors forward_multi(const Tensors& inputs);
+  /// Runs the forward pre-hooks, forward(x), this module's forward hooks and
   /// then the thread's ForwardHookGuard hook, if any. Containers and zoo models
   /// call their children this way; calling forward() directly skips the hooks,
   /// as in PyTorch.
   Tensor operator()(const Tensor& x);
+  /// The same around forward_multi(inputs): how modules with several inputs or
+  /// outputs are called (a recurrent layer: {x, h0} in, {output, h_n} out).
+  Tensors call(const Tensors& inputs);
+  /// call({a, b, ...}): `auto out = attn(q, k, v);`.
+  template <class... More>
+    requires(std::is_convertible_v<const More&, const Tensor&> && ...)
+  Tensors operator()(const Tensor& a, const Tensor& b, const More&... more) {
+    return call(Tensors{a, b, more...});
+  }
 
   /// Called before forward() with the input; a defined return value replaces the input.
+  /// Only for calls with one input (see MultiForwardPreHook).
   using ForwardPreHook = std::function<Tensor(Module& m, const Tensor& input)>;
   /// Called after forward(); a defined return value replaces the output.
+  /// Only for calls with one input and one output (see MultiForwardHook).
   using ModuleForwardHook = std::function<Tensor(Module& m, const Tensor& input, const Tensor& output)>;
+  /// The same for calls with any number of inputs and outputs: a non-empty
+  /// return value replaces all the inputs (outputs).
+  using MultiForwardPreHook = std::function<Tensors(Module& m, const Tensors& inputs)>;
+  using MultiForwardHook = std::function<Tensors(Module& m, const Tensors& inputs, const Tensors& outputs)>;
   autograd::HookHandle register_forward_pre_hook(ForwardPreHook hook);
   autograd::HookHandle register_forward_hook(ModuleForwardHook hook);
+  autograd::HookHandle register_forward_pre_hook(MultiForwardPreHook hook);
+  autograd::HookHandle register_forward_hook(MultiForwardHook hook);
   /// Calls fn on every submodule (children first, recursively) and then on this one, as PyTorch's apply.
   Module& apply(const std::function<void(Module&)>& fn);
 
@@ -154,6 +180,7 @@ class Module : public std::enable_shared_from_this<Module> {
     double lr_multiplier;
   };
   void collect(const std::string& prefix, bool recurse, bool params, std::vector<Named>& out) const;
+  template <class Run> Tensors hooked(Tensors inputs, Run&& run);
   Tensor* find_slot(const std::string& path, bool params, bool buffers);
 
   std::deque<Tensor> owned_;  ///< add_parameter/add_buffer's slots (a deque: addresses stay put)
@@ -167,14 +194,14 @@ class Module : public std::enable_shared_from_this<Module> {
     std::function<Tensor(Module&)> fn;
   };
   std::vector<Computed> computed_;
-  std::vector<std::pair<uint64_t, ForwardPreHook>> pre_hooks_;
-  std::vector<std::pair<uint64_t, ModuleForwardHook>> hooks_;
+  std::vector<std::pair<uint64_t, MultiForwardPreHook>> pre_hooks_;
+  std::vector<std::pair<uint64_t, MultiForwardHook>> hooks_;
 };
 
 using ModulePtr = std::shared_ptr<Module>;
 
-/// Called after each module call made through Module::operator().
-using ForwardHook = std::function<void(Module& m, const Tensor& input, const Tensor& output)>;
+/// Called after each module call made through Module::call (and so operator()).
+using ForwardHook = std::function<void(Module& m, const Tensors& inputs, const Tensors& outputs)>;
 
 /// Installs a forward hook on this thread for its lifetime (the previous one
 /// is restored after): how `nabla summary` sees every layer's output shape.

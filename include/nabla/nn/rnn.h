@@ -43,6 +43,9 @@ class RNNBase : public Module {
                     const std::vector<int64_t>& lengths = {});
   /// The output sequence alone (zero initial states), so the layer fits in a Sequential.
   Tensor forward(const Tensor& x) override { return forward(x, Tensor()).output; }
+  /// PyTorch's call with states: {x}, {x, h0} or, for LSTM, {x, h0, c0} (an
+  /// undefined state is zeros) give {output, h_n} ({output, h_n, c_n} for LSTM).
+  Tensors forward_multi(const Tensors& inputs) override;
   std::string extra_repr() const override;
   RNNOptions options;
 
@@ -78,6 +81,8 @@ class GRU : public RNNBase {
 class RNNCellBase : public Module {
  public:
   std::string extra_repr() const override;
+  /// {x}, {x, h} or, for LSTMCell, {x, h, c} give {h'} ({h', c'} for LSTMCell).
+  Tensors forward_multi(const Tensors& inputs) override;
   Tensor weight_ih, weight_hh, bias_ih, bias_hh;
   int64_t input_size, hidden_size;
 

@@ -12,7 +12,7 @@ namespace nabla::nn {
 struct LayerSummary {
   std::string name;  ///< dotted path ("layer1.0.conv1")
   std::string type;  ///< "Conv2d"
-  Shape output;      ///< output shape for a batch of one
+  std::vector<Shape> outputs;  ///< output shapes for a batch of one (several for a multi-output layer)
   int64_t params = 0;
   int64_t flops = 0;  ///< 2 per multiply-add in conv/linear layers; one per output element (or window element) elsewhere
 };
@@ -20,14 +20,17 @@ struct LayerSummary {
 /// The whole model: its leaf layers in call order and totals.
 struct ModelSummary {
   std::vector<LayerSummary> layers;
-  Shape input, output;
+  std::vector<Shape> inputs, outputs;
   int64_t params = 0, trainable = 0, flops = 0;
   /// A fixed-width table with a totals footer.
   std::string str() const;
 };
 
 /// Runs `model` in eval mode without autograd on zeros of [1, ...input_shape]
-/// and records every leaf layer it calls through Module::operator().
+/// and records every leaf layer it calls through Module::operator() or call().
 ModelSummary summarize(Module& model, const Shape& input_shape);
+/// The same for a model of several inputs (f32 zeros of [1, ...shape] each),
+/// called through Module::call.
+ModelSummary summarize(Module& model, const std::vector<Shape>& input_shapes);
 
 }  // namespace nabla::nn
