@@ -477,11 +477,19 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
   task.run(roots, seeds);
 }
 
-std::vector<Tensor> composite_backward(const std::function<Tensor(const std::vector<Tensor>&)>& composite,
-                                       const std::vector<Tensor>& inputs, const Tensor& grad_out) {
+std::vector<Tensor> composite_backward(
+    const std::function<std::vector<Tensor>(const std::vector<Tensor>&)>& composite,
+    const std::vector<Tensor>& inputs, const std::vector<Tensor>& grads) {
   GradModeGuard on(true);
-  Tensor y = composite(inputs);
-  std::vector<Tensor> wanted;
+  std::vector<Tensor> ys = composite(inputs);
+  NABLA_CHECK(ys.size() == grads.size(), "internal: a composition of {} outputs got {} gradients", ys.size(),
+              grads.size());
+  std::vector<Tensor> roots, seeds, wanted;
+  for (size_t i = 0; i < ys.size(); ++i)
+    if (grads[i].defined() && ys[i].requires_grad()) {
+      roots.push_back(ys[i]);
+      seeds.push_back(grads[i]);
+    }
   std::vector<size_t> where;
   for (size_t i = 0; i < inputs.size(); ++i)
     if (inputs[i].defined() && inputs[i].requires_grad()) {
@@ -489,10 +497,16 @@ std::vector<Tensor> composite_backward(const std::function<Tensor(const std::vec
       where.push_back(i);
     }
   std::vector<Tensor> out(inputs.size());
-  if (wanted.empty() || !y.requires_grad()) return out;
-  std::vector<Tensor> g = grad({y}, wanted, {grad_out}, true, true, true);
+  if (wanted.empty() || roots.empty()) return out;
+  std::vector<Tensor> g = grad(roots, wanted, seeds, true, true, true);
   for (size_t k = 0; k < where.size(); ++k) out[where[k]] = g[k];
   return out;
+}
+
+std::vector<Tensor> composite_backward(const std::function<Tensor(const std::vector<Tensor>&)>& composite,
+                                       const std::vector<Tensor>& inputs, const Tensor& grad_out) {
+  return composite_backward([&composite](const std::vector<Tensor>& in) { return std::vector<Tensor>{composite(in)}; },
+                            inputs, {grad_out});
 }
 
 void backward(const std::vector<Tensor>& tensors, const std::vector<Tensor>& grad_tensors,

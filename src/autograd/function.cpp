@@ -1,6 +1,7 @@
 // Custom ops (autograd::Function): the node that joins a user's forward and backward.
 #include "nabla/autograd/function.h"
 
+#include "nabla/autograd/grad_mode.h"
 #include "nabla/autograd/node.h"
 
 namespace nabla::autograd {
@@ -35,11 +36,16 @@ std::vector<Tensor> finish_function(const std::string& name, const std::vector<T
         saved_output = true;
       }
   const size_t n_inputs = inputs.size();
-  Backward kind = ctx->differentiable_ && !saved_output ? Backward::differentiable : Backward::once;
+  // With a composition, create_graph differentiates it (on the real inputs, kept for that).
+  const bool composite = static_cast<bool>(ctx->composite_);
+  Backward kind = composite || (ctx->differentiable_ && !saved_output) ? Backward::differentiable : Backward::once;
   record_outputs(
       outputs, name, inputs,
-      [ctx, backward = std::move(backward), name, n_inputs](const std::vector<Tensor>& grads) {
-        std::vector<Tensor> g = backward(*ctx, grads);
+      [ctx, backward = std::move(backward), name, n_inputs,
+       originals = composite ? inputs : std::vector<Tensor>{}](const std::vector<Tensor>& grads) {
+        std::vector<Tensor> g = ctx->composite_ && grad_enabled()
+                                    ? composite_backward(ctx->composite_, originals, grads)
+                                    : backward(*ctx, grads);
         NABLA_CHECK(g.size() == n_inputs, "custom function {}: backward returned {} gradients for {} tensor inputs",
                     name, g.size(), n_inputs);
         for (size_t i = 0; i < g.size(); ++i)

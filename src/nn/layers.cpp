@@ -221,6 +221,17 @@ std::string LayerNorm::extra_repr() const {
   return fmt::format("({}), eps={}", fmt::join(normalized_shape, ", "), eps);
 }
 
+RMSNorm::RMSNorm(Shape shape, std::optional<double> eps, bool affine) : normalized_shape(std::move(shape)), eps(eps) {
+  if (affine) register_parameter("weight", weight, ones(normalized_shape));
+}
+
+Tensor RMSNorm::forward(const Tensor& x) { return rms_norm(x, normalized_shape, weight, eps); }
+
+std::string RMSNorm::extra_repr() const {
+  return fmt::format("({}), eps={}, elementwise_affine={}", fmt::join(normalized_shape, ", "),
+                     eps ? fmt::format("{}", *eps) : "None", weight.defined() ? "True" : "False");
+}
+
 GroupNorm::GroupNorm(int64_t groups, int64_t channels, double eps, bool affine)
     : num_groups(groups), num_channels(channels), eps(eps) {
   NABLA_CHECK(groups > 0 && channels % groups == 0, "GroupNorm: {} channels are not divisible into {} groups",

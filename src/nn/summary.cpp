@@ -30,7 +30,8 @@ int64_t layer_flops(Module& m, const Tensor& in, const Tensor& out) {
   if (auto* p = dynamic_cast<MaxPool2d*>(&m)) return out.numel() * prod(p->params.kernel);
   if (auto* p = dynamic_cast<AvgPool2d*>(&m)) return out.numel() * prod(p->params.kernel);
   if (dynamic_cast<AdaptiveAvgPool2d*>(&m)) return in.numel();
-  if (dynamic_cast<BatchNorm*>(&m) || dynamic_cast<LayerNorm*>(&m) || dynamic_cast<GroupNorm*>(&m))
+  if (dynamic_cast<BatchNorm*>(&m) || dynamic_cast<LayerNorm*>(&m) || dynamic_cast<GroupNorm*>(&m) ||
+      dynamic_cast<RMSNorm*>(&m))
     return 2 * out.numel();
   if (dynamic_cast<Flatten*>(&m) || dynamic_cast<Identity*>(&m) || dynamic_cast<Dropout*>(&m) ||
       dynamic_cast<Dropout2d*>(&m))

@@ -15,6 +15,7 @@
 #include "nabla/ops/reduce.h"
 #include "nabla/tensor/factory.h"
 #include "nabla/tensor/layout.h"
+#include "ops/norm_shape.h"
 #include "ops/reduced.h"
 
 namespace nabla {
@@ -50,7 +51,7 @@ Normalized normalize_rows(const Tensor& x, double eps, const char* op) {
     const T* in = xc.const_data<T>();
     T *o = n.xhat.data<T>(), *mu = n.mean.data<T>(), *va = n.var.data<T>(), *rs = rstd.data<T>();
     kernels::parallel_ranges(M, M * R, [&](int64_t m0, int64_t m1) {
-      kernels::vec_for<T>().norm_rows(m1 - m0, R, in + m0 * R, eps, o + m0 * R, mu + m0, va + m0, rs + m0);
+      kernels::vec_for<T>().norm_rows(m1 - m0, R, in + m0 * R, eps, true, o + m0 * R, mu + m0, va + m0, rs + m0);
     });
   });
   Tensor xhat = n.xhat.detach();
@@ -68,7 +69,7 @@ Normalized normalize_rows(const Tensor& x, double eps, const char* op) {
           const T *gp = gc.const_data<T>(), *xh = xhat.const_data<T>(), *rs = rstd.const_data<T>();
           T* out = gx.data<T>();
           kernels::parallel_ranges(M, M * R, [&](int64_t m0, int64_t m1) {
-            kernels::vec_for<T>().norm_rows_backward(m1 - m0, R, gp + m0 * R, xh + m0 * R, rs + m0, out + m0 * R);
+            kernels::vec_for<T>().norm_rows_backward(m1 - m0, R, gp + m0 * R, xh + m0 * R, rs + m0, true, out + m0 * R);
           });
         });
         return Grads{gx};
@@ -307,19 +308,7 @@ Tensor layer_norm(const Tensor& x, const Shape& ns, const Tensor& w, const Tenso
   if (auto r = detail::input_entry(
           [&](const Tensor& x_, const Tensor& w_, const Tensor& b_) { return layer_norm(x_, ns, w_, b_, eps); }, x, w, b))
     return *r;
-  int64_t k = static_cast<int64_t>(ns.size());
-  bool ok = k >= 1 && k <= x.dim();
-  for (int64_t i = 0; ok && i < k; ++i) ok = x.sizes()[x.dim() - k + i] == ns[i];
-  NABLA_CHECK(ok, "layer_norm: input {} does not end with normalized_shape {}", shape_str(x.sizes()), shape_str(ns));
-  if (w.defined())
-    NABLA_CHECK(w.sizes() == ns, "layer_norm: weight {} must have normalized_shape {}", shape_str(w.sizes()),
-                shape_str(ns));
-  if (b.defined())
-    NABLA_CHECK(b.sizes() == ns, "layer_norm: bias {} must have normalized_shape {}", shape_str(b.sizes()),
-                shape_str(ns));
-  int64_t R = shape_numel(ns);
-  // Rows spelled out, not -1: with no elements, -1 would be ambiguous.
-  const int64_t rows = shape_numel(Shape(x.sizes().begin(), x.sizes().end() - static_cast<int64_t>(ns.size())));
+  const int64_t rows = detail::normalized_rows(x, ns, w, b, "layer_norm"), R = shape_numel(ns);
   Normalized n = normalize_rows(x.reshape({rows, R}), eps, "layer_norm");
   Tensor y = n.xhat.reshape(x.sizes());
   if (w.defined()) y = mul(y, w);

@@ -66,6 +66,34 @@ struct SquareOnce : autograd::Function<SquareOnce> {
   }
 };
 
+// A "fused" cube with a raw-memory backward and its composition: first
+// derivatives come from backward(), higher ones from the composition.
+int g_cube_backward_calls = 0;
+struct FusedCube : autograd::Function<FusedCube> {
+  static constexpr const char* name = "fused_cube";
+  static std::vector<Tensor> forward(autograd::FunctionContext& ctx, const Tensor& x) {
+    Tensor y = (x * x * x).contiguous(), sq = (x * x).contiguous();
+    ctx.save_for_backward({sq, y});  // y is an output: saved as a detached alias
+    return {y, sq};
+  }
+  static std::vector<Tensor> backward(autograd::FunctionContext& ctx, const std::vector<Tensor>& g) {
+    ++g_cube_backward_calls;
+    Tensor sq = ctx.saved()[0];
+    Tensor dx = Tensor::empty(sq.sizes(), DType::f64);
+    const double *s = sq.const_data<double>(), *x3 = ctx.saved()[1].const_data<double>();
+    Tensor g0 = g[0].defined() ? g[0].contiguous() : zeros_like(sq), g1 = g[1].defined() ? g[1].contiguous() : zeros_like(sq);
+    const double *a = g0.const_data<double>(), *b = g1.const_data<double>();
+    for (int64_t i = 0; i < sq.numel(); ++i) {
+      const double x = x3[i] == 0 ? 0 : x3[i] / s[i];
+      dx.data<double>()[i] = a[i] * 3 * s[i] + b[i] * 2 * x;
+    }
+    return {dx};
+  }
+  static std::vector<Tensor> composite(const autograd::FunctionContext&, const std::vector<Tensor>& in) {
+    return {in[0] * in[0] * in[0], in[0] * in[0]};
+  }
+};
+
 struct WrongCount : autograd::Function<WrongCount> {
   static constexpr const char* name = "wrong_count";
   static Tensor forward(autograd::FunctionContext&, const Tensor& x) { return x * 2.0; }
@@ -119,6 +147,25 @@ TEST(CustomFunction, SecondDerivativeOnlyWhenDeclared) {
   Tensor g1 = autograd::grad({SquareOnce::apply(x).sum()}, {x}, {}, std::nullopt, true)[0];
   std::string e = error_of([&] { autograd::grad({g1.sum()}, {x}); });
   EXPECT_NE(e.find("square_once"), std::string::npos) << e;
+}
+
+TEST(CustomFunction, ACompositionGivesHigherDerivatives) {
+  Tensor x = from_vector<double>({1.5, -2, 0.5}).requires_grad_();
+  g_cube_backward_calls = 0;
+  auto out = FusedCube::apply(x);
+  Tensor loss = (out[0] + out[1] * 2.0).sum();  // x^3 + 2 x^2
+  loss.backward(Tensor(), true);
+  EXPECT_EQ(g_cube_backward_calls, 1);  // first derivatives: the fused backward
+  EXPECT_TRUE(allclose(x.grad(), x * x * 3.0 + x * 4.0));
+  Tensor g = autograd::grad({loss}, {x}, {}, std::nullopt, true)[0];
+  EXPECT_EQ(g_cube_backward_calls, 1);  // create_graph: the composition instead
+  Tensor h = autograd::grad({g.sum()}, {x}, {}, std::nullopt, true)[0];
+  EXPECT_TRUE(allclose(h, x * 6.0 + 4.0));
+  Tensor t = autograd::grad({h.sum()}, {x})[0];  // third order
+  EXPECT_EQ(t.to_vector<double>(), (std::vector<double>{6, 6, 6}));
+  auto r = nabla::testing::gradgradcheck([](const std::vector<Tensor>& i) { return FusedCube::apply(i[0])[0]; },
+                                         {nabla::testing::rand_input({2, 3})});
+  EXPECT_TRUE(r.ok) << r.message;
 }
 
 TEST(CustomFunction, ErrorsAreClear) {

@@ -208,9 +208,11 @@ TEST(Dispatch, RowKernelsAgreeAcrossIsasAndWithPlainLoops) {
     auto keep = [&](const std::vector<float>& v) { all.insert(all.end(), v.begin(), v.end()); };
     std::vector<float> y(rows * R), mean(rows), var(rows), rstd(rows), dx(rows * R), red(rows);
     std::vector<float> xn(x.begin(), x.begin() + 4 * R);  // finite rows for the normalization
-    t.f32.norm_rows(4, R, xn.data(), 1e-5, y.data(), mean.data(), var.data(), rstd.data());
-    t.f32.norm_rows_backward(4, R, g.data(), y.data(), rstd.data(), dx.data());
-    keep(y), keep(mean), keep(var), keep(rstd), keep(dx);
+    for (bool centered : {true, false}) {  // layer norm, RMS norm
+      t.f32.norm_rows(4, R, xn.data(), 1e-5, centered, y.data(), mean.data(), var.data(), rstd.data());
+      t.f32.norm_rows_backward(4, R, g.data(), y.data(), rstd.data(), centered, dx.data());
+      keep(y), keep(mean), keep(var), keep(rstd), keep(dx);
+    }
     for (bool log : {false, true}) {
       for (int64_t m = 0; m < rows; ++m) t.f32.softmax_lanes(R, 1, 0, 1, x.data() + m * R, y.data() + m * R, log);
       keep(y);
@@ -235,7 +237,8 @@ TEST(Dispatch, RowKernelsAgreeAcrossIsasAndWithPlainLoops) {
     double mx = -INFINITY, s = 0;
     for (int64_t r = 0; r < R; ++r) mx = std::max<double>(mx, x[R + r]);
     for (int64_t r = 0; r < R; ++r) s += std::exp(x[R + r] - mx);
-    const size_t soft = 2 * rows * R + 3 * rows;  // after the normalization outputs
+    const size_t norm_block = 2 * rows * R + 3 * rows;  // y, mean, var, rstd, dx
+    const size_t soft = 2 * norm_block;                  // after the centered and the RMS normalization
     ASSERT_NEAR(want[soft + R + 7], std::exp(x[R + 7] - mx) / s, 1e-6);
     ASSERT_EQ(want[soft + 3], 0.0f);  // the masked entry
     for (int64_t r = 0; r < R; ++r) ASSERT_TRUE(std::isnan(want[soft + 4 * R + r]));
@@ -244,6 +247,9 @@ TEST(Dispatch, RowKernelsAgreeAcrossIsasAndWithPlainLoops) {
     mean /= R;
     for (int64_t r = 0; r < R; ++r) ss += (x[2 * R + r] - mean) * (x[2 * R + r] - mean);
     ASSERT_NEAR(want[2 * R + 9], (x[2 * R + 9] - mean) / std::sqrt(ss / R + 1e-5), 1e-5);
+    double sq = 0;
+    for (int64_t r = 0; r < R; ++r) sq += double(x[2 * R + r]) * x[2 * R + r];
+    ASSERT_NEAR(want[norm_block + 2 * R + 9], x[2 * R + 9] / std::sqrt(sq / R + 1e-5), 1e-5);
   }
   for (const KernelTable* t : runnable_tables()) {
     std::vector<float> got = run(*t);

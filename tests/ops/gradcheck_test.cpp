@@ -191,6 +191,7 @@ std::vector<Case> all_cases() {
       {"batch_norm_eval", [](const Ins& i) { return batch_norm(i[0], i[1], i[2], i[3], i[4], false); },
        {R({3, 2, 2}), C({2}), C({2}), R({2}), R({2})}},
       {"layer_norm", [](const Ins& i) { return layer_norm(i[0], {3}, i[1], i[2]); }, {R({2, 2, 3}), R({3}), R({3})}},
+      {"rms_norm", [](const Ins& i) { return rms_norm(i[0], {2, 3}, i[1], 1e-3); }, {R({2, 2, 3}), R({2, 3})}},
       {"group_norm", [](const Ins& i) { return group_norm(i[0], 2, i[1], i[2]); }, {R({2, 4, 3}), R({4}), R({4})}},
       {"contiguous_clone", [](const Ins& i) { return i[0].t().contiguous().clone(); }, {R({2, 3})}},
       {"tril_triu", [](const Ins& i) { return tril(i[0], 1) + triu(i[0], -1) * 2.0; }, {R({2, 3, 4})}},
@@ -332,7 +333,7 @@ const std::set<std::string> kTwiceDifferentiable = {
     "sum_all", "mean", "matmul_2d", "matmul_vec", "matmul_dot", "matmul_batched", "matmul_3d_2d", "linear",
     "relu", "sigmoid", "tanh", "softmax", "log_softmax", "cross_entropy", "cross_entropy_prob", "nll_loss",
     "mse_loss", "gather", "cat", "stack", "split", "chunk", "view_reshape", "transpose_permute", "expand",
-    "squeeze_flatten", "contiguous_clone", "tril_triu", "diagonal_embed", "layer_norm", "batch_norm",
+    "squeeze_flatten", "contiguous_clone", "tril_triu", "diagonal_embed", "layer_norm", "rms_norm", "batch_norm",
     "batch_norm_eval", "group_norm", "linalg_matrix_exp", "conv2d", "conv2d_groups_dil", "conv2d_pointwise",
     "conv1d", "conv_transpose2d", "max_pool2d", "max_pool2d_tiles", "max_pool2d_gaps", "avg_pool2d",
     "adaptive_avg_pool2d"};

@@ -243,6 +243,10 @@ CASES = {
                         [("n", [4, 3, 2, 2]), C(("n", [3])), C(("u", [3], 0.5, 2.0)), ("n", [3]), ("n", [3])]),
     "layer_norm": (lambda x, w, b: F.layer_norm(x, [4, 5], w, b), [("n", [3, 4, 5]), ("n", [4, 5]), ("n", [4, 5])]),
     "layer_norm_noaffine": (lambda x: F.layer_norm(x, [6]), [("n", [2, 3, 6])]),
+    # PyTorch 1.13 has no F.rms_norm (2.4 does): its definition, with 2.4's default eps for f32.
+    "rms_norm": (lambda x, w: x * torch.rsqrt(x.pow(2).mean((-2, -1), keepdim=True) + torch.finfo(x.dtype).eps) * w,
+                 [("n", [3, 4, 5]), ("n", [4, 5])]),
+    "rms_norm_eps": (lambda x: x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 0.1), [("n", [2, 3, 6])]),
     "group_norm": (lambda x, w, b: F.group_norm(x, 2, w, b), [("n", [3, 4, 3, 3]), ("n", [4]), ("n", [4])]),
     # torch.linalg; decompositions through quantities that do not depend on the sign of a vector.
     "linalg_svdvals": (torch.linalg.svdvals, [("n", [3, 5])]),

@@ -243,6 +243,8 @@ const std::map<std::string, OpFn>& cases() {
       {"batch_norm_eval", [](const Ins& i) { return batch_norm(i[0], i[1], i[2], i[3], i[4], false); }},
       {"layer_norm", [](const Ins& i) { return layer_norm(i[0], {4, 5}, i[1], i[2]); }},
       {"layer_norm_noaffine", [](const Ins& i) { return layer_norm(i[0], {6}); }},
+      {"rms_norm", [](const Ins& i) { return rms_norm(i[0], {4, 5}, i[1]); }},
+      {"rms_norm_eps", [](const Ins& i) { return rms_norm(i[0], {6}, Tensor(), 0.1); }},
       {"group_norm", [](const Ins& i) { return group_norm(i[0], 2, i[1], i[2]); }},
   };
   return m;

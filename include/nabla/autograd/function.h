@@ -12,6 +12,14 @@
 //     }
 //   };
 //   Tensor y = Square::apply(x);
+//
+// A fused kernel adds its plain composition (MLX's way), the reference it is
+// tested against and the source of its higher derivatives:
+//     static Tensor composite(const autograd::FunctionContext& ctx, const std::vector<Tensor>& in) {
+//       return in[0] * in[0];  // recorded nabla ops on the op's tensor inputs
+//     }
+// backward() then serves first derivatives and, under create_graph, the
+// composition is differentiated instead.
 #include <any>
 #include <functional>
 #include <map>
@@ -50,9 +58,12 @@ class FunctionContext {
                                              const std::shared_ptr<FunctionContext>&,
                                              std::function<std::vector<Tensor>(FunctionContext&,
                                                                                const std::vector<Tensor>&)>);
+  template <class D> friend struct Function;
   std::vector<Tensor> saved_;
   std::vector<bool> needs_;
   bool differentiable_ = false;
+  /// The op's plain composition (Function's Derived::composite), when it has one.
+  std::function<std::vector<Tensor>(const std::vector<Tensor>&)> composite_;
 };
 
 /// Records the node of a custom op whose forward already ran: `outputs` get
@@ -70,14 +81,25 @@ void prepare_context(FunctionContext& ctx, const std::vector<Tensor>& inputs);
 ///   static R forward(FunctionContext&, Args...)   with R = Tensor or std::vector<Tensor>
 ///   static std::vector<Tensor> backward(FunctionContext&, const std::vector<Tensor>& grad_outputs)
 /// returning one gradient per Tensor argument of forward, and optionally
-/// `static constexpr const char* name`. apply(args...) runs forward without
-/// recording and attaches one node for all outputs.
+/// `static constexpr const char* name` and
+///   static R composite(const FunctionContext&, const std::vector<Tensor>& tensor_inputs)
+/// (the same op from recorded ops; see the top of this file). apply(args...)
+/// runs forward without recording and attaches one node for all outputs.
 template <class Derived> struct Function {
   template <class... Args> static auto apply(Args&&... args) {
     auto ctx = std::make_shared<FunctionContext>();
     std::vector<Tensor> inputs;
     (collect(inputs, args), ...);
     prepare_context(*ctx, inputs);
+    if constexpr (requires { Derived::composite(*ctx, inputs); }) {
+      // The raw pointer: the context owns this function, so it never outlives it.
+      ctx->composite_ = [c = ctx.get()](const std::vector<Tensor>& in) {
+        if constexpr (std::is_same_v<decltype(Derived::composite(*c, in)), Tensor>)
+          return std::vector<Tensor>{Derived::composite(*c, in)};
+        else
+          return Derived::composite(*c, in);
+      };
+    }
     using R = decltype(Derived::forward(*ctx, std::forward<Args>(args)...));
     static_assert(std::is_same_v<R, Tensor> || std::is_same_v<R, std::vector<Tensor>>,
                   "Function::forward must return Tensor or std::vector<Tensor>");

@@ -94,6 +94,11 @@ Tensor grad_or_zeros(const std::vector<Tensor>& grads, size_t i, const Node& nod
 /// fused kernel gets its second derivatives from the formula it is tested against.
 std::vector<Tensor> composite_backward(const std::function<Tensor(const std::vector<Tensor>&)>& composite,
                                        const std::vector<Tensor>& inputs, const Tensor& grad);
+/// The same for a composition of several outputs, seeded with one gradient
+/// per output (undefined: that output gets none).
+std::vector<Tensor> composite_backward(
+    const std::function<std::vector<Tensor>(const std::vector<Tensor>&)>& composite,
+    const std::vector<Tensor>& inputs, const std::vector<Tensor>& grads);
 
 /// Runs the backward pass from `roots` seeded with `grads` (an undefined seed
 /// means ones for a one-element root), accumulating into the leaves' .grad.

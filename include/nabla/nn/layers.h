@@ -157,6 +157,20 @@ class LayerNorm : public Module {
   double eps;
 };
 
+/// RMS normalization over the trailing normalized_shape dims (PyTorch 2.4's
+/// nn.RMSNorm): eps unset means the input dtype's machine epsilon; weight
+/// (ones) when elementwise_affine.
+class RMSNorm : public Module {
+ public:
+  explicit RMSNorm(Shape normalized_shape, std::optional<double> eps = std::nullopt, bool elementwise_affine = true);
+  Tensor forward(const Tensor& x) override;
+  std::string type_name() const override { return "RMSNorm"; }
+  std::string extra_repr() const override;
+  Tensor weight;
+  Shape normalized_shape;
+  std::optional<double> eps;
+};
+
 class GroupNorm : public Module {
  public:
   GroupNorm(int64_t num_groups, int64_t num_channels, double eps = 1e-5, bool affine = true);

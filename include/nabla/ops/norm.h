@@ -1,5 +1,7 @@
 #pragma once
 // Normalization layers' functional forms, and dropout.
+#include <optional>
+
 #include "nabla/tensor/generator.h"
 #include "nabla/tensor/tensor.h"
 
@@ -15,6 +17,15 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
 /// Normalizes over the trailing dims given by `normalized_shape`.
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = Tensor(),
                   const Tensor& bias = Tensor(), double eps = 1e-5);
+
+/// RMS normalization (Zhang & Sennrich 2019; PyTorch 2.4's F.rms_norm): x
+/// divided by the root mean square of its trailing `normalized_shape` dims,
+/// x / sqrt(mean(x^2) + eps), times `weight` if given. eps defaults to the
+/// machine epsilon of x's dtype, as PyTorch's. A fused row kernel with its
+/// composition as reference and second derivative (autograd::Function).
+/// f32, f64; bf16/f16 compute in f32.
+Tensor rms_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = Tensor(),
+                std::optional<double> eps = std::nullopt);
 
 /// Normalizes [N, C, *] over each of `groups` groups of C/groups channels.
 Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight = Tensor(), const Tensor& bias = Tensor(),

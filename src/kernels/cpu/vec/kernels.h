@@ -37,8 +37,9 @@ template <class T> void plane_affine(int64_t N, int64_t L, int64_t stride, const
 template <class T>
 void plane_bn_dx(int64_t N, int64_t L, int64_t stride, const T* g, const T* x, T mean, T k, T mg, T mgx, T* dx);
 template <class T>
-void norm_rows(int64_t rows, int64_t R, const T* x, double eps, T* y, T* mean, T* var, T* rstd);
-template <class T> void norm_rows_backward(int64_t rows, int64_t R, const T* g, const T* xhat, const T* rstd, T* dx);
+void norm_rows(int64_t rows, int64_t R, const T* x, double eps, bool centered, T* y, T* mean, T* var, T* rstd);
+template <class T>
+void norm_rows_backward(int64_t rows, int64_t R, const T* g, const T* xhat, const T* rstd, bool centered, T* dx);
 template <class T> void softmax_lanes(int64_t n, int64_t inner, int64_t k0, int64_t k1, const T* x, T* y, bool log);
 template <class T> void reduce_rows(RowReduce op, int64_t rows, int64_t R, double arg, const T* x, T* out);
 template <class T>

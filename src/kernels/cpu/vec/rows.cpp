@@ -26,11 +26,11 @@ template <class T> T exp_or_zero(T x) {
 }  // namespace
 
 template <class T>
-void norm_rows(int64_t rows, int64_t R, const T* x, double eps, T* y, T* mean, T* var, T* rstd) {
+void norm_rows(int64_t rows, int64_t R, const T* x, double eps, bool centered, T* y, T* mean, T* var, T* rstd) {
   for (int64_t m = 0; m < rows; ++m) {
     const T* __restrict row = x + m * R;
     T* __restrict out = y + m * R;
-    const double mu = row_sum(row, R) / static_cast<double>(R);
+    const double mu = centered ? row_sum(row, R) / static_cast<double>(R) : 0.0;
     double ss = 0;
 #pragma omp simd reduction(+ : ss)
     for (int64_t r = 0; r < R; ++r) ss += (row[r] - mu) * (row[r] - mu);
@@ -38,13 +38,14 @@ void norm_rows(int64_t rows, int64_t R, const T* x, double eps, T* y, T* mean, T
     const T inv = static_cast<T>(1.0 / std::sqrt(v + eps)), mt = static_cast<T>(mu);
 #pragma omp simd
     for (int64_t r = 0; r < R; ++r) out[r] = (row[r] - mt) * inv;
-    mean[m] = mt;
-    var[m] = static_cast<T>(v);
+    if (mean) mean[m] = mt;
+    if (var) var[m] = static_cast<T>(v);
     rstd[m] = inv;
   }
 }
 
-template <class T> void norm_rows_backward(int64_t rows, int64_t R, const T* g, const T* xhat, const T* rstd, T* dx) {
+template <class T>
+void norm_rows_backward(int64_t rows, int64_t R, const T* g, const T* xhat, const T* rstd, bool centered, T* dx) {
   for (int64_t m = 0; m < rows; ++m) {
     const T *__restrict gp = g + m * R, *__restrict xh = xhat + m * R;
     T* __restrict out = dx + m * R;
@@ -54,7 +55,7 @@ template <class T> void norm_rows_backward(int64_t rows, int64_t R, const T* g, 
       sg += gp[r];
       sgx += gp[r] * xh[r];
     }
-    const T mg = static_cast<T>(sg / R), mgx = static_cast<T>(sgx / R), rs = rstd[m];
+    const T mg = centered ? static_cast<T>(sg / R) : T(0), mgx = static_cast<T>(sgx / R), rs = rstd[m];
 #pragma omp simd
     for (int64_t r = 0; r < R; ++r) out[r] = rs * (gp[r] - mg - xh[r] * mgx);
   }
@@ -131,8 +132,8 @@ template <class T> void softmax_lanes(int64_t n, int64_t inner, int64_t k0, int6
 }
 
 #define NABLA_ROWS(T)                                                                            \
-  template void norm_rows<T>(int64_t, int64_t, const T*, double, T*, T*, T*, T*);                \
-  template void norm_rows_backward<T>(int64_t, int64_t, const T*, const T*, const T*, T*);       \
+  template void norm_rows<T>(int64_t, int64_t, const T*, double, bool, T*, T*, T*, T*);          \
+  template void norm_rows_backward<T>(int64_t, int64_t, const T*, const T*, const T*, bool, T*); \
   template void softmax_lanes<T>(int64_t, int64_t, int64_t, int64_t, const T*, T*, bool);
 NABLA_ROWS(float)
 NABLA_ROWS(double)

@@ -96,9 +96,10 @@ template <class T> struct TypedKernels {
   void (*plane_affine)(int64_t N, int64_t L, int64_t stride, const T* x, T scale, T shift, T* y);
   void (*plane_bn_dx)(int64_t N, int64_t L, int64_t stride, const T* g, const T* x, T mean, T k, T mg, T mgx, T* dx);
   // Rows of R values (layer and group norm): y = (x - mean) rstd per row, saving mean, biased var
-  // and rstd; the backward dx = rstd (g - mean(g) - xhat mean(g xhat)).
-  void (*norm_rows)(int64_t rows, int64_t R, const T* x, double eps, T* y, T* mean, T* var, T* rstd);
-  void (*norm_rows_backward)(int64_t rows, int64_t R, const T* g, const T* xhat, const T* rstd, T* dx);
+  // and rstd; the backward dx = rstd (g - mean(g) - xhat mean(g xhat)). Not `centered` (RMS norm):
+  // the mean is taken as 0 (var is then mean(x^2); mean and var may be null) and so is mean(g).
+  void (*norm_rows)(int64_t rows, int64_t R, const T* x, double eps, bool centered, T* y, T* mean, T* var, T* rstd);
+  void (*norm_rows_backward)(int64_t rows, int64_t R, const T* g, const T* xhat, const T* rstd, bool centered, T* dx);
   // Softmax (log_softmax when `log`) of the lanes k0..k1 of a block [n, inner] (lane k's values at
   // k + i inner; inner == 1 is one row). -inf entries get weight exactly 0; a lane of only -inf gives
   // NaN, as in PyTorch.
