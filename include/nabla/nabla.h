@@ -27,6 +27,7 @@
 #include "nabla/tensor/layout.h"
 #include "nabla/linalg/linalg.h"
 #include "nabla/ops/activation.h"
+#include "nabla/ops/attention.h"
 #include "nabla/ops/elementwise.h"
 #include "nabla/ops/index.h"
 #include "nabla/ops/indexing.h"

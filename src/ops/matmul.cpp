@@ -110,7 +110,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     // Fold a's batch dims into its rows: one large GEMM instead of many small ones.
     Shape os(a.sizes().begin(), a.sizes().end() - 1);
     os.push_back(b.sizes()[1]);
-    return mm(a.reshape({-1, ka}), b).reshape(os);
+    // Rows spelled out, not -1: with no elements, -1 would be ambiguous.
+    return mm(a.reshape({shape_numel(Shape(os.begin(), os.end() - 1)), ka}), b).reshape(os);
   }
   Shape ba(a.sizes().begin(), a.sizes().end() - 2), bb(b.sizes().begin(), b.sizes().end() - 2);
   Shape batch = broadcast_shapes(ba, bb, "matmul");
@@ -118,8 +119,9 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   Shape ea = batch, eb = batch;
   ea.insert(ea.end(), {n, ka});
   eb.insert(eb.end(), {kb, m});
-  Tensor a3 = a.expand(ea).reshape({-1, n, ka});
-  Tensor b3 = b.expand(eb).reshape({-1, kb, m});
+  const int64_t nb = shape_numel(batch);
+  Tensor a3 = a.expand(ea).reshape({nb, n, ka});
+  Tensor b3 = b.expand(eb).reshape({nb, kb, m});
   Shape os = batch;
   os.insert(os.end(), {n, m});
   return bmm(a3, b3).reshape(os);
@@ -143,7 +145,8 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
                 shape_str(bias.sizes()), shape_str(w.sizes()));
     check_same_dtype(x, bias, "linear");
   }
-  Tensor x2 = x.detach().reshape({-1, in_f});
+  const int64_t x_rows = shape_numel(Shape(x.sizes().begin(), x.sizes().end() - 1));
+  Tensor x2 = x.detach().reshape({x_rows, in_f});
   int64_t rows = x2.sizes()[0];
   Tensor out2 = Tensor::empty({rows, out_f}, x.dtype());
   double beta = 0.0;
@@ -177,10 +180,10 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
   bool gx = x.requires_grad(), gw = w.requires_grad(), gbias = bias.defined() && bias.requires_grad();
   record(
       out, "linear", {x, w, bias},
-      [x, x2, w, gx, gw, gbias, xs = x.sizes(), in_f, out_f](const Tensor& g) {
-        Tensor g2 = g.reshape({-1, out_f});
+      [x, x2, w, gx, gw, gbias, xs = x.sizes(), in_f, out_f, x_rows](const Tensor& g) {
+        Tensor g2 = g.reshape({x_rows, out_f});
         // x2 is cut off from the graph; a second derivative needs x's own history.
-        Tensor xr = grad_enabled() ? x.reshape({-1, in_f}) : x2;
+        Tensor xr = grad_enabled() ? x.reshape({x_rows, in_f}) : x2;
         return Grads{gx ? mm(g2, w).reshape(xs) : Tensor(), gw ? mm(g2.t(), xr) : Tensor(),
                      gbias ? sum(g2, {0}) : Tensor()};
       },

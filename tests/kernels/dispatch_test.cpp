@@ -229,6 +229,17 @@ TEST(Dispatch, RowKernelsAgreeAcrossIsasAndWithPlainLoops) {
     keep(y);
     t.f32.cumsum_lanes(4, R, 3, 40, xn.data(), y.data(), true);
     keep(y);
+    // Fused attention's rows: two blocks of scores through the online softmax (row 4 fully masked), then
+    // the backward's probabilities and score gradients from the resulting log-sum-exp.
+    std::vector<float> s(x.begin(), x.end()), mx(rows, -INFINITY), l(rows, 0), alpha(rows), lse(rows), D(rows, 0.25f);
+    t.f32.attn_online_softmax(rows, 20, s.data(), R, mx.data(), l.data(), alpha.data());
+    keep(alpha);
+    t.f32.attn_online_softmax(rows, R - 20, s.data() + 20, R, mx.data(), l.data(), alpha.data());
+    keep(s), keep(mx), keep(l), keep(alpha);
+    for (int64_t m = 0; m < rows; ++m) lse[m] = l[m] > 0 ? mx[m] + std::log(l[m]) : -INFINITY;
+    std::vector<float> p(x.begin(), x.end()), dp(g.begin(), g.end());
+    t.f32.attn_probs_grad(rows, R, p.data(), dp.data(), R, lse.data(), D.data());
+    keep(p), keep(dp);
     return all;
   };
   std::vector<float> want = run(baseline::kTable);

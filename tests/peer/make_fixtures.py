@@ -69,6 +69,19 @@ def make(spec, g):
     raise ValueError(kind)
 
 
+def sdpa_ref(q, k, v, mask=None, causal=False, scale=None, groups=1):
+    # PyTorch 2's scaled_dot_product_attention (1.13 has none), with nabla's 0 for rows that see no key.
+    if groups > 1:
+        k, v = k.repeat_interleave(groups, dim=-3), v.repeat_interleave(groups, dim=-3)
+    s = q @ k.transpose(-2, -1) * (scale if scale is not None else q.shape[-1] ** -0.5)
+    if causal:
+        s = s.masked_fill(~torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool).tril(), float("-inf"))
+    if mask is not None:
+        s = s.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else s + mask
+    p = torch.softmax(s, -1)
+    return torch.where(torch.isnan(p), torch.zeros_like(p), p) @ v
+
+
 def C(spec):
     # A floating input that does not require grad (class weights, targets).
     return ("c", spec)
@@ -247,6 +260,13 @@ CASES = {
     "rms_norm": (lambda x, w: x * torch.rsqrt(x.pow(2).mean((-2, -1), keepdim=True) + torch.finfo(x.dtype).eps) * w,
                  [("n", [3, 4, 5]), ("n", [4, 5])]),
     "rms_norm_eps": (lambda x: x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 0.1), [("n", [2, 3, 6])]),
+    "sdpa": (lambda q, k, v: sdpa_ref(q, k, v), [("n", [2, 3, 5, 4]), ("n", [2, 3, 7, 4]), ("n", [2, 3, 7, 6])]),
+    "sdpa_causal": (lambda q, k, v: sdpa_ref(q, k, v, causal=True),
+                    [("n", [1, 2, 9, 4]), ("n", [1, 2, 6, 4]), ("n", [1, 2, 6, 3])]),
+    "sdpa_bool_mask": (lambda q, k, v, m: sdpa_ref(q, k, v, m),
+                       [("n", [2, 2, 5, 4]), ("n", [2, 2, 7, 4]), ("n", [2, 2, 7, 3]), ("m", [2, 1, 5, 7])]),
+    "sdpa_gqa_float_mask": (lambda q, k, v, m: sdpa_ref(q, k, v, m, scale=0.3, groups=2),
+                            [("n", [2, 4, 5, 4]), ("n", [2, 2, 7, 4]), ("n", [2, 2, 7, 4]), C(("n", [5, 7]))]),
     "group_norm": (lambda x, w, b: F.group_norm(x, 2, w, b), [("n", [3, 4, 3, 3]), ("n", [4]), ("n", [4])]),
     # torch.linalg; decompositions through quantities that do not depend on the sign of a vector.
     "linalg_svdvals": (torch.linalg.svdvals, [("n", [3, 5])]),

@@ -245,6 +245,11 @@ const std::map<std::string, OpFn>& cases() {
       {"layer_norm_noaffine", [](const Ins& i) { return layer_norm(i[0], {6}); }},
       {"rms_norm", [](const Ins& i) { return rms_norm(i[0], {4, 5}, i[1]); }},
       {"rms_norm_eps", [](const Ins& i) { return rms_norm(i[0], {6}, Tensor(), 0.1); }},
+      {"sdpa", [](const Ins& i) { return scaled_dot_product_attention(i[0], i[1], i[2]); }},
+      {"sdpa_causal", [](const Ins& i) { return scaled_dot_product_attention(i[0], i[1], i[2], {}, 0.0, true); }},
+      {"sdpa_bool_mask", [](const Ins& i) { return scaled_dot_product_attention(i[0], i[1], i[2], i[3]); }},
+      {"sdpa_gqa_float_mask",
+       [](const Ins& i) { return scaled_dot_product_attention(i[0], i[1], i[2], i[3], 0.0, false, 0.3, true); }},
       {"group_norm", [](const Ins& i) { return group_norm(i[0], 2, i[1], i[2]); }},
   };
   return m;

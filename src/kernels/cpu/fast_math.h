@@ -33,6 +33,16 @@ inline float exp_fast(float x) {
   return p * std::bit_cast<float>(bits);
 }
 
+/// e^x, and exactly 0 below f32's normal range (exp_fast clamps its input,
+/// so a masked -inf score would otherwise get weight 1e-38, not 0); double
+/// keeps libm.
+template <class T> T exp_or_zero(T x) {
+  if constexpr (sizeof(T) == 4)
+    return x < -87.0f ? 0.0f : exp_fast(x);
+  else
+    return std::exp(x);
+}
+
 /// 1 / (1 + e^-x).
 inline float sigmoid_fast(float x) { return 1.0f / (1.0f + exp_fast(-x)); }
 

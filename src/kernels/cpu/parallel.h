@@ -77,6 +77,17 @@ template <class F> void parallel_lane_ranges(int64_t outer, int64_t inner, int64
   });
 }
 
+/// parallel_for for items of unequal cost (causal attention's query blocks):
+/// threads take the next item as they finish one.
+template <class F> void parallel_for_uneven(int64_t n, int64_t work, F f) {
+  if (n > 1 && worth_parallel(work)) {
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t i = 0; i < n; ++i) f(i);
+  } else {
+    for (int64_t i = 0; i < n; ++i) f(i);
+  }
+}
+
 /// parallel_ranges over n elements, one unit of work each.
 template <class F> void parallel_chunks(int64_t n, F f) { parallel_ranges(n, n, f); }
 

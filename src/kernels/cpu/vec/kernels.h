@@ -41,6 +41,8 @@ void norm_rows(int64_t rows, int64_t R, const T* x, double eps, bool centered, T
 template <class T>
 void norm_rows_backward(int64_t rows, int64_t R, const T* g, const T* xhat, const T* rstd, bool centered, T* dx);
 template <class T> void softmax_lanes(int64_t n, int64_t inner, int64_t k0, int64_t k1, const T* x, T* y, bool log);
+template <class T> void attn_online_softmax(int64_t n, int64_t m, T* s, int64_t ld, T* mx, T* l, T* alpha);
+template <class T> void attn_probs_grad(int64_t n, int64_t m, T* s, T* dp, int64_t ld, const T* lse, const T* D);
 template <class T> void reduce_rows(RowReduce op, int64_t rows, int64_t R, double arg, const T* x, T* out);
 template <class T>
 void cumsum_lanes(int64_t steps, int64_t inner, int64_t k0, int64_t k1, const T* x, T* y, bool reverse);

@@ -12,19 +12,6 @@
 
 namespace nabla::kernels::NABLA_ISA {
 
-namespace {
-
-// e^x, and exactly 0 below f32's normal range (exp_fast clamps its input,
-// so a masked -inf score would otherwise get weight 1e-38, not 0).
-template <class T> T exp_or_zero(T x) {
-  if constexpr (sizeof(T) == 4)
-    return x < -87.0f ? 0.0f : exp_fast(x);
-  else
-    return std::exp(x);
-}
-
-}  // namespace
-
 template <class T>
 void norm_rows(int64_t rows, int64_t R, const T* x, double eps, bool centered, T* y, T* mean, T* var, T* rstd) {
   for (int64_t m = 0; m < rows; ++m) {

@@ -37,6 +37,8 @@ template <class T> constexpr TypedKernels<T> typed() {
       .norm_rows = &norm_rows<T>,
       .norm_rows_backward = &norm_rows_backward<T>,
       .softmax_lanes = &softmax_lanes<T>,
+      .attn_online_softmax = &attn_online_softmax<T>,
+      .attn_probs_grad = &attn_probs_grad<T>,
       .reduce_rows = &reduce_rows<T>,
       .cumsum_lanes = &cumsum_lanes<T>,
       .sgd = &sgd<T>,

@@ -104,6 +104,14 @@ template <class T> struct TypedKernels {
   // k + i inner; inner == 1 is one row). -inf entries get weight exactly 0; a lane of only -inf gives
   // NaN, as in PyTorch.
   void (*softmax_lanes)(int64_t n, int64_t inner, int64_t k0, int64_t k1, const T* x, T* y, bool log);
+  // Fused attention's online softmax over a block of scores s [n, m] (row stride ld): per row the
+  // running max mx and sum l take the block in, s becomes exp(s - new max) and alpha the factor
+  // exp(old max - new max) that rescales the row's output so far (0 when the old max was -inf). A row
+  // masked so far (-inf) keeps mx = -inf, gets p = 0 and alpha = 1.
+  void (*attn_online_softmax)(int64_t n, int64_t m, T* s, int64_t ld, T* mx, T* l, T* alpha);
+  // Its backward over a block: s becomes p = exp(s - lse) and dp becomes ds = p (dp - D) per row
+  // (D = rowsum(dout * out)); rows with lse = -inf (fully masked) give 0.
+  void (*attn_probs_grad)(int64_t n, int64_t m, T* s, T* dp, int64_t ld, const T* lse, const T* D);
   // out[m] = op over row m of R values (kernels/cpu/reduce_rows.h), in double; `arg` is var's and
   // std's ddof, norm's p.
   void (*reduce_rows)(RowReduce op, int64_t rows, int64_t R, double arg, const T* x, T* out);
