@@ -1,5 +1,6 @@
 #include "nabla/tensor/allocator.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <mutex>
 #include <new>
@@ -50,10 +51,12 @@ void* allocate(size_t bytes, size_t* block_bytes) {
       c.stats.cache_hits++;
       c.stats.bytes_cached -= cls;
       c.stats.bytes_in_use += cls;
+      c.stats.peak_bytes_in_use = std::max(c.stats.peak_bytes_in_use, c.stats.bytes_in_use);
       return p;
     }
     c.stats.system_allocs++;
     c.stats.bytes_in_use += cls;
+    c.stats.peak_bytes_in_use = std::max(c.stats.peak_bytes_in_use, c.stats.bytes_in_use);
   }
   void* p = std::aligned_alloc(kAlign, cls);
   if (!p) throw std::bad_alloc();
@@ -73,6 +76,12 @@ Stats stats() {
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mu);
   return c.stats;
+}
+
+void reset_peak() {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  c.stats.peak_bytes_in_use = c.stats.bytes_in_use;
 }
 
 void empty_cache() {

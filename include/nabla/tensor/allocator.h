@@ -13,6 +13,7 @@ struct Stats {
   uint64_t cache_hits = 0;     ///< requests served from the cache
   uint64_t bytes_in_use = 0;   ///< bytes handed out and not yet returned
   uint64_t bytes_cached = 0;   ///< bytes held in the cache, free for reuse
+  uint64_t peak_bytes_in_use = 0;  ///< the most bytes_in_use has been since start or reset_peak()
 };
 
 /// Returns a 64-byte aligned block of at least `bytes`; `*block_bytes` receives
@@ -24,6 +25,10 @@ void deallocate(void* p, size_t block_bytes);
 
 /// A snapshot of the counters.
 Stats stats();
+
+/// Starts peak_bytes_in_use again from the bytes in use now (as
+/// torch.cuda.reset_peak_memory_stats), to measure one computation's peak.
+void reset_peak();
 
 /// Gives every cached block back to the system.
 void empty_cache();
