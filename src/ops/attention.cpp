@@ -96,21 +96,28 @@ Tensor repeat_heads(const Tensor& t, const Heads& h) {
   return t.unsqueeze(n - 2).expand(grouped).reshape(flat);
 }
 
-// The composition on an additive (or undefined) mask.
-Tensor attention_math(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& add_mask, const Heads& h,
-                      double dropout_p, bool causal, double scale, Generator* gen) {
+// softmax(q k^T scale + mask) with causality, rows that see no key 0, from
+// recorded ops; `add_mask` additive or undefined.
+Tensor attention_probs(const Tensor& q, const Tensor& k, const Tensor& add_mask, const Heads& h, bool causal,
+                       double scale) {
   Tensor s = mul(matmul(q, repeat_heads(k, h).transpose(-2, -1)), scale);
   if (causal) {
     Tensor hidden = gt(arange(static_cast<double>(h.S)).unsqueeze(0), arange(static_cast<double>(h.L)).unsqueeze(1));
     s = masked_fill(s, hidden, -kInf);
   }
   if (add_mask.defined()) s = add(s, add_mask);
-  if (h.S == 0) return matmul(s, repeat_heads(v, h));  // no keys: zeros, still on the graph
+  if (h.S == 0) return s;  // no keys: an empty row of weights
   // Rows that see no key: softmax would give NaN; they give 0, as the fused kernel does.
   Tensor none = eq(amax(s.detach(), {-1}, true), full({}, -kInf, s.dtype()));
-  Tensor p = masked_fill(softmax(masked_fill(s, none, 0.0), -1), none, 0.0);
+  return masked_fill(softmax(masked_fill(s, none, 0.0), -1), none, 0.0);
+}
+
+// The composition on an additive (or undefined) mask.
+Tensor attention_math(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& add_mask, const Heads& h,
+                      double dropout_p, bool causal, double scale, Generator* gen) {
+  Tensor p = attention_probs(q, k, add_mask, h, causal, scale);
   if (dropout_p > 0) p = dropout(p, dropout_p, true, gen);
-  return matmul(p, repeat_heads(v, h));
+  return matmul(p, repeat_heads(v, h));  // no keys: zeros, still on the graph
 }
 
 struct FusedAttention : autograd::Function<FusedAttention> {
@@ -201,6 +208,20 @@ Tensor sdpa(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mas
 }
 
 }  // namespace
+
+Tensor scaled_dot_product_attention_weights(const Tensor& q, const Tensor& k, const Tensor& mask, bool is_causal,
+                                            std::optional<double> scale, bool enable_gqa) {
+  const char* op = "scaled_dot_product_attention_weights";
+  if (auto r = detail::reduced_entry(
+          [&](const Tensor& q_, const Tensor& k_) {
+            return scaled_dot_product_attention_weights(q_, k_, mask, is_causal, scale, enable_gqa);
+          },
+          q, k))
+    return *r;
+  const Heads h = check_heads(q, k, k, enable_gqa, op);
+  const double sc = scale ? *scale : 1.0 / std::sqrt(static_cast<double>(h.E));
+  return attention_probs(q, k, additive_mask(mask, h, q.dtype(), op), h, is_causal, sc);
+}
 
 Tensor scaled_dot_product_attention_math(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& mask,
                                          double dropout_p, bool is_causal, std::optional<double> scale,

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "nabla/nabla.h"
+#include "support/peer_compare.h"
 
 using namespace nabla;
 
@@ -73,18 +74,10 @@ const std::map<std::string, Loss>& cases() {
   return c;
 }
 
-std::vector<std::string> names() {
-  std::vector<std::string> v;
-  for (const auto& [k, _] : cases()) v.push_back(k);
-  return v;
-}
+std::vector<std::string> names() { return nabla::testing::case_names(cases()); }
 
 void expect_close(const Tensor& got, const Tensor& want, const std::string& what) {
-  ASSERT_TRUE(got.defined()) << what << " is undefined";
-  ASSERT_EQ(got.sizes(), want.sizes()) << what;
-  auto g = got.to_vector<double>(), w = want.to_vector<double>();
-  for (size_t k = 0; k < g.size(); ++k)
-    EXPECT_NEAR(g[k], w[k], 1e-9 + 1e-7 * std::abs(w[k])) << what << " element " << k;
+  nabla::testing::expect_close_f64(got, want, what);
 }
 
 class PeerHvp : public ::testing::TestWithParam<std::string> {};

@@ -1,6 +1,7 @@
 #pragma once
 // All of nabla::nn.
 #include "nabla/nn/activation.h"
+#include "nabla/nn/attention.h"
 #include "nabla/nn/container.h"
 #include "nabla/nn/functional_call.h"
 #include "nabla/nn/init.h"

@@ -70,6 +70,22 @@ class Pool2dOptions {
 using MaxPool2dOptions = Pool2dOptions;
 using AvgPool2dOptions = Pool2dOptions;
 
+/// MultiheadAttention(embed_dim, num_heads) with PyTorch 1.13's constructor
+/// arguments; kdim/vdim 0 mean embed_dim.
+class MultiheadAttentionOptions {
+ public:
+  MultiheadAttentionOptions(int64_t embed_dim, int64_t num_heads) : embed_dim_(embed_dim), num_heads_(num_heads) {}
+  NABLA_OPTION(int64_t, embed_dim, 0);
+  NABLA_OPTION(int64_t, num_heads, 1);
+  NABLA_OPTION(double, dropout, 0.0);
+  NABLA_OPTION(bool, bias, true);
+  NABLA_OPTION(bool, add_bias_kv, false);
+  NABLA_OPTION(bool, add_zero_attn, false);
+  NABLA_OPTION(int64_t, kdim, 0);
+  NABLA_OPTION(int64_t, vdim, 0);
+  NABLA_OPTION(bool, batch_first, false);
+};
+
 #undef NABLA_OPTION
 
 }  // namespace nabla::nn

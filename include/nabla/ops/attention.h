@@ -35,4 +35,11 @@ Tensor scaled_dot_product_attention_math(const Tensor& query, const Tensor& key,
                                          bool is_causal = false, std::optional<double> scale = std::nullopt,
                                          bool enable_gqa = false, Generator* gen = nullptr);
 
+/// The attention weights alone, softmax(q k^T scale + mask) [..., Hq, L, S]
+/// with the same arguments and rules (rows that see no key are 0), from
+/// recorded ops: what nn::MultiheadAttention returns with need_weights.
+Tensor scaled_dot_product_attention_weights(const Tensor& query, const Tensor& key, const Tensor& attn_mask = Tensor(),
+                                            bool is_causal = false, std::optional<double> scale = std::nullopt,
+                                            bool enable_gqa = false);
+
 }  // namespace nabla

@@ -1,0 +1,101 @@
+#!/usr/bin/python3
+"""PyTorch 1.13's attention layers for nabla's peer tests (peer_attention_test.cpp), float64.
+
+Each case writes OUT_DIR/<case>.safetensors: the module's state_dict as `sd.<key>`, the
+inputs `in.<i>` (masks too), the outputs `out.<i>`, a random output gradient `gout.<i>`,
+and the gradients of sum_i <out_i, gout_i> in the inputs (`gin.<i>`) and the parameters
+(`gp.<key>`). Modules run in training mode with dropout 0: PyTorch's eval-mode fast path
+differs (see the issue), and no case has a query that sees no key (1.13 gives NaN there,
+nabla 0).
+
+Usage: make_attention_fixtures.py OUT_DIR
+"""
+import os
+import sys
+import zlib
+
+import torch
+import torch.nn as nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_fixtures import save_safetensors  # noqa: E402
+
+torch.set_default_dtype(torch.float64)
+
+
+def causal(n):
+    return torch.ones(n, n, dtype=torch.bool).triu(1)  # true = not allowed
+
+
+def padding(g, n, s):
+    m = torch.rand(n, s, generator=g) < 0.3
+    m[:, 0] = False  # every query keeps a key
+    return m
+
+
+def mha_self(g):
+    m = nn.MultiheadAttention(8, 2)
+    x = torch.randn(5, 3, 8, generator=g)
+    return m, [x, x, x], lambda m, i: m(i[0], i[1], i[2], need_weights=True)
+
+
+def mha_cross_kdim(g):
+    m = nn.MultiheadAttention(8, 4, kdim=6, vdim=4, batch_first=True)
+    q, k, v = torch.randn(3, 5, 8, generator=g), torch.randn(3, 7, 6, generator=g), torch.randn(3, 7, 4, generator=g)
+    kpm, am = padding(g, 3, 7), torch.randn(5, 7, generator=g)
+    return m, [q, k, v, kpm, am], lambda m, i: m(i[0], i[1], i[2], key_padding_mask=i[3], attn_mask=i[4],
+                                                 average_attn_weights=False)
+
+
+def mha_causal_no_bias(g):
+    m = nn.MultiheadAttention(6, 3, bias=False)
+    x = torch.randn(6, 2, 6, generator=g)
+    return m, [x, causal(6)], lambda m, i: (m(i[0], i[0], i[0], attn_mask=i[1], need_weights=False)[0],)
+
+
+def mha_bias_kv_zero_attn(g):
+    m = nn.MultiheadAttention(4, 2, add_bias_kv=True, add_zero_attn=True)
+    q, kv = torch.randn(3, 2, 4, generator=g), torch.randn(5, 2, 4, generator=g)
+    return m, [q, kv, padding(g, 2, 5)], lambda m, i: m(i[0], i[1], i[1], key_padding_mask=i[2])
+
+
+def mha_unbatched_heads_mask(g):
+    m = nn.MultiheadAttention(8, 2)
+    x = torch.randn(4, 8, generator=g)
+    am = torch.randn(2, 4, 4, generator=g)
+    return m, [x, am], lambda m, i: m(i[0], i[0], i[0], attn_mask=i[1])
+
+
+CASES = {f.__name__: f for f in [mha_self, mha_cross_kdim, mha_causal_no_bias, mha_bias_kv_zero_attn,
+                                  mha_unbatched_heads_mask]}
+
+
+def main(out_dir):
+    os.makedirs(out_dir, exist_ok=True)
+    for name, make in CASES.items():
+        g = torch.Generator().manual_seed(zlib.crc32(name.encode()))
+        torch.manual_seed(zlib.crc32(name.encode()))
+        module, inputs, run = make(g)
+        module.train()
+        for p in module.parameters():  # biases away from PyTorch's zero init, so they matter
+            with torch.no_grad():
+                p.copy_(torch.randn(p.shape, generator=g) * 0.5)
+        ins = [t.clone().requires_grad_() if t.is_floating_point() else t for t in inputs]
+        outs = [o for o in run(module, ins) if o is not None]
+        gouts = [torch.randn(o.shape, generator=g) for o in outs]
+        loss = sum((o * go).sum() for o, go in zip(outs, gouts))
+        loss.backward()
+        t = {f"sd.{k}": v.detach() for k, v in module.state_dict().items()}
+        for i, x in enumerate(ins):
+            t[f"in.{i}"] = x.detach()
+            if x.is_floating_point():
+                t[f"gin.{i}"] = x.grad
+        for i, (o, go) in enumerate(zip(outs, gouts)):
+            t[f"out.{i}"], t[f"gout.{i}"] = o.detach(), go
+        for k, p in module.named_parameters():
+            t[f"gp.{k}"] = p.grad
+        save_safetensors(os.path.join(out_dir, name + ".safetensors"), t, {"case": name})
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,94 @@
+// nn::MultiheadAttention against PyTorch 1.13's (make_attention_fixtures.py):
+// PyTorch's state_dict loads under its own names, and outputs, attention
+// weights and the gradients of inputs and parameters agree, in f64.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <functional>
+#include <map>
+
+#include "nabla/nabla.h"
+#include "support/peer_compare.h"
+
+using namespace nabla;
+
+namespace {
+
+using Run = std::function<std::vector<Tensor>(nn::MultiheadAttention&, const std::vector<Tensor>&)>;
+struct Case {
+  nn::MultiheadAttentionOptions options;
+  Run run;
+};
+
+std::vector<Tensor> both(const nn::AttentionOutput& r) { return {r.output, r.weights}; }
+
+const std::map<std::string, Case>& cases() {
+  static const std::map<std::string, Case> c = {
+      {"mha_self", {nn::MultiheadAttentionOptions(8, 2),
+                    [](nn::MultiheadAttention& m, const std::vector<Tensor>& i) { return both(m.forward(i[0], i[1], i[2])); }}},
+      {"mha_cross_kdim",
+       {nn::MultiheadAttentionOptions(8, 4).kdim(6).vdim(4).batch_first(true),
+        [](nn::MultiheadAttention& m, const std::vector<Tensor>& i) {
+          return both(m.forward(i[0], i[1], i[2], i[3], true, i[4], false));
+        }}},
+      {"mha_causal_no_bias",
+       {nn::MultiheadAttentionOptions(6, 3).bias(false),
+        [](nn::MultiheadAttention& m, const std::vector<Tensor>& i) {
+          return std::vector<Tensor>{m.forward(i[0], i[0], i[0], {}, false, i[1]).output};
+        }}},
+      {"mha_bias_kv_zero_attn",
+       {nn::MultiheadAttentionOptions(4, 2).add_bias_kv(true).add_zero_attn(true),
+        [](nn::MultiheadAttention& m, const std::vector<Tensor>& i) { return both(m.forward(i[0], i[1], i[1], i[2])); }}},
+      {"mha_unbatched_heads_mask",
+       {nn::MultiheadAttentionOptions(8, 2),
+        [](nn::MultiheadAttention& m, const std::vector<Tensor>& i) {
+          return both(m.forward(i[0], i[0], i[0], {}, true, i[1]));
+        }}},
+  };
+  return c;
+}
+
+std::vector<std::string> names() { return nabla::testing::case_names(cases()); }
+
+void expect_close(const Tensor& got, const Tensor& want, const std::string& what) {
+  nabla::testing::expect_close_f64(got, want, what);
+}
+
+class PeerAttention : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(PeerAttention, MatchesPyTorch) {
+  const char* dir = std::getenv("NABLA_PEER_DIR");
+  ASSERT_NE(dir, nullptr) << "NABLA_PEER_DIR is not set (run through ctest)";
+  const std::string name = GetParam();
+  io::TensorMap fx = io::load_safetensors(std::string(dir) + "/attention/" + name + ".safetensors");
+  const Case& c = cases().at(name);
+  nn::MultiheadAttention m(c.options);
+  m.to(DType::f64);
+  io::TensorMap sd;
+  std::vector<Tensor> ins, gouts;
+  for (const auto& [k, t] : fx)
+    if (k.rfind("sd.", 0) == 0) sd[k.substr(3)] = t;
+  m.load_state_dict(sd, true);  // PyTorch's names, strictly
+  for (int i = 0; fx.count("in." + std::to_string(i)); ++i) {
+    Tensor t = fx.at("in." + std::to_string(i));
+    ins.push_back(is_floating(t.dtype()) ? t.clone().requires_grad_() : t);
+  }
+  std::vector<Tensor> outs = c.run(m, ins);
+  Tensor loss = zeros({}, DType::f64);
+  for (size_t i = 0; i < outs.size(); ++i) {
+    if (!fx.count("out." + std::to_string(i))) continue;
+    expect_close(outs[i], fx.at("out." + std::to_string(i)), name + " output " + std::to_string(i));
+    loss = loss + (outs[i] * fx.at("gout." + std::to_string(i))).sum();
+  }
+  loss.backward();
+  for (size_t i = 0; i < ins.size(); ++i)
+    if (fx.count("gin." + std::to_string(i)))
+      expect_close(ins[i].grad(), fx.at("gin." + std::to_string(i)), name + " input gradient " + std::to_string(i));
+  for (auto& [k, p] : m.named_parameters())
+    expect_close(p.grad(), fx.at("gp." + k), name + " gradient of " + k);
+}
+
+INSTANTIATE_TEST_SUITE_P(Peer, PeerAttention, ::testing::ValuesIn(names()),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
+}  // namespace
