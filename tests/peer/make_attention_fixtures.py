@@ -66,8 +66,47 @@ def mha_unbatched_heads_mask(g):
     return m, [x, am], lambda m, i: m(i[0], i[0], i[0], attn_mask=i[1])
 
 
+def enc_post_norm(g):
+    m = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0)
+    x = torch.randn(5, 3, 8, generator=g)
+    return m, [x, causal(5), padding(g, 3, 5)], lambda m, i: (m(i[0], src_mask=i[1], src_key_padding_mask=i[2]),)
+
+
+def enc_pre_norm_gelu(g):
+    m = nn.TransformerEncoderLayer(8, 4, 12, 0.0, activation="gelu", batch_first=True, norm_first=True)
+    x = torch.randn(2, 6, 8, generator=g)
+    return m, [x, torch.randn(6, 6, generator=g)], lambda m, i: (m(i[0], src_mask=i[1]),)
+
+
+def dec_post_norm(g):
+    m = nn.TransformerDecoderLayer(8, 2, 16, 0.0)
+    tgt, mem = torch.randn(4, 2, 8, generator=g), torch.randn(6, 2, 8, generator=g)
+    return m, [tgt, mem, causal(4), padding(g, 2, 6)], lambda m, i: (
+        m(i[0], i[1], tgt_mask=i[2], memory_key_padding_mask=i[3]),)
+
+
+def dec_pre_norm_gelu(g):
+    m = nn.TransformerDecoderLayer(8, 2, 16, 0.0, activation="gelu", batch_first=True, norm_first=True)
+    tgt, mem = torch.randn(2, 4, 8, generator=g), torch.randn(2, 5, 8, generator=g)
+    return m, [tgt, mem, torch.randn(4, 5, generator=g)], lambda m, i: (m(i[0], i[1], memory_mask=i[2]),)
+
+
+def encoder_stack(g):
+    m = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, 0.0), 2, norm=nn.LayerNorm(8))
+    x = torch.randn(5, 2, 8, generator=g)
+    return m, [x, padding(g, 2, 5)], lambda m, i: (m(i[0], src_key_padding_mask=i[1]),)
+
+
+def transformer(g):
+    m = nn.Transformer(d_model=8, nhead=2, num_encoder_layers=2, num_decoder_layers=2, dim_feedforward=16,
+                       dropout=0.0)
+    src, tgt = torch.randn(5, 2, 8, generator=g), torch.randn(4, 2, 8, generator=g)
+    return m, [src, tgt, causal(4)], lambda m, i: (m(i[0], i[1], tgt_mask=i[2]),)
+
+
 CASES = {f.__name__: f for f in [mha_self, mha_cross_kdim, mha_causal_no_bias, mha_bias_kv_zero_attn,
-                                  mha_unbatched_heads_mask]}
+                                  mha_unbatched_heads_mask, enc_post_norm, enc_pre_norm_gelu, dec_post_norm,
+                                  dec_pre_norm_gelu, encoder_stack, transformer]}
 
 
 def main(out_dir):

@@ -1,4 +1,4 @@
-// nn::MultiheadAttention against PyTorch 1.13's (make_attention_fixtures.py):
+// nn::MultiheadAttention and the transformer layers against PyTorch 1.13's (make_attention_fixtures.py):
 // PyTorch's state_dict loads under its own names, and outputs, attention
 // weights and the gradients of inputs and parameters agree, in f64.
 #include <gtest/gtest.h>
@@ -14,36 +14,55 @@ using namespace nabla;
 
 namespace {
 
-using Run = std::function<std::vector<Tensor>(nn::MultiheadAttention&, const std::vector<Tensor>&)>;
+using Ins = std::vector<Tensor>;
 struct Case {
-  nn::MultiheadAttentionOptions options;
-  Run run;
+  std::function<std::shared_ptr<nn::Module>()> make;
+  std::function<std::vector<Tensor>(nn::Module&, const Ins&)> run;
 };
 
+template <class M> M& as(nn::Module& m) { return static_cast<M&>(m); }
 std::vector<Tensor> both(const nn::AttentionOutput& r) { return {r.output, r.weights}; }
 
+template <class M, class O> std::function<std::shared_ptr<nn::Module>()> make(O o) {
+  return [o] { return std::make_shared<M>(o); };
+}
+
+nn::TransformerLayerOptions layer(int64_t d, int64_t h, int64_t ff) {
+  return nn::TransformerLayerOptions(d, h).dim_feedforward(ff).dropout(0.0);
+}
+
 const std::map<std::string, Case>& cases() {
+  using MHA = nn::MultiheadAttention;
+  using MO = nn::MultiheadAttentionOptions;
   static const std::map<std::string, Case> c = {
-      {"mha_self", {nn::MultiheadAttentionOptions(8, 2),
-                    [](nn::MultiheadAttention& m, const std::vector<Tensor>& i) { return both(m.forward(i[0], i[1], i[2])); }}},
+      {"mha_self", {make<MHA>(MO(8, 2)), [](nn::Module& m, const Ins& i) { return both(as<MHA>(m).forward(i[0], i[1], i[2])); }}},
       {"mha_cross_kdim",
-       {nn::MultiheadAttentionOptions(8, 4).kdim(6).vdim(4).batch_first(true),
-        [](nn::MultiheadAttention& m, const std::vector<Tensor>& i) {
-          return both(m.forward(i[0], i[1], i[2], i[3], true, i[4], false));
-        }}},
+       {make<MHA>(MO(8, 4).kdim(6).vdim(4).batch_first(true)),
+        [](nn::Module& m, const Ins& i) { return both(as<MHA>(m).forward(i[0], i[1], i[2], i[3], true, i[4], false)); }}},
       {"mha_causal_no_bias",
-       {nn::MultiheadAttentionOptions(6, 3).bias(false),
-        [](nn::MultiheadAttention& m, const std::vector<Tensor>& i) {
-          return std::vector<Tensor>{m.forward(i[0], i[0], i[0], {}, false, i[1]).output};
-        }}},
+       {make<MHA>(MO(6, 3).bias(false)),
+        [](nn::Module& m, const Ins& i) { return Ins{as<MHA>(m).forward(i[0], i[0], i[0], {}, false, i[1]).output}; }}},
       {"mha_bias_kv_zero_attn",
-       {nn::MultiheadAttentionOptions(4, 2).add_bias_kv(true).add_zero_attn(true),
-        [](nn::MultiheadAttention& m, const std::vector<Tensor>& i) { return both(m.forward(i[0], i[1], i[1], i[2])); }}},
+       {make<MHA>(MO(4, 2).add_bias_kv(true).add_zero_attn(true)),
+        [](nn::Module& m, const Ins& i) { return both(as<MHA>(m).forward(i[0], i[1], i[1], i[2])); }}},
       {"mha_unbatched_heads_mask",
-       {nn::MultiheadAttentionOptions(8, 2),
-        [](nn::MultiheadAttention& m, const std::vector<Tensor>& i) {
-          return both(m.forward(i[0], i[0], i[0], {}, true, i[1]));
-        }}},
+       {make<MHA>(MO(8, 2)), [](nn::Module& m, const Ins& i) { return both(as<MHA>(m).forward(i[0], i[0], i[0], {}, true, i[1])); }}},
+      {"enc_post_norm", {make<nn::TransformerEncoderLayer>(layer(8, 2, 16)),
+                         [](nn::Module& m, const Ins& i) { return m.call({i[0], i[1], i[2]}); }}},
+      {"enc_pre_norm_gelu",
+       {make<nn::TransformerEncoderLayer>(
+            layer(8, 4, 12).activation(nn::TransformerActivation::gelu).batch_first(true).norm_first(true)),
+        [](nn::Module& m, const Ins& i) { return m.call({i[0], i[1]}); }}},
+      {"dec_post_norm", {make<nn::TransformerDecoderLayer>(layer(8, 2, 16)),
+                         [](nn::Module& m, const Ins& i) { return m.call({i[0], i[1], i[2], {}, {}, i[3]}); }}},
+      {"dec_pre_norm_gelu",
+       {make<nn::TransformerDecoderLayer>(
+            layer(8, 2, 16).activation(nn::TransformerActivation::gelu).batch_first(true).norm_first(true)),
+        [](nn::Module& m, const Ins& i) { return m.call({i[0], i[1], {}, i[2]}); }}},
+      {"encoder_stack", {[] { return std::make_shared<nn::TransformerEncoder>(layer(8, 2, 16), 2, true); },
+                         [](nn::Module& m, const Ins& i) { return m.call({i[0], {}, i[1]}); }}},
+      {"transformer", {[] { return std::make_shared<nn::Transformer>(layer(8, 2, 16), 2, 2); },
+                       [](nn::Module& m, const Ins& i) { return m.call({i[0], i[1], {}, i[2]}); }}},
   };
   return c;
 }
@@ -62,7 +81,8 @@ TEST_P(PeerAttention, MatchesPyTorch) {
   const std::string name = GetParam();
   io::TensorMap fx = io::load_safetensors(std::string(dir) + "/attention/" + name + ".safetensors");
   const Case& c = cases().at(name);
-  nn::MultiheadAttention m(c.options);
+  std::shared_ptr<nn::Module> mp = c.make();
+  nn::Module& m = *mp;
   m.to(DType::f64);
   io::TensorMap sd;
   std::vector<Tensor> ins, gouts;

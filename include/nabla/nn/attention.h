@@ -1,9 +1,10 @@
 #pragma once
-// Attention layers with PyTorch's names and conventions, so state_dicts load
-// both ways.
+// Attention and transformer layers with PyTorch's names and conventions, so
+// state_dicts load both ways.
 #include <memory>
 #include <string>
 
+#include "nabla/nn/container.h"
 #include "nabla/nn/layers.h"
 #include "nabla/nn/options.h"
 
@@ -46,6 +47,85 @@ class MultiheadAttention : public Module {
   Tensor in_proj_weight, in_proj_bias, q_proj_weight, k_proj_weight, v_proj_weight, bias_k, bias_v;
   std::shared_ptr<Linear> out_proj;
   MultiheadAttentionOptions options;
+};
+
+/// torch.nn.TransformerEncoderLayer: self-attention and a feed-forward block
+/// (linear1, activation, linear2), each with dropout, residual and layer norm
+/// (norm1, norm2) after it, or before it with norm_first.
+class TransformerEncoderLayer : public Module {
+ public:
+  explicit TransformerEncoderLayer(const TransformerLayerOptions& o);
+  /// src [S, N, E] ([N, S, E] batch_first, [S, E] unbatched); masks as MultiheadAttention's.
+  Tensor forward(const Tensor& src, const Tensor& src_mask, const Tensor& src_key_padding_mask = Tensor(),
+                 bool is_causal = false);
+  Tensor forward(const Tensor& src) override { return forward(src, Tensor()); }
+  /// {src[, src_mask[, src_key_padding_mask]]} -> {output}.
+  Tensors forward_multi(const Tensors& inputs) override;
+  std::string type_name() const override { return "TransformerEncoderLayer"; }
+  std::shared_ptr<MultiheadAttention> self_attn;
+  std::shared_ptr<Linear> linear1, linear2;
+  std::shared_ptr<LayerNorm> norm1, norm2;
+  TransformerLayerOptions options;
+};
+
+/// torch.nn.TransformerDecoderLayer: self-attention, attention over the
+/// encoder's memory (multihead_attn) and the feed-forward block, with norm1..3.
+class TransformerDecoderLayer : public Module {
+ public:
+  explicit TransformerDecoderLayer(const TransformerLayerOptions& o);
+  Tensor forward(const Tensor& tgt, const Tensor& memory, const Tensor& tgt_mask = Tensor(),
+                 const Tensor& memory_mask = Tensor(), const Tensor& tgt_key_padding_mask = Tensor(),
+                 const Tensor& memory_key_padding_mask = Tensor(), bool tgt_is_causal = false);
+  /// {tgt, memory[, tgt_mask[, memory_mask[, tgt_key_padding_mask[, memory_key_padding_mask]]]]} -> {output}.
+  Tensors forward_multi(const Tensors& inputs) override;
+  std::string type_name() const override { return "TransformerDecoderLayer"; }
+  std::shared_ptr<MultiheadAttention> self_attn, multihead_attn;
+  std::shared_ptr<Linear> linear1, linear2;
+  std::shared_ptr<LayerNorm> norm1, norm2, norm3;
+  TransformerLayerOptions options;
+};
+
+/// torch.nn.TransformerEncoder: num_layers encoder layers ("layers.0", ...) and
+/// an optional final LayerNorm ("norm").
+class TransformerEncoder : public Module {
+ public:
+  TransformerEncoder(const TransformerLayerOptions& layer, int64_t num_layers, bool final_norm = false);
+  Tensor forward(const Tensor& src, const Tensor& mask, const Tensor& src_key_padding_mask = Tensor(),
+                 bool is_causal = false);
+  Tensor forward(const Tensor& src) override { return forward(src, Tensor()); }
+  Tensors forward_multi(const Tensors& inputs) override;
+  std::string type_name() const override { return "TransformerEncoder"; }
+  std::shared_ptr<ModuleList> layers;
+  std::shared_ptr<LayerNorm> norm;
+};
+
+/// torch.nn.TransformerDecoder: num_layers decoder layers and an optional final LayerNorm.
+class TransformerDecoder : public Module {
+ public:
+  TransformerDecoder(const TransformerLayerOptions& layer, int64_t num_layers, bool final_norm = false);
+  Tensor forward(const Tensor& tgt, const Tensor& memory, const Tensor& tgt_mask = Tensor(),
+                 const Tensor& memory_mask = Tensor(), const Tensor& tgt_key_padding_mask = Tensor(),
+                 const Tensor& memory_key_padding_mask = Tensor(), bool tgt_is_causal = false);
+  Tensors forward_multi(const Tensors& inputs) override;
+  std::string type_name() const override { return "TransformerDecoder"; }
+  std::shared_ptr<ModuleList> layers;
+  std::shared_ptr<LayerNorm> norm;
+};
+
+/// torch.nn.Transformer: an encoder and a decoder of `layer`'s sizes, each
+/// with a final LayerNorm.
+class Transformer : public Module {
+ public:
+  Transformer(const TransformerLayerOptions& layer, int64_t num_encoder_layers = 6, int64_t num_decoder_layers = 6);
+  Tensor forward(const Tensor& src, const Tensor& tgt, const Tensor& src_mask = Tensor(),
+                 const Tensor& tgt_mask = Tensor(), const Tensor& memory_mask = Tensor(),
+                 const Tensor& src_key_padding_mask = Tensor(), const Tensor& tgt_key_padding_mask = Tensor(),
+                 const Tensor& memory_key_padding_mask = Tensor());
+  /// {src, tgt[, src_mask[, tgt_mask[, memory_mask]]]} -> {output}.
+  Tensors forward_multi(const Tensors& inputs) override;
+  std::string type_name() const override { return "Transformer"; }
+  std::shared_ptr<TransformerEncoder> encoder;
+  std::shared_ptr<TransformerDecoder> decoder;
 };
 
 }  // namespace nabla::nn

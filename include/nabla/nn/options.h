@@ -86,6 +86,25 @@ class MultiheadAttentionOptions {
   NABLA_OPTION(bool, batch_first, false);
 };
 
+/// The feed-forward activation of a transformer layer (PyTorch's "relu" | "gelu").
+enum class TransformerActivation { relu, gelu };
+
+/// TransformerEncoderLayer / TransformerDecoderLayer(d_model, nhead) with PyTorch 1.13's arguments.
+class TransformerLayerOptions {
+ public:
+  TransformerLayerOptions(int64_t d_model, int64_t nhead) : d_model_(d_model), nhead_(nhead) {}
+  NABLA_OPTION(int64_t, d_model, 0);
+  NABLA_OPTION(int64_t, nhead, 1);
+  NABLA_OPTION(int64_t, dim_feedforward, 2048);
+  NABLA_OPTION(double, dropout, 0.1);
+  NABLA_OPTION(TransformerActivation, activation, TransformerActivation::relu);
+  NABLA_OPTION(double, layer_norm_eps, 1e-5);
+  NABLA_OPTION(bool, batch_first, false);
+  NABLA_OPTION(bool, norm_first, false);
+};
+using TransformerEncoderLayerOptions = TransformerLayerOptions;
+using TransformerDecoderLayerOptions = TransformerLayerOptions;
+
 #undef NABLA_OPTION
 
 }  // namespace nabla::nn
