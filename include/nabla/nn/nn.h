@@ -2,6 +2,7 @@
 // All of nabla::nn.
 #include "nabla/nn/activation.h"
 #include "nabla/nn/attention.h"
+#include "nabla/nn/positional.h"
 #include "nabla/nn/container.h"
 #include "nabla/nn/functional_call.h"
 #include "nabla/nn/init.h"
