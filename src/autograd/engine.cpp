@@ -10,6 +10,7 @@
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/autograd/node.h"
 #include "nabla/ops/elementwise.h"
+#include "nabla/tensor/autocast.h"
 #include "nabla/tensor/factory.h"
 
 namespace nabla::autograd {
@@ -411,6 +412,10 @@ struct Task {
   std::vector<Node*> ready;
 
   void run(const std::vector<Tensor>& roots, const std::vector<Tensor>& seeds) {
+    // Backward functions compute in the dtypes their forward recorded: a
+    // backward() called inside an AutocastGuard must not cast them again (an
+    // op that ran in f32 within autocast would get a 16-bit gradient).
+    AutocastGuard no_autocast(DType::bf16, false);
     std::vector<Node*> root_nodes;
     std::vector<TensorImpl*> root_leaves;
     for (size_t i = 0; i < roots.size(); ++i) {

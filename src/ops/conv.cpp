@@ -3,6 +3,8 @@
 // on its own images); otherwise images go one by one through multi-threaded BLAS.
 #include "nabla/ops/conv.h"
 
+#include <utility>
+
 #include "kernels/cpu/dnnl_conv.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/im2col.h"
@@ -184,24 +186,28 @@ std::array<int64_t, 2> same_padding(int64_t kernel, int64_t dilation) {
 }
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p) {
-  if (auto r = detail::autocast_entry(
-          [&p](const Tensor& x_, const Tensor& w_, const Tensor& b_) { return conv2d(x_, w_, b_, p); }, x, w, b))
-    return *r;
+  auto self = [&p](const Tensor& x_, const Tensor& w_, const Tensor& b_) { return conv2d(x_, w_, b_, p); };
+  if (auto r = detail::autocast_entry_native(self, x, w, b)) return *r;
   check_conv_inputs(x, w, b, p.groups, "conv2d", false);
   const ConvShape s = conv_shape(x.sizes(), w.sizes(), p, "conv2d");
   Tensor wc = w.detach().contiguous();
   Tensor bc = b.defined() ? b.detach().contiguous() : Tensor();
-  const kernels::DnnlConv dc = dnnl_of(s, p, bc.defined());
-  // f32 goes through oneDNN, channels-last in and out, when it can run the shape;
-  // f64 (gradient checks) and the rest through im2col + GEMM on contiguous NCHW.
-  const bool dnnl = x.dtype() == DType::f32 && kernels::dnnl_conv_supported(dc);
+  const bool bf16 = x.dtype() == DType::bf16;  // only here where native_bf16() (autocast_entry_native)
+  kernels::DnnlConv dc = dnnl_of(s, p, bc.defined());
+  dc.bf16 = bf16;
+  // f32 (and native bf16) goes through oneDNN, channels-last in and out, when it can run
+  // the shape; f64 (gradient checks) and the rest through im2col + GEMM on contiguous NCHW.
+  const bool dnnl = (x.dtype() == DType::f32 || bf16) && kernels::dnnl_conv_supported(dc);
+  if (bf16 && !dnnl) return *detail::reduced_entry(self, x, w, b);
   Tensor xc = dnnl ? channels_last_copy(x) : contiguous_copy(x);
   Tensor out = dnnl ? empty_in_order({s.N, s.O, s.Ho, s.Wo}, {0, 2, 3, 1}, x.dtype())
                     : Tensor::empty({s.N, s.O, s.Ho, s.Wo}, x.dtype());
   // wc is w itself when w is contiguous (the usual case): its storage's id and version say when it changed.
   const kernels::WeightKey wkey{wc.storage()->id(), wc.storage()->version()};
-  bool done = dnnl && kernels::dnnl_conv_forward(dc, xc.const_data<float>(), wc.const_data<float>(), wkey,
-                                                 bc.defined() ? bc.const_data<float>() : nullptr, out.data<float>());
+  bool done = dnnl && kernels::dnnl_conv_forward(dc, std::as_const(xc).raw_data(), std::as_const(wc).raw_data(), wkey,
+                                                 bc.defined() ? std::as_const(bc).raw_data() : nullptr,
+                                                 out.mutable_raw_data());
+  if (bf16 && !done) return *detail::reduced_entry(self, x, w, b);
   if (!done) {
     xc = contiguous_copy(x);
     out = Tensor::empty({s.N, s.O, s.Ho, s.Wo}, x.dtype());
@@ -223,9 +229,16 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dPar
           Tensor gxt = gx ? empty_in_order({s.N, s.C, s.H, s.W}, {0, 2, 3, 1}, go.dtype()) : Tensor();
           Tensor gwt = gw ? Tensor::empty({s.O, s.Cg(), s.kh, s.kw}, go.dtype()) : Tensor();
           const kernels::WeightKey wkey{wc.storage()->id(), wc.storage()->version()};
-          if (kernels::dnnl_conv_backward(dc, xc.const_data<float>(), wc.const_data<float>(), wkey, go.const_data<float>(),
-                                          gx ? gxt.data<float>() : nullptr, gw ? gwt.data<float>() : nullptr))
-            return Grads{gxt, gwt, gb ? channel_sums(go) : Tensor()};
+          if (kernels::dnnl_conv_backward(dc, std::as_const(xc).raw_data(), std::as_const(wc).raw_data(), wkey,
+                                          std::as_const(go).raw_data(), gx ? gxt.mutable_raw_data() : nullptr,
+                                          gw ? gwt.mutable_raw_data() : nullptr))
+            return Grads{gxt, gwt, gb ? (dc.bf16 ? sum(go, {0, 2, 3}) : channel_sums(go)) : Tensor()};
+        }
+        if (dc.bf16) {  // oneDNN failed after the forward ran: the f32 maps, rounded back
+          const Tensor xf = xc.to(DType::f32), wf = wc.to(DType::f32), gf = g.to(DType::f32);
+          return Grads{gx ? conv2d_input_grad(x.sizes(), wf, gf, p).to(DType::bf16) : Tensor(),
+                       gw ? conv2d_weight_grad(xf, w.sizes(), gf, p).to(DType::bf16) : Tensor(),
+                       gb ? sum(g, {0, 2, 3}) : Tensor()};
         }
         Tensor go = contiguous_copy(g), xn = contiguous_copy(xc);
         Tensor gxt = gx ? zeros({s.N, s.C, s.H, s.W}, go.dtype()) : Tensor();
@@ -246,6 +259,9 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dPar
 // made of the other two and convolutions differentiate to any order. They run
 // on im2col + GEMM (only create_graph backwards and users call them).
 Tensor conv2d_input_grad(const Shape& input_size, const Tensor& w, const Tensor& g, const Conv2dParams& p) {
+  if (auto r = detail::reduced_entry(
+          [&](const Tensor& w_, const Tensor& g_) { return conv2d_input_grad(input_size, w_, g_, p); }, w, g))
+    return *r;
   const ConvShape s = conv_shape(input_size, w.sizes(), p, "conv2d_input_grad");
   check_grad_output(g, s, w, "conv2d_input_grad");
   Tensor gc = contiguous_copy(g), wc = contiguous_copy(w);
@@ -265,6 +281,9 @@ Tensor conv2d_input_grad(const Shape& input_size, const Tensor& w, const Tensor&
 }
 
 Tensor conv2d_weight_grad(const Tensor& x, const Shape& weight_size, const Tensor& g, const Conv2dParams& p) {
+  if (auto r = detail::reduced_entry(
+          [&](const Tensor& x_, const Tensor& g_) { return conv2d_weight_grad(x_, weight_size, g_, p); }, x, g))
+    return *r;
   const ConvShape s = conv_shape(x.sizes(), weight_size, p, "conv2d_weight_grad");
   check_grad_output(g, s, x, "conv2d_weight_grad");
   Tensor gc = contiguous_copy(g), xc = contiguous_copy(x);

@@ -2,6 +2,9 @@
 // transpose) are passed as they are, with no copy.
 #include "nabla/ops/matmul.h"
 
+#include <utility>
+
+#include "kernels/cpu/dnnl_matmul.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/gemv.h"
 #include "nabla/autograd/grad_mode.h"
@@ -39,6 +42,12 @@ BlasMatrix blas_view(const Tensor& m) {
 void gemm_into(const Tensor& out, const Tensor& a, const Tensor& b, double beta) {
   BlasMatrix A = blas_view(a), B = blas_view(b);
   int64_t n = a.sizes()[0], k = a.sizes()[1], m = b.sizes()[1];
+  if (a.dtype() == DType::bf16) {  // only reached where native_bf16() (see autocast_entry_native)
+    kernels::gemm_bf16(A.trans, B.trans, n, m, k, static_cast<const uint16_t*>(std::as_const(A.keep).raw_data()), A.ld,
+                       static_cast<const uint16_t*>(std::as_const(B.keep).raw_data()), B.ld, static_cast<float>(beta),
+                       static_cast<uint16_t*>(out.mutable_raw_data()), std::max<int64_t>(m, 1));
+    return;
+  }
   dispatch_floating(a.dtype(), "matmul", [&](auto tag) {
     using T = typename decltype(tag)::type;
     kernels::gemm(A.trans, B.trans, n, m, k, T(1), A.keep.template const_data<T>(), A.ld, B.keep.template const_data<T>(), B.ld,
@@ -70,7 +79,8 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
 }  // namespace
 
 Tensor mm(const Tensor& a, const Tensor& b) {
-  if (auto r = detail::autocast_entry([](const Tensor& a_, const Tensor& b_) { return mm(a_, b_); }, a, b)) return *r;
+  if (auto r = detail::autocast_entry_native([](const Tensor& a_, const Tensor& b_) { return mm(a_, b_); }, a, b))
+    return *r;
   check_same_device("mm", {&a, &b});
   NABLA_CHECK(a.dim() == 2 && b.dim() == 2, "mm: expected 2-D tensors, got {} and {}", shape_str(a.sizes()),
               shape_str(b.sizes()));
@@ -93,7 +103,7 @@ Tensor mm(const Tensor& a, const Tensor& b) {
 }
 
 Tensor matmul(const Tensor& a, const Tensor& b) {
-  if (auto r = detail::autocast_entry([](const Tensor& a_, const Tensor& b_) { return matmul(a_, b_); }, a, b))
+  if (auto r = detail::autocast_entry_native([](const Tensor& a_, const Tensor& b_) { return matmul(a_, b_); }, a, b))
     return *r;
   check_same_device("matmul", {&a, &b});
   NABLA_CHECK(a.dim() >= 1 && b.dim() >= 1, "matmul: both operands need at least 1 dim, got {} and {}",
@@ -130,7 +140,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
 Tensor Tensor::matmul(const Tensor& other) const { return nabla::matmul(*this, other); }
 
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
-  if (auto r = detail::autocast_entry(
+  if (auto r = detail::autocast_entry_native(
           [](const Tensor& x_, const Tensor& w_, const Tensor& b_) { return linear(x_, w_, b_); }, x, w, bias))
     return *r;
   check_same_device("linear", {&x, &w, &bias});

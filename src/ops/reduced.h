@@ -8,6 +8,7 @@
 #include <initializer_list>
 #include <optional>
 
+#include "kernels/cpu/dnnl_runtime.h"
 #include "nabla/tensor/autocast.h"
 #include "nabla/tensor/tensor.h"
 
@@ -86,6 +87,16 @@ template <class Op, class... T> std::optional<Tensor> input_entry(Op&& op, const
 /// under autocast, f32 operands are first cast to its dtype.
 template <class Op, class... T> std::optional<Tensor> autocast_entry(Op&& op, const T&... ts) {
   if (auto ac = autocast_for({&ts...})) return op(autocast_operand(ts, *ac)...);
+  return reduced_entry(op, ts...);
+}
+
+/// autocast_entry for ops with their own bf16 kernel (matrix products and
+/// convolutions on oneDNN where native_bf16()): operands that are all bf16 are
+/// left as they are (none returned) for the op to run natively; otherwise as
+/// autocast_entry.
+template <class Op, class... T> std::optional<Tensor> autocast_entry_native(Op&& op, const T&... ts) {
+  if (auto ac = autocast_for({&ts...})) return op(autocast_operand(ts, *ac)...);
+  if (shared_reduced({&ts...}) == DType::bf16 && kernels::native_bf16()) return std::nullopt;
   return reduced_entry(op, ts...);
 }
 

@@ -264,3 +264,18 @@ TEST(Autocast, CastsMatmulsKeepsMasterWeightsAndRunsLossesInF32) {
   cross_entropy(lin(x), from_vector<int64_t>({0, 1, 3})).backward();
   EXPECT_TRUE(allclose(g16, lin.weight.grad(), 5e-2, 1e-2)) << g16 << lin.weight.grad();
 }
+
+TEST(Autocast, BackwardInsideTheGuardKeepsTheForwardDtypes) {
+  // Backward functions must not be cast again: the f32 ops of a bf16 forward
+  // (the losses, conversions) would otherwise get bf16 gradients.
+  nn::Linear lin(6, 4);
+  nn::Conv2d conv(2, 3, 3);
+  Tensor x = randn({3, 6}), img = randn({2, 2, 5, 5});
+  AutocastGuard ac(DType::bf16);
+  Tensor loss = add(cross_entropy(lin(x), from_vector<int64_t>({0, 1, 3})), mean(conv(img)));
+  EXPECT_EQ(loss.dtype(), DType::f32);
+  loss.backward();
+  EXPECT_EQ(lin.weight.grad().dtype(), DType::f32);
+  EXPECT_EQ(conv.weight.grad().dtype(), DType::f32);
+  EXPECT_GT(max(abs(lin.weight.grad())).item(), 0.0);
+}

@@ -1,16 +1,12 @@
 #include "kernels/cpu/dnnl_conv.h"
 
-#include "kernels/cpu/isa.h"
-
-#include <cstdlib>
-#include <cstring>
-#include <atomic>
 #include <map>
+#include <oneapi/dnnl/dnnl.hpp>
 #include <memory>
 #include <mutex>
-#include <oneapi/dnnl/dnnl.hpp>
-#include <string>
 #include <tuple>
+
+#include "kernels/cpu/dnnl_runtime.h"
 
 namespace nabla::kernels {
 
@@ -20,26 +16,9 @@ using dnnl::memory;
 using tag = memory::format_tag;
 using dt = memory::data_type;
 
-// One engine; a stream per thread, so convolutions called from several threads
-// never share one.
-struct Runtime {
-  dnnl::engine eng{dnnl::engine::kind::cpu, 0};
-};
-
-dnnl::stream& thread_stream(const dnnl::engine& eng) {
-  thread_local dnnl::stream strm{eng};
-  return strm;
-}
-
-Runtime& runtime() {
-  // active_isa() first: it caps oneDNN's ISA, which must happen before any primitive exists.
-  static Runtime* r = (active_isa(), new Runtime);  // leaked: used until exit
-  return *r;
-}
-
 auto key_of(const DnnlConv& c) {
   return std::make_tuple(c.N, c.C, c.H, c.W, c.O, c.kh, c.kw, c.sh, c.sw, c.pt, c.pb, c.pl, c.pr, c.dh, c.dw,
-                         c.groups, c.bias);
+                         c.groups, c.bias, c.bf16);
 }
 
 // Weights in oneDNN's preferred layout, reordered from the plain one when they
@@ -57,30 +36,30 @@ struct Slot {
     pref = q;
     same = p == q;
   }
-  memory& buffer(Runtime& rt) {
-    if (!mem) mem = memory(pref, rt.eng);
+  memory& buffer() {
+    if (!mem) mem = memory(pref, dnnl_engine());
     return mem;
   }
   // Memory holding `user` weights in the preferred layout (reordering in when needed).
-  memory in(void* user, WeightKey key, Runtime& rt) {
-    memory u(plain, rt.eng, user);
+  memory in(void* user, WeightKey key) {
+    memory u(plain, dnnl_engine(), user);
     if (same) return u;
-    memory& m = buffer(rt);
+    memory& m = buffer();
     const bool known = key.storage_id != 0 && key.storage_id == held.storage_id && key.version == held.version &&
                        user == held_ptr;
     if (!known) {
-      dnnl::reorder(u, m).execute(thread_stream(rt.eng), u, m);
+      dnnl::reorder(u, m).execute(dnnl_stream(), u, m);
       held = key;
       held_ptr = user;
     }
     return m;
   }
   // Memory to write the result into; call out_done() afterwards.
-  memory out(void* user, Runtime& rt) { return same ? memory(plain, rt.eng, user) : buffer(rt); }
-  void out_done(void* user, Runtime& rt) {
+  memory out(void* user) { return same ? memory(plain, dnnl_engine(), user) : buffer(); }
+  void out_done(void* user) {
     if (same) return;
-    memory u(plain, rt.eng, user);
-    dnnl::reorder(mem, u).execute(thread_stream(rt.eng), mem, u);
+    memory u(plain, dnnl_engine(), user);
+    dnnl::reorder(mem, u).execute(dnnl_stream(), mem, u);
   }
 };
 
@@ -89,8 +68,8 @@ struct Slot {
 struct Scratch {
   memory::desc desc;
   memory mem;
-  memory& get(Runtime& rt) {
-    if (!mem) mem = memory(desc, rt.eng);
+  memory& get() {
+    if (!mem) mem = memory(desc, dnnl_engine());
     return mem;
   }
 };
@@ -107,14 +86,16 @@ struct Prims {
 };
 
 std::unique_ptr<Prims> build(const DnnlConv& c) {
-  Runtime& rt = runtime();
+  const dnnl::engine& eng = dnnl_engine();
   memory::dims src_d{c.N, c.C, c.H, c.W}, dst_d{c.N, c.O, c.Ho, c.Wo};
   memory::dims w_d = c.groups == 1 ? memory::dims{c.O, c.C, c.kh, c.kw}
                                    : memory::dims{c.groups, c.O / c.groups, c.C / c.groups, c.kh, c.kw};
   tag wtag = c.groups == 1 ? tag::oihw : tag::goihw;
-  memory::desc src(src_d, dt::f32, tag::nhwc), dst(dst_d, dt::f32, tag::nhwc), w_p(w_d, dt::f32, wtag);
-  memory::desc w_a(w_d, dt::f32, tag::any);
-  memory::desc b_md({c.O}, dt::f32, tag::x);
+  // bf16 kernels read and write bf16 (the bias too) and accumulate in f32.
+  const dt t = c.bf16 ? dt::bf16 : dt::f32;
+  memory::desc src(src_d, t, tag::nhwc), dst(dst_d, t, tag::nhwc), w_p(w_d, t, wtag);
+  memory::desc w_a(w_d, t, tag::any);
+  memory::desc b_md({c.O}, t, tag::x);
   memory::dims strides{c.sh, c.sw}, dil{c.dh - 1, c.dw - 1}, pad_l{c.pt, c.pl}, pad_r{c.pb, c.pr};
   auto alg = dnnl::algorithm::convolution_direct;
   auto fd = c.bias ? dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, alg, src, w_a, b_md, dst,
@@ -123,13 +104,13 @@ std::unique_ptr<Prims> build(const DnnlConv& c) {
                                                      dil, pad_l, pad_r);
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-  dnnl::convolution_forward::primitive_desc fpd(fd, attr, rt.eng);
+  dnnl::convolution_forward::primitive_desc fpd(fd, attr, eng);
   dnnl::convolution_backward_data::desc bdd(alg, src, w_a, dst, strides, dil, pad_l, pad_r);
-  dnnl::convolution_backward_data::primitive_desc bdpd(bdd, attr, rt.eng, fpd);
+  dnnl::convolution_backward_data::primitive_desc bdpd(bdd, attr, eng, fpd);
   // No bias here: its gradient is a per-channel sum of gy that the caller does
   // vectorized (oneDNN 2.6 sums it with SSE on one thread: 3% of a LeNet step).
   dnnl::convolution_backward_weights::desc bwd(alg, src, w_a, dst, strides, dil, pad_l, pad_r);
-  dnnl::convolution_backward_weights::primitive_desc bwpd(bwd, attr, rt.eng, fpd);
+  dnnl::convolution_backward_weights::primitive_desc bwpd(bwd, attr, eng, fpd);
   auto p = std::make_unique<Prims>();
   p->fwd = dnnl::convolution_forward(fpd);
   p->bwd_data = dnnl::convolution_backward_data(bdpd);
@@ -148,8 +129,6 @@ std::unique_ptr<Prims> build(const DnnlConv& c) {
 
 std::mutex g_mu;  // guards the cache itself; each shape's Prims has its own lock
 std::map<decltype(key_of(DnnlConv{})), std::unique_ptr<Prims>> g_cache;
-std::atomic<bool> g_failed{false};
-
 Prims* get(const DnnlConv& c) {
   auto k = key_of(c);
   auto it = g_cache.find(k);
@@ -170,70 +149,62 @@ Prims* lookup(const DnnlConv& c) {
 
 }  // namespace
 
-bool dnnl_enabled() {
-  static const bool on = [] {
-    const char* e = std::getenv("NABLA_DNNL");
-    return !(e && std::strcmp(e, "0") == 0);
-  }();
-  return on && !g_failed;
-}
-
 bool dnnl_conv_supported(const DnnlConv& c) {
   if (!dnnl_enabled()) return false;
   return lookup(c) != nullptr;
 }
 
-bool dnnl_conv_forward(const DnnlConv& c, const float* x, const float* w, WeightKey wkey, const float* b, float* y) {
+bool dnnl_conv_forward(const DnnlConv& c, const void* x, const void* w, WeightKey wkey, const void* b, void* y) {
   if (!dnnl_enabled()) return false;
   Prims* p = lookup(c);
   if (!p) return false;
   std::lock_guard<std::mutex> lock(p->mu);
-  Runtime& rt = runtime();
+  const dnnl::engine& eng = dnnl_engine();
   try {
-    memory src(p->src, rt.eng, const_cast<float*>(x)), dst(p->dst, rt.eng, y);
-    memory wm = p->f_w.in(const_cast<float*>(w), wkey, rt);
+    memory src(p->src, eng, const_cast<void*>(x)), dst(p->dst, eng, y);
+    memory wm = p->f_w.in(const_cast<void*>(w), wkey);
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src},
                                          {DNNL_ARG_WEIGHTS, wm},
                                          {DNNL_ARG_DST, dst},
-                                         {DNNL_ARG_SCRATCHPAD, p->s_fwd.get(rt)}};
-    if (c.bias) args.emplace(DNNL_ARG_BIAS, memory(p->bias_md, rt.eng, const_cast<float*>(b)));
-    p->fwd.execute(thread_stream(rt.eng), args);
-    thread_stream(rt.eng).wait();
+                                         {DNNL_ARG_SCRATCHPAD, p->s_fwd.get()}};
+    if (c.bias) args.emplace(DNNL_ARG_BIAS, memory(p->bias_md, eng, const_cast<void*>(b)));
+    p->fwd.execute(dnnl_stream(), args);
+    dnnl_stream().wait();
   } catch (const dnnl::error&) {
-    g_failed = true;
+    dnnl_mark_failed();
     return false;
   }
   return true;
 }
 
-bool dnnl_conv_backward(const DnnlConv& c, const float* x, const float* w, WeightKey wkey, const float* gy, float* gx,
-                        float* gw) {
+bool dnnl_conv_backward(const DnnlConv& c, const void* x, const void* w, WeightKey wkey, const void* gy, void* gx,
+                        void* gw) {
   if (!dnnl_enabled()) return false;
   Prims* p = lookup(c);
   if (!p) return false;
   std::lock_guard<std::mutex> lock(p->mu);
-  Runtime& rt = runtime();
+  const dnnl::engine& eng = dnnl_engine();
   try {
     if (gx) {
-      memory ddst(p->dst, rt.eng, const_cast<float*>(gy)), dsrc(p->src, rt.eng, gx);
-      memory wm = p->d_w.in(const_cast<float*>(w), wkey, rt);
-      p->bwd_data.execute(thread_stream(rt.eng), {{DNNL_ARG_DIFF_DST, ddst},
+      memory ddst(p->dst, eng, const_cast<void*>(gy)), dsrc(p->src, eng, gx);
+      memory wm = p->d_w.in(const_cast<void*>(w), wkey);
+      p->bwd_data.execute(dnnl_stream(), {{DNNL_ARG_DIFF_DST, ddst},
                                     {DNNL_ARG_WEIGHTS, wm},
                                     {DNNL_ARG_DIFF_SRC, dsrc},
-                                    {DNNL_ARG_SCRATCHPAD, p->s_bwd_data.get(rt)}});
+                                    {DNNL_ARG_SCRATCHPAD, p->s_bwd_data.get()}});
     }
     if (gw) {
-      memory src(p->src, rt.eng, const_cast<float*>(x)), ddst(p->dst, rt.eng, const_cast<float*>(gy));
-      memory dw = p->w_dw.out(gw, rt);
-      p->bwd_w.execute(thread_stream(rt.eng), {{DNNL_ARG_SRC, src},
+      memory src(p->src, eng, const_cast<void*>(x)), ddst(p->dst, eng, const_cast<void*>(gy));
+      memory dw = p->w_dw.out(gw);
+      p->bwd_w.execute(dnnl_stream(), {{DNNL_ARG_SRC, src},
                                  {DNNL_ARG_DIFF_DST, ddst},
                                  {DNNL_ARG_DIFF_WEIGHTS, dw},
-                                 {DNNL_ARG_SCRATCHPAD, p->s_bwd_w.get(rt)}});
-      p->w_dw.out_done(gw, rt);
+                                 {DNNL_ARG_SCRATCHPAD, p->s_bwd_w.get()}});
+      p->w_dw.out_done(gw);
     }
-    thread_stream(rt.eng).wait();
+    dnnl_stream().wait();
   } catch (const dnnl::error&) {
-    g_failed = true;
+    dnnl_mark_failed();
     return false;
   }
   return true;
