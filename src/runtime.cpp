@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include "kernels/cpu/gemm_choice.h"
+#include "kernels/cpu/dnnl_runtime.h"
 #include "kernels/cpu/isa.h"
 #include "nabla/tensor/error.h"
 
@@ -20,6 +21,8 @@ const char* version() { return "0.1.0"; }
 const char* cpu_isa() { return kernels::isa_name(kernels::active_isa()); }
 
 const char* detected_cpu_isa() { return kernels::isa_name(kernels::detected_isa()); }
+
+bool native_bf16() { return kernels::native_bf16(); }
 
 std::string gemm_choice_file() { return kernels::gemm_choice_path(); }
 

@@ -307,8 +307,10 @@ int run_info() {
                       : disa == dnnl_cpu_isa_avx512_core_bf16    ? "avx512_core_bf16"
                       : disa == dnnl_cpu_isa_avx512_core_amx     ? "avx512_core_amx"
                                                                  : "other";
-  std::printf("oneDNN: %d.%d.%d, ISA %s (convolutions in f32; NABLA_DNNL=0 selects im2col + GEMM)\n", v->major,
-              v->minor, v->patch, dname);
+  std::printf("oneDNN: %d.%d.%d, ISA %s (convolutions; NABLA_DNNL=0 selects im2col + GEMM)\n", v->major, v->minor,
+              v->patch, dname);
+  std::printf("bf16 matmul/conv: %s (NABLA_BF16=auto|native|convert)\n",
+              native_bf16() ? "oneDNN's bf16 kernels" : "converted to f32");
   return 0;
 }
 

@@ -2,6 +2,8 @@
 // What nabla's oneDNN kernels (convolutions, bf16 matrix products) share: one
 // engine, a stream per thread, the NABLA_DNNL switch, and whether the CPU runs
 // bf16 natively.
+#include <optional>
+
 namespace dnnl {
 struct engine;
 struct stream;
@@ -22,13 +24,15 @@ bool dnnl_enabled();
 void dnnl_mark_failed();
 
 /// True when bf16 matrix products and convolutions run on oneDNN's bf16
-/// kernels: the CPU has AVX512_BF16 (or AMX), the ISA cap (NABLA_CPU_ISA)
-/// allows AVX-512, oneDNN is enabled, and NABLA_BF16 is not "convert". Elsewhere
-/// bf16 computes by converting to f32 (the same values up to summation order).
+/// kernels: oneDNN is enabled, the ISA cap (NABLA_CPU_ISA) allows AVX-512, and
+/// NABLA_BF16 chooses them: `auto` (the default) where the CPU has AMX,
+/// `native` wherever it has AVX512_BF16, `convert` never. Otherwise bf16
+/// computes by converting to f32 (the same values up to summation order).
+/// Throws nabla::Error on another NABLA_BF16 value.
 bool native_bf16();
 
-/// Overrides native_bf16() for this process (tests compare both paths); it
-/// stays false on a CPU without bf16 instructions.
-void set_native_bf16(bool on);
+/// Overrides native_bf16() for this process (tests compare both paths; none
+/// restores NABLA_BF16's choice); it stays false on a CPU without bf16 instructions.
+void set_native_bf16(std::optional<bool> on);
 
 }  // namespace nabla::kernels
