@@ -3,6 +3,9 @@
 #include <nlohmann/json.hpp>
 
 #include "io/json_int.h"
+#include "models/transformer_sizes_json.h"
+#include "nabla/models/gpt.h"
+#include "nabla/models/vit.h"
 #include "nabla/models/char_rnn.h"
 #include "nabla/models/densenet.h"
 #include "nabla/models/fixup.h"
@@ -18,11 +21,12 @@ using nn::ModulePtr;
 using std::make_shared;
 
 std::string ModelConfig::to_json() const {
-  return nlohmann::json{{"input_shape", input_shape}, {"num_classes", num_classes},
-                        {"hidden", hidden},           {"dropout", dropout},
-                        {"stem", stem},               {"drop_path", drop_path},
-                        {"zero_init_residual", zero_init_residual}}
-      .dump();
+  nlohmann::json j{{"input_shape", input_shape}, {"num_classes", num_classes},
+                   {"hidden", hidden},           {"dropout", dropout},
+                   {"stem", stem},               {"drop_path", drop_path},
+                   {"zero_init_residual", zero_init_residual}};
+  put_transformer_sizes(j, transformer);
+  return j.dump();
 }
 
 ModelConfig ModelConfig::from_json(const std::string& s) {
@@ -36,6 +40,7 @@ ModelConfig ModelConfig::from_json(const std::string& s) {
     c.stem = j.value("stem", std::string());
     c.drop_path = j.value("drop_path", 0.0);
     c.zero_init_residual = j.value("zero_init_residual", false);
+    for (auto it = j.begin(); it != j.end(); ++it) take_transformer_size(c.transformer, it.key(), *it, "model config");
   } catch (const nlohmann::json::exception& e) {
     throw Error(fmt::format("model config: malformed '{}': {}", s, e.what()));
   }
@@ -101,6 +106,16 @@ constexpr const char* kCharRNNDefaults =
     R"({"epochs": 20, "opt": "adam", "lr": 0.002, "sched": "cosine", "batch_size": 32, "bptt": 128,)"
     R"( "clip_grad": 5.0, "dropout": 0.2, "data": "text:/usr/share/common-licenses"})";
 
+// A GPT on the same text: AdamW with weight decay, a short warm-up, windows of the whole context.
+constexpr const char* kGPTDefaults =
+    R"({"epochs": 20, "opt": "adamw", "lr": 0.001, "wd": 0.1, "sched": "warmup-cosine", "warmup_epochs": 1,)"
+    R"( "batch_size": 32, "bptt": 128, "clip_grad": 1.0, "dropout": 0.1, "data": "text:/usr/share/common-licenses"})";
+
+// ViT on small images: AdamW, warm-up then cosine, light crop augmentation.
+constexpr const char* kViTDefaults =
+    R"({"epochs": 15, "opt": "adamw", "lr": 0.001, "wd": 0.05, "sched": "warmup-cosine", "warmup_epochs": 1,)"
+    R"( "batch_size": 128, "crop_padding": 2})";
+
 ModelInfo cifar_resnet_entry(int64_t depth) {
   return {"resnet" + std::to_string(depth),
           fmt::format("CIFAR-style ResNet-{} (3 stages x {} basic blocks, 16/32/64 channels)", depth, (depth - 2) / 6),
@@ -148,6 +163,12 @@ const std::vector<ModelInfo>& zoo() {
        [](const ModelConfig& c) { return char_rnn(c, "gru"); }, kCharRNNDefaults},
       {"char-mingru", "character language model: embedding 64, minGRU 2 x 256 (residual, pre-norm), parallel scan",
        [](const ModelConfig& c) { return char_rnn(c, "mingru"); }, kCharRNNDefaults},
+      {"gpt", "decoder-only transformer: 4 blocks x 256, 4 heads, context 128, GELU, learned positions, tied "
+              "read-out (--layers --width --heads --context --activation --positions; --data text:FILE)",
+       gpt, kGPTDefaults},
+      {"vit", "Vision Transformer (torchvision names): patches of 7 (4 on 32x32), 6 blocks x 128, 4 heads, MLP 256 "
+              "(--patch --layers --width --heads --mlp-width)",
+       vit, kViTDefaults},
       {"unet", "U-Net for segmentation (3 levels, 32-256 channels, transposed-conv upsampling)",
        [](const ModelConfig& c) { return unet(c); }, kUNetDefaults},
       {"unet-bilinear", "U-Net with bilinear upsampling + 1x1 conv instead of transposed convs",

@@ -68,31 +68,35 @@ Tensor elu(const Tensor& x, double alpha) {
 }
 
 namespace {
-constexpr double kSqrt2 = 1.4142135623730951, kInvSqrt2Pi = 0.3989422804014327;
 constexpr double kTanhScale = 0.7978845608028654, kCube = 0.044715;  // sqrt(2/pi), GELU's tanh fit
 }  // namespace
 
 Tensor gelu(const Tensor& x, GeluApproximation approximate) {
   const bool tanh_form = approximate == GeluApproximation::tanh;
-  Tensor out = unary_float_map("gelu", x, [tanh_form](auto v) {
+  if (!tanh_form) {  // the exact form, vectorized over dense runs (kernels::gelu_fast)
+    Tensor out = unary_float_map("gelu", x, [](auto v) { return kernels::gelu_fast(v); }, kernels::Unary::gelu);
+    record(
+        out, "gelu", {x},
+        [x](const Tensor& g) {
+          return Grads{grad_map("gelu", x, g, [](auto v, auto gv) { return kernels::gelu_grad_fast(v, gv); },
+                                kernels::Binary::gelu_backward)};
+        },
+        {x});
+    return out;
+  }
+  Tensor out = unary_float_map("gelu", x, [](auto v) {
     using T = decltype(v);
-    if (tanh_form) return T(0.5) * v * (T(1) + std::tanh(T(kTanhScale) * (v + T(kCube) * v * v * v)));
-    return T(0.5) * v * (T(1) + std::erf(v / T(kSqrt2)));
+    return T(0.5) * v * (T(1) + std::tanh(T(kTanhScale) * (v + T(kCube) * v * v * v)));
   });
   record(
       out, "gelu", {x},
-      [x, tanh_form](const Tensor& g) {
-        return Grads{grad_map("gelu", x, g, [tanh_form](auto v, auto gv) {
+      [x](const Tensor& g) {
+        return Grads{grad_map("gelu", x, g, [](auto v, auto gv) {
           using T = decltype(v);
-          if (tanh_form) {
-            T inner = T(kTanhScale) * (v + T(kCube) * v * v * v);
-            T t = std::tanh(inner);
-            T dinner = T(kTanhScale) * (T(1) + T(3 * kCube) * v * v);
-            return gv * (T(0.5) * (T(1) + t) + T(0.5) * v * (T(1) - t * t) * dinner);
-          }
-          T cdf = T(0.5) * (T(1) + std::erf(v / T(kSqrt2)));
-          T pdf = T(kInvSqrt2Pi) * std::exp(T(-0.5) * v * v);
-          return gv * (cdf + v * pdf);
+          T inner = T(kTanhScale) * (v + T(kCube) * v * v * v);
+          T t = std::tanh(inner);
+          T dinner = T(kTanhScale) * (T(1) + T(3 * kCube) * v * v);
+          return gv * (T(0.5) * (T(1) + t) + T(0.5) * v * (T(1) - t * t) * dinner);
         })};
       },
       {x});

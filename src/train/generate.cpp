@@ -44,7 +44,14 @@ std::vector<int64_t> generate(models::LanguageModel& model, const std::vector<in
   model.eval();
   models::RecurrentState state;
   auto n = static_cast<int64_t>(prompt.size());
-  Tensor logits = model.forward_state(from_vector<int64_t>(prompt, {1, n}), state);
+  // A transformer takes a long prompt in pieces of half its context (its cache then slides over it).
+  const int64_t piece = model.context_length() > 0 ? std::max<int64_t>(1, model.context_length() / 2) : n;
+  Tensor logits;
+  for (int64_t i = 0; i < n; i += piece) {
+    const int64_t len = std::min(piece, n - i);
+    std::vector<int64_t> part(prompt.begin() + i, prompt.begin() + i + len);
+    logits = model.forward_state(from_vector<int64_t>(part, {1, len}), state);
+  }
   std::vector<int64_t> out;
   for (int64_t i = 0; i < o.length; ++i) {
     int64_t id = sample_token(logits.select(0, 0).select(0, logits.size(1) - 1), o, gen);

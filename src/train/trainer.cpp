@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/json_int.h"
+#include "models/transformer_sizes_json.h"
 #include "nabla/autograd/anomaly.h"
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/data/loader.h"
@@ -57,6 +58,7 @@ std::string TrainConfig::to_json() const {
             {"crop_padding", preprocess.crop_padding},
             {"hflip", preprocess.hflip},
             {"erasing", preprocess.erasing}};
+  models::put_transformer_sizes(j, transformer);
   return j.dump();
 }
 
@@ -105,6 +107,7 @@ void TrainConfig::merge_json(const std::string& text) {
       else if (k == "crop_padding") preprocess.crop_padding = io::json_int<int64_t>(v, "config: " + k);
       else if (k == "hflip") preprocess.hflip = v.get<bool>();
       else if (k == "erasing") preprocess.erasing = v.get<double>();
+      else if (models::take_transformer_size(transformer, k, v, "config")) continue;
       else throw Error(fmt::format("config: unknown key '{}'", k));
     } catch (const json::exception& e) {
       throw Error(fmt::format("config: bad value for '{}': {}", k, e.what()));
@@ -206,6 +209,7 @@ TextEvalResult evaluate_text(models::LanguageModel& model, const Tensor& ids, in
   NABLA_CHECK(ids.dim() == 1 && ids.dtype() == DType::i64, "evaluate_text: expected ids [L] (i64), got {} {}",
               dtype_name(ids.dtype()), shape_str(ids.sizes()));
   NABLA_CHECK(bptt >= 1, "evaluate_text: bptt must be at least 1, got {}", bptt);
+  if (model.context_length() > 0) bptt = std::min(bptt, model.context_length());  // a transformer's windows fit its context
   streams = std::max<int64_t>(1, std::min(streams, (ids.numel() - 1) / 2));
   bool was_training = model.is_training();
   model.eval();
@@ -259,7 +263,7 @@ Trainer::Trainer(TrainConfig cfg, nn::ModulePtr model, models::ModelConfig model
               "--precision: unknown precision '{}' (expected f32 or bf16)", cfg_.precision);
   bool language_model = dynamic_cast<models::LanguageModel*>(model_.get()) != nullptr;
   if (data_.text) {
-    NABLA_CHECK(language_model, "text data ({}) trains a language model (char-lstm, char-gru, char-mingru), not {}",
+    NABLA_CHECK(language_model, "text data ({}) trains a language model (char-lstm, char-gru, char-mingru, gpt), not {}",
                 data_.name, cfg_.model);
     NABLA_CHECK(cfg_.loss == "ce", "--loss {}: text trains with cross entropy (ce)", cfg_.loss);
     const data::Preprocess& p = cfg_.preprocess;

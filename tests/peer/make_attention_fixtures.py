@@ -16,6 +16,7 @@ import zlib
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_fixtures import save_safetensors  # noqa: E402
@@ -104,9 +105,82 @@ def transformer(g):
     return m, [src, tgt, causal(4)], lambda m, i: (m(i[0], i[1], tgt_mask=i[2]),)
 
 
+class GPTBlock(nn.Module):
+    """../shared/peer/torch_workloads.py's pre-norm block, with rotary positions and SwiGLU as options
+    (their formulas: RoFormer's rotate-half layout as GPT-NeoX and LLaMA, LLaMA's w1/w2/w3)."""
+
+    def __init__(self, d, heads, mlp, swiglu, rotary):
+        super().__init__()
+        self.heads, self.rotary = heads, rotary
+        self.ln1, self.ln2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.qkv, self.proj = nn.Linear(d, 3 * d), nn.Linear(d, d)
+        if swiglu:
+            self.mlp = nn.Module()
+            self.mlp.w1, self.mlp.w2, self.mlp.w3 = nn.Linear(d, mlp, False), nn.Linear(mlp, d, False), nn.Linear(d, mlp, False)
+        else:
+            self.mlp = nn.Sequential(nn.Linear(d, mlp), nn.GELU(), nn.Linear(mlp, d))
+        self.swiglu = swiglu
+
+    @staticmethod
+    def rope(x):
+        T, D = x.shape[-2], x.shape[-1]
+        half = D // 2
+        ang = torch.arange(T, dtype=x.dtype)[:, None] * 10000.0 ** (-2 * torch.arange(half, dtype=x.dtype) / D)
+        c, s = ang.cos(), ang.sin()
+        x1, x2 = x[..., :half], x[..., half:]
+        return torch.cat([x1 * c - x2 * s, x2 * c + x1 * s], -1)
+
+    def forward(self, x):
+        B, T, D = x.shape
+        q, k, v = self.qkv(self.ln1(x)).view(B, T, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
+        if self.rotary:
+            q, k = self.rope(q), self.rope(k)
+        att = (q @ k.transpose(-2, -1)) * (D // self.heads) ** -0.5
+        att = att.masked_fill(causal(T), float("-inf")).softmax(-1)
+        x = x + self.proj((att @ v).transpose(1, 2).reshape(B, T, D))
+        h = self.ln2(x)
+        f = self.mlp.w2(F.silu(self.mlp.w1(h)) * self.mlp.w3(h)) if self.swiglu else self.mlp(h)
+        return x + f
+
+
+class GPT(nn.Module):
+    def __init__(self, vocab, d, heads, layers, ctx, mlp, swiglu=False, rotary=False):
+        super().__init__()
+        self.tok = nn.Embedding(vocab, d)
+        self.pos = None if rotary else nn.Embedding(ctx, d)
+        self.blocks = nn.ModuleList(GPTBlock(d, heads, mlp, swiglu, rotary) for _ in range(layers))
+        self.ln, self.head = nn.LayerNorm(d), nn.Linear(d, vocab)
+
+    def forward(self, idx):
+        x = self.tok(idx)
+        if self.pos is not None:
+            x = x + self.pos(torch.arange(idx.shape[1]))
+        for b in self.blocks:
+            x = b(x)
+        return (self.head(self.ln(x)),)
+
+
+def gpt_learned_gelu(g):
+    m = GPT(11, 8, 2, 2, 7, 16)
+    return m, [torch.randint(0, 11, (3, 7), generator=g)], lambda m, i: m(i[0])
+
+
+def gpt_rotary_swiglu(g):
+    m = GPT(13, 12, 3, 2, 9, 20, swiglu=True, rotary=True)
+    return m, [torch.randint(0, 13, (2, 6), generator=g)], lambda m, i: m(i[0])
+
+
+def vit_torchvision(g):
+    from torchvision.models import VisionTransformer  # torchvision 0.14, beside torch 1.13
+    m = VisionTransformer(image_size=8, patch_size=4, num_layers=2, num_heads=2, hidden_dim=8, mlp_dim=16,
+                          num_classes=5)
+    return m, [torch.randn(2, 3, 8, 8, generator=g)], lambda m, i: (m(i[0]),)
+
+
 CASES = {f.__name__: f for f in [mha_self, mha_cross_kdim, mha_causal_no_bias, mha_bias_kv_zero_attn,
                                   mha_unbatched_heads_mask, enc_post_norm, enc_pre_norm_gelu, dec_post_norm,
-                                  dec_pre_norm_gelu, encoder_stack, transformer]}
+                                  dec_pre_norm_gelu, encoder_stack, transformer, gpt_learned_gelu,
+                                  gpt_rotary_swiglu, vit_torchvision]}
 
 
 def main(out_dir):

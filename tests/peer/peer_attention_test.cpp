@@ -31,6 +31,18 @@ nn::TransformerLayerOptions layer(int64_t d, int64_t h, int64_t ff) {
   return nn::TransformerLayerOptions(d, h).dim_feedforward(ff).dropout(0.0);
 }
 
+models::GPTOptions gpt_options(int64_t vocab, int64_t width, int64_t heads, int64_t layers, int64_t ctx, int64_t mlp) {
+  models::GPTOptions o;
+  o.vocab = vocab;
+  o.width = width;
+  o.heads = heads;
+  o.layers = layers;
+  o.context = ctx;
+  o.mlp_width = mlp;
+  o.tie_embeddings = false;
+  return o;
+}
+
 const std::map<std::string, Case>& cases() {
   using MHA = nn::MultiheadAttention;
   using MO = nn::MultiheadAttentionOptions;
@@ -63,6 +75,30 @@ const std::map<std::string, Case>& cases() {
                          [](nn::Module& m, const Ins& i) { return m.call({i[0], {}, i[1]}); }}},
       {"transformer", {[] { return std::make_shared<nn::Transformer>(layer(8, 2, 16), 2, 2); },
                        [](nn::Module& m, const Ins& i) { return m.call({i[0], i[1], {}, i[2]}); }}},
+      // The zoo's gpt against the peer kit's GPT (make_attention_fixtures.py), untied as it is.
+      {"gpt_learned_gelu", {[] { return std::make_shared<models::GPT>(gpt_options(11, 8, 2, 2, 7, 16)); },
+                            [](nn::Module& m, const Ins& i) { return Ins{m(i[0])}; }}},
+      {"gpt_rotary_swiglu", {[] {
+                               models::GPTOptions o = gpt_options(13, 12, 3, 2, 9, 20);
+                               o.activation = "swiglu";
+                               o.positions = "rotary";
+                               return std::make_shared<models::GPT>(o);
+                             },
+                             [](nn::Module& m, const Ins& i) { return Ins{m(i[0])}; }}},
+      // torchvision 0.14's VisionTransformer under its own names, on 3-channel images.
+      {"vit_torchvision", {[] {
+                             models::ViTOptions o;
+                             o.image_size = 8;
+                             o.channels = 3;
+                             o.patch_size = 4;
+                             o.layers = 2;
+                             o.heads = 2;
+                             o.hidden_dim = 8;
+                             o.mlp_dim = 16;
+                             o.num_classes = 5;
+                             return std::make_shared<models::VisionTransformer>(o);
+                           },
+                           [](nn::Module& m, const Ins& i) { return Ins{m(i[0])}; }}},
   };
   return c;
 }

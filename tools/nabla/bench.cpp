@@ -13,6 +13,7 @@
 #include "nabla/data/readers.h"
 #include "nabla/data/transforms.h"
 #include "nabla/io/file.h"
+#include "nabla/models/gpt.h"
 #include "nabla/models/resnet.h"
 #include "nabla/nabla.h"
 
@@ -192,15 +193,16 @@ Tensor licence_corpus(std::string* what) {
   return from_vector<int64_t>(ids);
 }
 
-void bench_lstm(const BenchOptions& o) {
-  const int64_t batch = 32, ctx = 128, vocab = 96;
+// A language model trained on random windows of the licence corpus, as
+// torch_workloads.py's run_text: Adam, next-character cross entropy, tokens/s.
+void bench_text(const std::string& name, models::LanguageModel& model, double lr, int64_t batch,
+                const BenchOptions& o) {
+  const int64_t ctx = 128, vocab = model.vocab_size();
   std::string what;
   Tensor text = licence_corpus(&what);
   const int64_t n = text.numel();
-  NABLA_CHECK(n > ctx + 1, "bench lstm: the corpus has only {} characters", n);
-  // torch_workloads.py's CharLSTM is the zoo's char-lstm: embedding 64, LSTM 2 x 256, linear read-out.
-  models::CharRNN model("lstm", vocab, 64, 256, 2, 0.0);
-  optim::Adam opt(model.parameters(), 2e-3);
+  NABLA_CHECK(n > ctx + 1, "bench {}: the corpus has only {} characters", name, n);
+  optim::Adam opt(model.parameters(), lr);
   Generator gen(o.seed);
   auto next = [&] {  // random windows of ctx + 1 characters: inputs and next-character targets
     Tensor w = Tensor::empty({batch, ctx + 1}, DType::i64);
@@ -224,7 +226,7 @@ void bench_lstm(const BenchOptions& o) {
   auto t0 = clock_type::now();
   for (int64_t i = 0; i < o.steps; ++i) losses.push_back(step());
   double dt = std::chrono::duration<double>(clock_type::now() - t0).count();
-  json r = record("lstm", o.threads);
+  json r = record(name, o.threads);
   r["samples_per_s"] = std::round(batch * ctx * o.steps / dt * 10) / 10;
   r["sample_unit"] = "tokens";
   r["step_ms"] = std::round(1e5 * dt / o.steps) / 100;
@@ -236,6 +238,21 @@ void bench_lstm(const BenchOptions& o) {
   r["params"] = model.num_parameters();
   r["text"] = what;
   emit(r);
+}
+
+void bench_lstm(const BenchOptions& o) {
+  // torch_workloads.py's CharLSTM is the zoo's char-lstm: embedding 64, LSTM 2 x 256, linear read-out.
+  models::CharRNN model("lstm", 96, 64, 256, 2, 0.0);
+  bench_text("lstm", model, 2e-3, 32, o);
+}
+
+void bench_transformer(const BenchOptions& o) {
+  // torch_workloads.py's GPT: 4 pre-norm blocks of 256, 4 heads, context 128, GELU, learned positions and
+  // a read-out of its own with a bias (untied), batch 16, Adam 1e-3.
+  models::GPTOptions g;
+  g.tie_embeddings = false;
+  models::GPT model(g);
+  bench_text("transformer", model, 1e-3, 16, o);
 }
 
 void bench_infer(const std::string& name, const BenchOptions& o) {
@@ -280,8 +297,9 @@ int run_bench(const BenchOptions& o) {
   if (o.workload == "mlp" || o.workload == "cnn") bench_epochs(o.workload, opts);
   else if (o.workload == "resnet") bench_resnet(opts);
   else if (o.workload == "lstm") bench_lstm(opts);
+  else if (o.workload == "transformer") bench_transformer(opts);
   else if (o.workload == "infer_mlp" || o.workload == "infer_cnn") bench_infer(o.workload, opts);
-  else throw Error(fmt::format("bench: unknown workload '{}' (expected mlp, cnn, resnet, lstm, infer_mlp, infer_cnn)",
+  else throw Error(fmt::format("bench: unknown workload '{}' (expected mlp, cnn, resnet, lstm, transformer, infer_mlp, infer_cnn)",
                                o.workload));
   return 0;
 }

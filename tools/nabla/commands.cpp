@@ -46,6 +46,7 @@ models::ModelConfig model_config_for(const data::Splits& d, const train::TrainCo
   mc.dropout = cfg.dropout;
   mc.stem = cfg.stem;
   mc.drop_path = cfg.drop_path;
+  mc.transformer = cfg.transformer;
   mc.zero_init_residual = cfg.zero_init_residual;
   return mc;
 }
@@ -72,7 +73,7 @@ int run_train(train::TrainConfig cfg, const std::string& resume, const std::stri
     bool known = std::any_of(models::zoo().begin(), models::zoo().end(),
                              [&](const models::ModelInfo& m) { return m.name == cfg.model; });
     if (d.text && known)
-      throw Error(fmt::format("text data ({}) trains a language model (char-lstm, char-gru, char-mingru), not {}",
+      throw Error(fmt::format("text data ({}) trains a language model (char-lstm, char-gru, char-mingru, gpt), not {}",
                               d.name, cfg.model));
     throw;
   }
@@ -189,7 +190,7 @@ int run_eval_text(const ModelSource& src, const io::Checkpoint& ck) {
     load_weights(*model, src.weights);
   }
   auto* lm = dynamic_cast<models::LanguageModel*>(model.get());
-  NABLA_CHECK(lm, "eval: text data needs a language model (char-lstm, char-gru, char-mingru)");
+  NABLA_CHECK(lm, "eval: text data needs a language model (char-lstm, char-gru, char-mingru, gpt)");
   Tensor ids = corpus->val;
   if (src.limit > 0 && src.limit < ids.numel()) ids = ids.narrow(0, 0, std::max<int64_t>(src.limit, 2));
   train::TextEvalResult r = train::evaluate_text(*lm, ids);

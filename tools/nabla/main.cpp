@@ -100,6 +100,21 @@ int main(int argc, char** argv) {
   tr->add_option("--drop-path", cfg.drop_path, "stochastic depth rate of the last residual block (linear in depth)")
       ->check(CLI::Range(0.0, 0.99));
   tr->add_flag("--zero-init-residual", cfg.zero_init_residual, "start each residual branch's last norm at zero");
+  models::TransformerSizes& ts = cfg.transformer;
+  tr->add_option("--layers", ts.layers, "gpt, vit: transformer blocks")->check(kPositive);
+  tr->add_option("--width", ts.width, "gpt, vit: model width (embedding size)")->check(kPositive);
+  tr->add_option("--heads", ts.heads, "gpt, vit: attention heads")->check(kPositive);
+  tr->add_option("--mlp-width", ts.mlp_width, "gpt, vit: feed-forward width (gpt: 4 x width, swiglu 8/3 x; vit 256)")
+      ->check(kPositive);
+  tr->add_option("--patch", ts.patch, "vit: patch side (image size divisible by it)")->check(kPositive);
+  tr->add_option("--context", ts.context, "gpt: the most positions attended over (--bptt <= --context)")
+      ->check(kPositive);
+  tr->add_option("--activation", ts.activation, "gpt: feed-forward activation")
+      ->check(CLI::IsMember({"gelu", "swiglu"}));
+  tr->add_option("--positions", ts.positions, "gpt: learned or rotary positions")
+      ->check(CLI::IsMember({"learned", "rotary"}));
+  tr->add_option("--attention", ts.attention, "gpt, vit: attention (softmax)")->check(CLI::IsMember({"softmax"}));
+  tr->add_flag("--untied", ts.untied, "gpt: a read-out of its own instead of the token embedding's weights");
   tr->add_option("--normalize", cfg.preprocess.normalize, "standard (train-set mean/std) or none (pixels / 255)")
       ->check(CLI::IsMember({"standard", "none"}));
   tr->add_option("--crop-padding", cfg.preprocess.crop_padding, "random-crop augmentation padding")
@@ -127,7 +142,7 @@ int main(int argc, char** argv) {
   pr->add_option("--out", out_csv, "output CSV")->required();
   cli::BenchOptions bo;
   auto* bench = app.add_subcommand("bench", "run a benchmark workload of ../shared/peer/torch_workloads.py");
-  bench->add_option("workload", bo.workload, "mlp | cnn | resnet | lstm | infer_mlp | infer_cnn")
+  bench->add_option("workload", bo.workload, "mlp | cnn | resnet | lstm | transformer | infer_mlp | infer_cnn")
       ->required()
       ->check(CLI::IsMember({"mlp", "cnn", "resnet", "lstm", "infer_mlp", "infer_cnn"}));
   bench->add_option("--threads", bo.threads, "threads")->check(kPositive);
@@ -140,7 +155,7 @@ int main(int argc, char** argv) {
   bench->add_option("--weights", bo.model_in, "infer_*: trained weights (safetensors)")->check(CLI::ExistingFile);
   cli::GenerateOptions go;
   auto* gen = app.add_subcommand("generate", "sample text from a language model checkpoint");
-  gen->add_option("checkpoint", go.checkpoint, "checkpoint of char-lstm, char-gru or char-mingru")
+  gen->add_option("checkpoint", go.checkpoint, "checkpoint of char-lstm, char-gru, char-mingru or gpt")
       ->required()
       ->check(CLI::ExistingFile);
   gen->add_option("--prompt", go.prompt, "text to start from (default: a line break)");

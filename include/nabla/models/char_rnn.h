@@ -29,6 +29,9 @@ class LanguageModel : public nn::Module {
     return forward_state(tokens, s);
   }
   virtual int64_t vocab_size() const = 0;
+  /// The most positions one window and its carried state may span (a
+  /// transformer's context); 0: no limit (recurrent models).
+  virtual int64_t context_length() const { return 0; }
 };
 
 /// The state cut off from the graph that made it (the truncation in truncated BPTT).

@@ -8,6 +8,21 @@
 
 namespace nabla::models {
 
+/// The sizes of the attention models (gpt, vit); 0 or "" keeps the model's default.
+struct TransformerSizes {
+  int64_t layers = 0;
+  int64_t width = 0;
+  int64_t heads = 0;
+  int64_t mlp_width = 0;
+  int64_t context = 0;     ///< gpt: the most positions it attends over
+  int64_t patch = 0;       ///< vit: the patch side
+  std::string activation;  ///< gelu or swiglu
+  std::string positions;   ///< gpt: learned or rotary
+  std::string attention;   ///< softmax (the only one so far)
+  bool untied = false;     ///< gpt: a read-out of its own instead of the embedding's weights
+  bool operator==(const TransformerSizes&) const = default;
+};
+
 /// What a model is built for. `input_shape` is one example's shape: [C, H, W]
 /// for images, [F] for feature vectors.
 struct ModelConfig {
@@ -18,6 +33,7 @@ struct ModelConfig {
   std::string stem;             ///< ImageNet-style nets: "imagenet" (7x7/2 conv + max pool, default) or "small" (3x3/1 conv)
   double drop_path = 0.0;       ///< residual nets: stochastic depth rate of the last block (linear decay over depth)
   bool zero_init_residual = false;  ///< residual nets: the last norm (or conv) of each branch starts at zero
+  TransformerSizes transformer;     ///< gpt, vit
   std::string to_json() const;
   static ModelConfig from_json(const std::string& s);
 };

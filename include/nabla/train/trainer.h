@@ -56,6 +56,7 @@ struct TrainConfig {
   std::string stem;                 ///< ImageNet-style nets: "imagenet" or "small" ("": the model's default)
   double drop_path = 0.0;           ///< residual nets: stochastic depth rate of the last block
   bool zero_init_residual = false;  ///< residual nets: each branch's last norm starts at zero
+  models::TransformerSizes transformer;  ///< gpt, vit: layers, width, heads, ... (0 or "" keeps the default)
   data::Preprocess preprocess;
   bool progress = true;
 

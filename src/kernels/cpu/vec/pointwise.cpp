@@ -1,6 +1,7 @@
 // Elementwise ops over dense runs: one loop per op (the switch stays outside
 // it), restrict pointers, so each vectorizes to the ISA's width. The operands
 // may alias elementwise (in-place ops: out == a), never partially.
+#include "kernels/cpu/fast_math.h"
 #include "kernels/cpu/vec/kernels.h"
 
 namespace nabla::kernels::NABLA_ISA {
@@ -28,6 +29,7 @@ template <class T, class F> void each2(int64_t n, const T* a, const T* b, int64_
 template <class T> void unary(Unary op, int64_t n, const T* x, T* y) {
   switch (op) {
     case Unary::relu: return each(n, x, y, [](T v) { return v <= T(0) ? T(0) : v; });  // NaN passes
+    case Unary::gelu: return each(n, x, y, [](T v) { return gelu_fast(v); });
     case Unary::neg: return each(n, x, y, [](T v) { return -v; });
     case Unary::abs: return each(n, x, y, [](T v) { return v < T(0) ? -v : v; });
   }
@@ -42,6 +44,7 @@ template <class T> void binary(Binary op, int64_t n, const T* a, const T* b, int
     case Binary::minimum: return each2(n, a, b, b_step, out, [](T x, T y) { return x < y ? x : y; });
     case Binary::maximum: return each2(n, a, b, b_step, out, [](T x, T y) { return x > y ? x : y; });
     case Binary::relu_backward: return each2(n, a, b, b_step, out, [](T y, T g) { return y > T(0) ? g : T(0); });
+    case Binary::gelu_backward: return each2(n, a, b, b_step, out, [](T x, T g) { return gelu_grad_fast(x, g); });
   }
 }
 

@@ -32,11 +32,14 @@ struct AdagradArgs {
 };
 
 /// Elementwise ops with a vectorized kernel over dense runs. Each is one exact
-/// IEEE operation (or a select), so it equals the generic loop bit for bit.
-enum class Unary : uint8_t { relu, neg, abs };
+/// IEEE operation (or a select), so it equals the generic loop bit for bit,
+/// but for gelu: the generic loop calls the same fast_math.h function, compiled
+/// for the baseline (results may differ in the last bit where FMA contracts).
+enum class Unary : uint8_t { relu, neg, abs, gelu };
 enum class Binary : uint8_t {
   add, sub, mul, div, minimum, maximum,
   relu_backward,  // (y, g) -> y > 0 ? g : 0
+  gelu_backward,  // (x, g) -> g (Phi(x) + x phi(x)), exact GELU's
 };
 
 /// A planar pooling's geometry: [H, W] planes into [Ho, Wo], kernel, stride, padding, dilation.
