@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
   auto* bench = app.add_subcommand("bench", "run a benchmark workload of ../shared/peer/torch_workloads.py");
   bench->add_option("workload", bo.workload, "mlp | cnn | resnet | lstm | transformer | infer_mlp | infer_cnn")
       ->required()
-      ->check(CLI::IsMember({"mlp", "cnn", "resnet", "lstm", "infer_mlp", "infer_cnn"}));
+      ->check(CLI::IsMember({"mlp", "cnn", "resnet", "lstm", "transformer", "infer_mlp", "infer_cnn"}));
   bench->add_option("--threads", bo.threads, "threads")->check(kPositive);
   bench->add_option("--epochs", bo.epochs, "epochs (mlp, cnn)")->check(kPositive);
   bench->add_option("--steps", bo.steps, "timed steps (resnet, lstm)")->check(kPositive);
