@@ -61,7 +61,8 @@ bool dnnl_enabled() {
 void dnnl_mark_failed() { g_failed = true; }
 
 bool native_bf16() {
-  static const bool has = dnnl_isa_has(dnnl_cpu_isa_avx512_core_bf16), chosen = has && bf16_default();
+  // NABLA_BF16 is read (and a bad value refused) on every CPU, bf16 instructions or not.
+  static const bool chosen = bf16_default(), has = dnnl_isa_has(dnnl_cpu_isa_avx512_core_bf16);
   const int o = g_bf16_override.load(std::memory_order_relaxed);
   return dnnl_enabled() && has && (o < 0 ? chosen : o == 1);
 }
