@@ -30,6 +30,7 @@
 #include "nabla/linalg/linalg.h"
 #include "nabla/ops/activation.h"
 #include "nabla/ops/attention.h"
+#include "nabla/ops/attention_variants.h"
 #include "nabla/ops/elementwise.h"
 #include "nabla/ops/index.h"
 #include "nabla/ops/indexing.h"

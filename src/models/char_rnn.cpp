@@ -8,7 +8,7 @@ namespace nabla::models {
 RecurrentState detach(const RecurrentState& state) {
   RecurrentState out;
   out.reserve(state.size());
-  for (const Tensor& t : state) out.push_back(t.detach());
+  for (const Tensor& t : state) out.push_back(t.defined() ? t.detach() : t);
   return out;
 }
 

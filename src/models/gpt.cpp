@@ -7,6 +7,7 @@
 #include "nabla/nn/init.h"
 #include "nabla/ops/activation.h"
 #include "nabla/ops/attention.h"
+#include "nabla/ops/attention_variants.h"
 #include "nabla/ops/elementwise.h"
 #include "nabla/ops/norm.h"
 #include "nabla/ops/shape.h"
@@ -34,6 +35,8 @@ void check_options(const GPTOptions& o) {
   NABLA_CHECK(o.positions != "rotary" || (o.width / o.heads) % 2 == 0,
               "GPT: rotary positions need an even head dimension, got {}", o.width / o.heads);
   NABLA_CHECK(o.dropout >= 0 && o.dropout < 1, "GPT: dropout must be in [0, 1), got {}", o.dropout);
+  NABLA_CHECK(o.attention.kind != nn::AttentionVariant::Kind::neighborhood,
+              "GPT: neighborhood attention is for patch grids (vit); for text use window:W");
 }
 
 // Feed-forward: Linear, GELU, Linear, under the peer's Sequential names (mlp.0, mlp.2).
@@ -57,6 +60,11 @@ GPTBlock::GPTBlock(const GPTOptions& o, std::shared_ptr<nn::RotaryEmbedding> rot
     mlp = register_module("mlp", std::make_shared<nn::SwiGLU>(o.width, mlp_width_of(o)));
   else
     mlp = register_module("mlp", std::make_shared<GeluMLP>(o.width, mlp_width_of(o)));
+  if (o.attention.kind == nn::AttentionVariant::Kind::retention) {
+    gate = register_module("gate", std::make_shared<nn::Linear>(o.width, o.width, false));
+    gn = register_module("gn", std::make_shared<nn::GroupNorm>(o.heads, o.width));
+    log_decays_ = retention_log_decays(o.heads);
+  }
 }
 
 Tensor GPTBlock::forward(const Tensor& x) {
@@ -67,26 +75,38 @@ Tensor GPTBlock::forward(const Tensor& x) {
 Tensor GPTBlock::forward(const Tensor& x, int64_t offset, Tensor& k, Tensor& v) {
   const int64_t B = x.size(0), T = x.size(1), D = o_.width, H = o_.heads, hd = D / H;
   // [B, T, 3, H, hd] -> three [B, H, T, hd] views.
-  Tensor qkv5 = (*qkv)((*ln1)(x)).view({B, T, 3, H, hd}).permute({2, 0, 3, 1, 4});
+  Tensor hx = (*ln1)(x);
+  Tensor qkv5 = (*qkv)(hx).view({B, T, 3, H, hd}).permute({2, 0, 3, 1, 4});
   Tensor q = qkv5.select(0, 0), kn = qkv5.select(0, 1), vn = qkv5.select(0, 2);
   if (rotary_) {
     q = rotary_->forward(q, offset);
     kn = rotary_->forward(kn, offset);
   }
-  k = k.defined() ? cat({k, kn}, 2) : kn.contiguous();
-  v = v.defined() ? cat({v, vn}, 2) : vn.contiguous();
   const double p = is_training() ? o_.dropout : 0.0;
+  using Kind = nn::AttentionVariant::Kind;
+  const nn::AttentionVariant& av = o_.attention;
   Tensor a;
-  if (offset == 0) {
-    a = scaled_dot_product_attention(q, k, v, Tensor(), p, true);
-  } else if (T == 1) {  // one new token sees the whole cache
-    a = scaled_dot_product_attention(q, k, v, Tensor(), p, false);
-  } else {  // causal aligned to the bottom right: query i is at position offset + i
-    const auto first = static_cast<double>(offset), end = static_cast<double>(offset + T);
-    Tensor qi = arange(first, end, 1.0, DType::i64).unsqueeze(1), kj = arange(end, DType::i64).unsqueeze(0);
-    a = scaled_dot_product_attention(q, k, v, le(kj, qi), p, false);
+  if (av.kind == Kind::linear) {
+    LinearAttentionState st{k, v};
+    a = linear_attention(q, kn, vn, Tensor(), true, &st, av.chunk);
+    k = st.kv, v = st.z;
+  } else if (av.kind == Kind::retention) {
+    Tensor ld = log_decays_.dtype() == q.dtype() ? log_decays_ : log_decays_.to(q.dtype());
+    a = retention(q, kn, vn, ld, RetentionForm::chunkwise, av.chunk, &k);
+  } else {
+    k = k.defined() ? cat({k, kn}, 2) : kn.contiguous();
+    v = v.defined() ? cat({v, vn}, 2) : vn.contiguous();
+    // Query i is at position offset + i, the last T of the keys' positions (causal aligned to the bottom right).
+    a = nn::variant_attention(av, q, k, v, Tensor(), Tensor(), true, p);
+    if (av.kind == Kind::window && k.size(2) > av.size - 1) {  // later queries see only the last window - 1 of these
+      const int64_t keep = av.size - 1, S = k.size(2);
+      k = k.narrow(2, S - keep, keep).contiguous();
+      v = v.narrow(2, S - keep, keep).contiguous();
+    }
   }
-  Tensor h = (*proj)(a.transpose(1, 2).reshape({B, T, D}));
+  Tensor merged = a.transpose(1, 2).reshape({B, T, D});
+  if (gate) merged = mul(silu((*gate)(hx)), (*gn)(merged.reshape({B * T, D})).reshape({B, T, D}));
+  Tensor h = (*proj)(merged);
   Tensor y = add(x, dropout(h, p, is_training()));
   return add(y, dropout((*mlp)((*ln2)(y)), p, is_training()));
 }
@@ -119,9 +139,9 @@ GPT::GPT(const GPTOptions& o) : o_(o) {
 }
 
 std::string GPT::extra_repr() const {
-  return fmt::format("vocab={}, layers={}, width={}, heads={}, context={}, mlp={}, {}, {} positions{}", o_.vocab,
-                     o_.layers, o_.width, o_.heads, o_.context, mlp_width_of(o_), o_.activation, o_.positions,
-                     o_.tie_embeddings ? ", tied" : "");
+  return fmt::format("vocab={}, layers={}, width={}, heads={}, context={}, mlp={}, {}, {} positions, {} attention{}",
+                     o_.vocab, o_.layers, o_.width, o_.heads, o_.context, mlp_width_of(o_), o_.activation,
+                     o_.positions, o_.attention.str(), o_.tie_embeddings ? ", tied" : "");
 }
 
 Tensor GPT::run(const Tensor& tokens, int64_t offset, RecurrentState& state) {
@@ -178,8 +198,7 @@ nn::ModulePtr gpt(const ModelConfig& cfg) {
   if (t.context) o.context = t.context;
   if (!t.activation.empty()) o.activation = t.activation;
   if (!t.positions.empty()) o.positions = t.positions;
-  NABLA_CHECK(t.attention.empty() || t.attention == "softmax", "gpt: unknown attention '{}' (expected softmax)",
-              t.attention);
+  if (!t.attention.empty()) o.attention = nn::AttentionVariant::parse(t.attention);
   NABLA_CHECK(t.patch == 0, "gpt: --patch is for vit");
   o.tie_embeddings = !t.untied;
   o.dropout = cfg.dropout;

@@ -24,6 +24,13 @@ void check_options(const ViTOptions& o) {
               o.image_size, o.patch_size);
   NABLA_CHECK(o.hidden_dim % o.heads == 0, "VisionTransformer: hidden_dim {} is not divisible by heads {}",
               o.hidden_dim, o.heads);
+  using Kind = nn::AttentionVariant::Kind;
+  NABLA_CHECK(o.attention.kind != Kind::retention, "VisionTransformer: retention is causal; images take softmax, "
+              "linear, relu, window:W or neighborhood:K");
+  const int64_t grid = o.image_size / o.patch_size;
+  NABLA_CHECK(o.attention.kind != Kind::neighborhood || o.attention.size <= grid,
+              "VisionTransformer: a neighborhood of {} patches does not fit the {}x{} patch grid", o.attention.size,
+              grid, grid);
 }
 
 }  // namespace
@@ -32,7 +39,10 @@ ViTEncoderBlock::ViTEncoderBlock(const ViTOptions& o) {
   ln_1 = register_module("ln_1", std::make_shared<nn::LayerNorm>(Shape{o.hidden_dim}, kLayerNormEps));
   self_attention = register_module(
       "self_attention", std::make_shared<nn::MultiheadAttention>(
-                            nn::MultiheadAttentionOptions(o.hidden_dim, o.heads).dropout(o.attention_dropout).batch_first(true)));
+                            nn::MultiheadAttentionOptions(o.hidden_dim, o.heads)
+                                .dropout(o.attention_dropout)
+                                .batch_first(true)
+                                .attention(o.attention)));
   dropout = register_module("dropout", std::make_shared<nn::Dropout>(o.dropout));
   ln_2 = register_module("ln_2", std::make_shared<nn::LayerNorm>(Shape{o.hidden_dim}, kLayerNormEps));
   mlp = register_module("mlp", std::make_shared<nn::Sequential>());
@@ -129,8 +139,7 @@ nn::ModulePtr vit(const ModelConfig& cfg) {
   if (t.mlp_width) o.mlp_dim = t.mlp_width;
   NABLA_CHECK(t.context == 0 && t.positions.empty() && !t.untied, "vit: --context, --positions and --untied are for gpt");
   NABLA_CHECK(t.activation.empty() || t.activation == "gelu", "vit: its MLP is GELU (got --activation {})", t.activation);
-  NABLA_CHECK(t.attention.empty() || t.attention == "softmax", "vit: unknown attention '{}' (expected softmax)",
-              t.attention);
+  if (!t.attention.empty()) o.attention = nn::AttentionVariant::parse(t.attention);
   return std::make_shared<VisionTransformer>(o);
 }
 

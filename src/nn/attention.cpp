@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "nabla/nn/init.h"
+#include "nabla/ops/activation.h"
 #include "nabla/ops/attention.h"
 #include "nabla/ops/elementwise.h"
 #include "nabla/ops/matmul.h"
@@ -88,6 +89,13 @@ MultiheadAttention::MultiheadAttention(const MultiheadAttentionOptions& o) : opt
   }
   out_proj = register_module("out_proj", std::make_shared<Linear>(E, E, o.bias()));
   if (o.bias()) init::zeros_(out_proj->bias);
+  const AttentionVariant& a = o.attention();
+  NABLA_CHECK(a.kind == AttentionVariant::Kind::softmax || (!o.add_bias_kv() && !o.add_zero_attn()),
+              "MultiheadAttention: add_bias_kv and add_zero_attn are for softmax attention, not {}", a.str());
+  if (a.kind == AttentionVariant::Kind::retention) {
+    gate_proj = register_module("gate_proj", std::make_shared<Linear>(E, E, false));
+    group_norm = register_module("group_norm", std::make_shared<GroupNorm>(H, E));
+  }
 }
 
 AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& key, const Tensor& value,
@@ -125,6 +133,8 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
   }
   auto heads = [&](const Tensor& t) { return t.reshape({N, t.sizes()[1], H, hd}).transpose(1, 2); };  // [N, H, *, hd]
   q = heads(q), k = heads(k), v = heads(v);
+  if (options.attention().kind != AttentionVariant::Kind::softmax)
+    return forward_variant(query, key_padding_mask, attn_mask, q, k, v, need_weights, average_attn_weights, is_causal);
   if (options.add_zero_attn()) {
     k = cat({k, zeros({N, H, 1, hd}, k.dtype())}, 2);
     v = cat({v, zeros({N, H, 1, hd}, v.dtype())}, 2);
@@ -152,19 +162,68 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
   return r;
 }
 
+AttentionOutput MultiheadAttention::forward_variant(const Tensor& query, const Tensor& kpm, const Tensor& attn_mask,
+                                                    const Tensor& q, const Tensor& k, const Tensor& v, bool need_weights,
+                                                    bool average_attn_weights, bool is_causal) {
+  const AttentionVariant& a = options.attention();
+  const int64_t E = options.embed_dim(), N = q.size(0), H = q.size(1), L = q.size(2), S = k.size(2);
+  const bool batched = query.dim() == 3;
+  Tensor mask, keep;
+  if (a.recurrent()) {
+    NABLA_CHECK(!attn_mask.defined(), "MultiheadAttention ({}): takes no attn_mask{}", a.str(),
+                a.kind == AttentionVariant::Kind::linear ? " (causality with is_causal, padding with key_padding_mask)"
+                                                         : " (causality with is_causal)");
+    if (kpm.defined()) {
+      NABLA_CHECK(kpm.dtype() == DType::boolean || kpm.dtype() == DType::u8,
+                  "MultiheadAttention ({}): key_padding_mask must be bool (true = ignore that key), got {}", a.str(),
+                  dtype_name(kpm.dtype()));
+      const Shape want = batched ? Shape{N, S} : Shape{S};
+      NABLA_CHECK(kpm.sizes() == want, "MultiheadAttention: key_padding_mask {} must be {}", shape_str(kpm.sizes()),
+                  shape_str(want));
+      keep = logical_not(kpm).reshape({N, 1, S});
+    }
+  } else {
+    mask = combined_mask(kpm, attn_mask, N, H, L, S, batched, q.dtype());
+  }
+  const double p = is_training() ? options.dropout() : 0.0;
+  AttentionOutput r;
+  Tensor ctx;
+  if (need_weights) {
+    Tensor w = variant_attention_weights(a, q, k, mask, keep, is_causal);
+    if (p > 0) w = dropout(w, p, true);
+    ctx = p > 0 || a.kind == AttentionVariant::Kind::relu ? matmul(w, v) : variant_attention(a, q, k, v, mask, keep, is_causal);
+    r.weights = average_attn_weights ? mean(w, {1}) : w;
+    if (!batched) r.weights = r.weights.squeeze(0);
+  } else {
+    ctx = variant_attention(a, q, k, v, mask, keep, is_causal, p);
+  }
+  Tensor merged = ctx.transpose(1, 2).reshape({N, L, E});
+  if (gate_proj) {
+    // RetNet: a group norm per head (over each token's heads), then the swish gate of the input.
+    Tensor x = !batched ? query.unsqueeze(0) : options.batch_first() ? query : query.transpose(0, 1);
+    Tensor normed = (*group_norm)(merged.reshape({N * L, E})).reshape({N, L, E});
+    merged = mul(silu((*gate_proj)(x)), normed);
+  }
+  Tensor out = (*out_proj)(merged);
+  r.output = !batched ? out.squeeze(0) : options.batch_first() ? out : out.transpose(0, 1);
+  return r;
+}
+
 Tensor MultiheadAttention::forward(const Tensor& x) { return forward(x, x, x, Tensor(), false).output; }
 
 Tensors MultiheadAttention::forward_multi(const Tensors& in) {
   NABLA_CHECK(in.size() >= 3 && in.size() <= 5,
               "MultiheadAttention: takes query, key, value[, key_padding_mask[, attn_mask]], got {} tensors", in.size());
-  AttentionOutput r = forward(in[0], in[1], in[2], in.size() > 3 ? in[3] : Tensor(), true,
+  AttentionOutput r = forward(in[0], in[1], in[2], in.size() > 3 ? in[3] : Tensor(), options.attention().has_weights(),
                               in.size() > 4 ? in[4] : Tensor());
   return {r.output, r.weights};
 }
 
 std::string MultiheadAttention::extra_repr() const {
-  return fmt::format("embed_dim={}, num_heads={}, dropout={}, batch_first={}", options.embed_dim(), options.num_heads(),
-                     options.dropout(), options.batch_first() ? "True" : "False");
+  const std::string variant =
+      options.attention().kind == AttentionVariant::Kind::softmax ? "" : ", attention=" + options.attention().str();
+  return fmt::format("embed_dim={}, num_heads={}, dropout={}, batch_first={}{}", options.embed_dim(),
+                     options.num_heads(), options.dropout(), options.batch_first() ? "True" : "False", variant);
 }
 
 }  // namespace nabla::nn

@@ -16,9 +16,12 @@ void check_layer(const TransformerLayerOptions& o, const char* what) {
               o.nhead(), o.dim_feedforward());
 }
 
-std::shared_ptr<MultiheadAttention> attention(const TransformerLayerOptions& o) {
-  return std::make_shared<MultiheadAttention>(
-      MultiheadAttentionOptions(o.d_model(), o.nhead()).dropout(o.dropout()).batch_first(o.batch_first()));
+// Self-attention takes the layer's variant; attention over the encoder's memory stays softmax.
+std::shared_ptr<MultiheadAttention> attention(const TransformerLayerOptions& o, bool self) {
+  return std::make_shared<MultiheadAttention>(MultiheadAttentionOptions(o.d_model(), o.nhead())
+                                                  .dropout(o.dropout())
+                                                  .batch_first(o.batch_first())
+                                                  .attention(self ? o.attention() : AttentionVariant()));
 }
 
 // The feed-forward block: linear2(dropout(activation(linear1(x)))).
@@ -34,7 +37,7 @@ Tensor at(const Tensors& in, size_t i) { return i < in.size() ? in[i] : Tensor()
 
 TransformerEncoderLayer::TransformerEncoderLayer(const TransformerLayerOptions& o) : options(o) {
   check_layer(o, "TransformerEncoderLayer");
-  self_attn = register_module("self_attn", attention(o));
+  self_attn = register_module("self_attn", attention(o, true));
   linear1 = register_module("linear1", std::make_shared<Linear>(o.d_model(), o.dim_feedforward()));
   linear2 = register_module("linear2", std::make_shared<Linear>(o.dim_feedforward(), o.d_model()));
   norm1 = register_module("norm1", std::make_shared<LayerNorm>(Shape{o.d_model()}, o.layer_norm_eps()));
@@ -64,8 +67,8 @@ Tensors TransformerEncoderLayer::forward_multi(const Tensors& in) {
 
 TransformerDecoderLayer::TransformerDecoderLayer(const TransformerLayerOptions& o) : options(o) {
   check_layer(o, "TransformerDecoderLayer");
-  self_attn = register_module("self_attn", attention(o));
-  multihead_attn = register_module("multihead_attn", attention(o));
+  self_attn = register_module("self_attn", attention(o, true));
+  multihead_attn = register_module("multihead_attn", attention(o, false));
   linear1 = register_module("linear1", std::make_shared<Linear>(o.d_model(), o.dim_feedforward()));
   linear2 = register_module("linear2", std::make_shared<Linear>(o.dim_feedforward(), o.d_model()));
   norm1 = register_module("norm1", std::make_shared<LayerNorm>(Shape{o.d_model()}, o.layer_norm_eps()));

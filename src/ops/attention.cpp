@@ -17,6 +17,7 @@
 #include "nabla/ops/reduce.h"
 #include "nabla/tensor/factory.h"
 #include "nabla/tensor/layout.h"
+#include "ops/attention_checks.h"
 #include "ops/reduced.h"
 
 namespace nabla {
@@ -39,13 +40,7 @@ struct Heads {
 };
 
 Heads check_heads(const Tensor& q, const Tensor& k, const Tensor& v, bool gqa, const char* op) {
-  check_same_device(op, {&q, &k, &v});
-  NABLA_CHECK(q.dim() >= 2 && k.dim() == q.dim() && v.dim() == q.dim(),
-              "{}: expected query [..., L, E], key [..., S, E] and value [..., S, Ev] with the same number of dims, "
-              "got {}, {} and {}", op, shape_str(q.sizes()), shape_str(k.sizes()), shape_str(v.sizes()));
-  NABLA_CHECK(q.dtype() == k.dtype() && q.dtype() == v.dtype() && is_floating(q.dtype()),
-              "{}: query, key and value must share a floating dtype, got {}, {} and {}", op, dtype_name(q.dtype()),
-              dtype_name(k.dtype()), dtype_name(v.dtype()));
+  detail::check_attention_operands(q, k, v, op);
   const int64_t n = q.dim();
   Heads h{};
   h.L = q.sizes()[n - 2], h.E = q.sizes()[n - 1], h.S = k.sizes()[n - 2], h.Ev = v.sizes()[n - 1];

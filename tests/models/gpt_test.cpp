@@ -163,8 +163,102 @@ TEST(GPT, TheZooBuildsItFromTransformerSizes) {
   EXPECT_EQ(m->forward(zeros({1, 5}, DType::i64)).sizes(), (Shape{1, 5, 20}));
   // The sizes travel with checkpoints.
   EXPECT_EQ(models::ModelConfig::from_json(c.to_json()).transformer, c.transformer);
-  c.transformer.attention = "linear";
+  c.transformer.attention = "bogus";
   EXPECT_THROW(models::create("gpt", c), Error);
+  c.transformer.attention = "neighborhood:3";  // for patch grids
+  EXPECT_THROW(models::create("gpt", c), Error);
+  c.transformer.attention = "window:4";
+  EXPECT_EQ(dynamic_cast<models::GPT&>(*models::create("gpt", c)).options().attention.size, 4);
+}
+
+models::GPTOptions with_attention(const std::string& spec, const std::string& positions = "learned") {
+  models::GPTOptions o = small(positions);
+  o.attention = nn::AttentionVariant::parse(spec);
+  o.attention.chunk = 4;  // several chunks in a window of 12
+  return o;
+}
+
+const char* const kVariants[] = {"linear", "retention", "relu", "window:5"};
+
+TEST(GPT, EveryVariantsCachedStepsEqualRecomputation) {
+  for (const char* spec : kVariants) {
+    SCOPED_TRACE(spec);
+    check_cache(with_attention(spec), 30, 5);
+    check_cache(with_attention(spec, "rotary"), 20, 3);
+  }
+}
+
+TEST(GPT, EveryVariantsWindowsAfterAStateEqualTheWhole) {
+  for (const char* spec : kVariants) {
+    SCOPED_TRACE(spec);
+    manual_seed(11);
+    models::GPT m(with_attention(spec, "rotary"));
+    m.eval();
+    NoGradGuard ng;
+    Generator gen(12);
+    Tensor ids = randint(0, 17, {3, 12}, DType::i64, &gen);
+    models::RecurrentState state;
+    std::vector<Tensor> parts;
+    int64_t at = 0;
+    for (int64_t n : {5, 3, 1, 3}) {
+      parts.push_back(m.forward_state(ids.narrow(1, at, n).contiguous(), state));
+      at += n;
+    }
+    EXPECT_LT(max_diff(cat(parts, 1), m.forward(ids)), 1e-4);
+  }
+}
+
+TEST(GPT, TheRecurrentVariantsStateHasAFixedSize) {
+  NoGradGuard ng;
+  for (const char* spec : {"linear", "retention", "window:5"}) {
+    SCOPED_TRACE(spec);
+    models::GPT m(with_attention(spec));
+    m.eval();
+    models::RecurrentState state;
+    m.forward_state(zeros({2, 7}, DType::i64), state);
+    const Shape k0 = state[1].sizes();
+    for (int i = 0; i < 4; ++i) m.forward_state(zeros({2, 1}, DType::i64), state);
+    EXPECT_EQ(state[1].sizes(), k0);
+    if (std::string(spec) == "linear") {
+      EXPECT_EQ(k0, (Shape{2, 4, 4, 4}));                 // kv [B, heads, head_dim, head_dim]
+      EXPECT_EQ(state[2].sizes(), (Shape{2, 4, 4}));      // z [B, heads, head_dim]
+    } else if (std::string(spec) == "retention") {
+      EXPECT_EQ(k0, (Shape{2, 4, 4, 4}));
+      EXPECT_FALSE(state[2].defined());
+    } else {
+      EXPECT_EQ(k0, (Shape{2, 4, 4, 4}));  // the last window - 1 = 4 keys
+    }
+  }
+  // Retention brings RetNet's gate and per-head group norm.
+  models::GPT r(with_attention("retention"));
+  EXPECT_NO_THROW(r.get_parameter("blocks.0.gate.weight"));
+  EXPECT_NO_THROW(r.get_parameter("blocks.1.gn.weight"));
+}
+
+TEST(GPT, EveryVariantLearnsARepeatingSequence) {
+  const int64_t pattern[7] = {3, 1, 4, 1, 5, 9, 2};
+  std::vector<int64_t> seq;
+  for (int64_t i = 0; i < 13 * 4 + 1; ++i) seq.push_back(pattern[i % 7]);
+  Tensor all = from_vector<int64_t>(seq);
+  std::vector<Tensor> xs, ys;
+  for (int b = 0; b < 4; ++b) xs.push_back(all.narrow(0, b * 13, 12)), ys.push_back(all.narrow(0, b * 13 + 1, 12));
+  Tensor x = stack(xs), y = stack(ys).reshape({-1});
+  for (const char* spec : kVariants) {
+    SCOPED_TRACE(spec);
+    manual_seed(7);
+    models::GPTOptions o = with_attention(spec);
+    models::GPT m(o);
+    optim::AdamW opt(m.parameters(), 3e-3, 0.9, 0.999, 1e-8, 0.0);
+    double last = 0;
+    for (int step = 0; step < 200; ++step) {
+      opt.zero_grad();
+      Tensor loss = cross_entropy(m.forward(x).reshape({-1, o.vocab}), y);
+      loss.backward();
+      opt.step();
+      last = loss.item();
+    }
+    EXPECT_LT(last, 0.2);
+  }
 }
 
 }  // namespace

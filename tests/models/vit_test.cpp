@@ -74,6 +74,48 @@ TEST(ViT, GradientsReachEveryParameter) {
   }
 }
 
+TEST(ViT, AttentionVariantsRunAndLearn) {
+  for (const char* spec : {"linear", "relu", "window:5", "neighborhood:3"}) {
+    SCOPED_TRACE(spec);
+    manual_seed(5);
+    models::ViTOptions o;
+    o.image_size = 8;
+    o.patch_size = 2;  // a 4x4 grid
+    o.layers = 1;
+    o.heads = 2;
+    o.hidden_dim = 16;
+    o.mlp_dim = 16;
+    o.num_classes = 2;
+    o.attention = nn::AttentionVariant::parse(spec);
+    models::VisionTransformer m(o);
+    // Two classes told apart by which half of the image is bright.
+    Generator gen(6);
+    Tensor x = mul(randn({16, 1, 8, 8}, DType::f32, &gen), 0.1);
+    std::vector<int64_t> labels;
+    for (int64_t i = 0; i < 16; ++i) {
+      labels.push_back(i % 2);
+      x.select(0, i).narrow(1, (i % 2) * 4, 4).add_(1.0);
+    }
+    Tensor y = from_vector<int64_t>(labels);
+    optim::AdamW opt(m.parameters(), 3e-3);
+    double first = 0, last = 0;
+    for (int step = 0; step < 60; ++step) {
+      opt.zero_grad();
+      Tensor loss = cross_entropy(m(x), y);
+      loss.backward();
+      opt.step();
+      (step == 0 ? first : last) = loss.item();
+    }
+    EXPECT_LT(last, 0.1) << "from " << first;
+  }
+  models::ViTOptions r;
+  r.attention = nn::AttentionVariant::parse("retention");
+  EXPECT_THROW(models::VisionTransformer{r}, Error);
+  models::ViTOptions big;
+  big.attention = nn::AttentionVariant::parse("neighborhood:5");  // the 4x4 grid of 28 / 7
+  EXPECT_THROW(models::VisionTransformer{big}, Error);
+}
+
 TEST(ViT, BadSizesAreRefused) {
   models::ViTOptions o;
   o.patch_size = 5;  // 28 is not divisible by 5

@@ -8,25 +8,13 @@
 
 #include "nabla/nabla.h"
 #include "support/error_of.h"
+#include "support/expect_close.h"
 
 using namespace nabla;
 using nabla::testing::error_of;
+using nabla::testing::expect_close;
 
 namespace {
-
-void expect_close(const Tensor& a, const Tensor& b, double tol, const std::string& what) {
-  ASSERT_TRUE(a.defined() && b.defined()) << what;
-  ASSERT_EQ(a.sizes(), b.sizes()) << what;
-  auto x = a.to(DType::f64).to_vector<double>(), y = b.to(DType::f64).to_vector<double>();
-  double worst = 0;
-  size_t at = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    ASSERT_FALSE(std::isnan(x[i])) << what << " NaN at " << i;
-    const double d = std::abs(x[i] - y[i]) / (1 + std::abs(y[i]));
-    if (d > worst) worst = d, at = i;
-  }
-  EXPECT_LE(worst, tol) << what << " at " << at << ": " << x[at] << " vs " << y[at];
-}
 
 struct Case {
   std::string name;

@@ -177,10 +177,97 @@ def vit_torchvision(g):
     return m, [torch.randn(2, 3, 8, 8, generator=g)], lambda m, i: (m(i[0]),)
 
 
+class VariantAttention(nn.Module):
+    """nabla's MultiheadAttention with an attention variant (batch_first), from the papers' formulas:
+    what PyTorch 1.13 lacks. Parameters under nabla's names (PyTorch's, then retention's gate_proj, group_norm)."""
+
+    def __init__(self, e, h, kind, size=0):
+        super().__init__()
+        self.e, self.h, self.kind, self.size = e, h, kind, size
+        self.in_proj_weight = nn.Parameter(torch.empty(3 * e, e))
+        self.in_proj_bias = nn.Parameter(torch.empty(3 * e))
+        self.out_proj = nn.Linear(e, e)
+        if kind == "retention":
+            self.gate_proj = nn.Linear(e, e, bias=False)
+            self.group_norm = nn.GroupNorm(h, e)
+
+    def visible(self, n, causal):  # [n, n] bool, true = attend
+        i, j = torch.arange(n).unsqueeze(1), torch.arange(n).unsqueeze(0)
+        see = torch.ones(n, n, dtype=torch.bool)
+        if causal:
+            see &= j <= i
+        if self.kind == "window":
+            w = self.size
+            see &= (j >= i - (w - 1)) if causal else ((j >= i - (w - 1) // 2) & (j <= i + w // 2))
+        if self.kind == "neighborhood":  # Hassani et al.: the window shifted inward at the borders
+            side, r = int(round((n - 1) ** 0.5)), self.size // 2
+            see = torch.zeros(n, n, dtype=torch.bool)
+            see[0, :] = see[:, 0] = True
+            for y in range(side):
+                for x in range(side):
+                    y0, x0 = min(max(y - r, 0), side - self.size), min(max(x - r, 0), side - self.size)
+                    for yy in range(y0, y0 + self.size):
+                        for xx in range(x0, x0 + self.size):
+                            see[1 + y * side + x, 1 + yy * side + xx] = True
+        return see
+
+    def forward(self, x, key_padding_mask=None, causal=False):
+        n, L, e = x.shape
+        d = e // self.h
+        q, k, v = (t.reshape(n, L, self.h, d).transpose(1, 2)
+                   for t in F.linear(x, self.in_proj_weight, self.in_proj_bias).chunk(3, -1))
+        see = self.visible(L, causal).expand(n, self.h, L, L)
+        if key_padding_mask is not None:
+            see = see & ~key_padding_mask[:, None, None, :]
+        if self.kind == "linear":
+            fq, fk = F.elu(q) + 1, F.elu(k) + 1
+            a = (fq @ fk.transpose(-2, -1)) * see
+            ctx = (a @ v) / (a.sum(-1, keepdim=True) + 1e-6)
+        elif self.kind == "relu":
+            s = (q @ k.transpose(-2, -1)) / d ** 0.5
+            ctx = (torch.relu(s) * see / see.sum(-1, keepdim=True).clamp(min=1)) @ v
+        elif self.kind == "retention":
+            i, j = torch.arange(L).unsqueeze(1), torch.arange(L).unsqueeze(0)
+            gamma = 1 - 2.0 ** (-5 - torch.arange(self.h, dtype=torch.float64))
+            decay = gamma[:, None, None] ** (i - j).clamp(min=0) * (j <= i)
+            ctx = ((q @ k.transpose(-2, -1)) / d ** 0.5 * decay) @ v
+        else:  # window, neighborhood: softmax over the visible keys
+            s = ((q @ k.transpose(-2, -1)) / d ** 0.5).masked_fill(~see, float("-inf"))
+            ctx = torch.softmax(s, -1) @ v
+        y = ctx.transpose(1, 2).reshape(n, L, e)
+        if self.kind == "retention":
+            y = F.silu(self.gate_proj(x)) * self.group_norm(y.reshape(n * L, e)).reshape(n, L, e)
+        return (self.out_proj(y),)
+
+
+def variant_case(kind, size=0, causal=False, padded=False, tokens=6):
+    def make(g):
+        m = VariantAttention(8, 2, kind, size)
+        x = torch.randn(3, tokens, 8, generator=g)
+        ins = [x, padding(g, 3, tokens)] if padded else [x]
+        return m, ins, lambda m, i: m(i[0], i[1] if padded else None, causal)
+    return make
+
+
+mha_linear_causal = variant_case("linear", causal=True)
+mha_linear_padded = variant_case("linear", padded=True)
+mha_relu_causal = variant_case("relu", causal=True)
+mha_relu_padded = variant_case("relu", padded=True)
+mha_retention = variant_case("retention", causal=True, tokens=9)
+mha_window_causal = variant_case("window", 3, causal=True)
+mha_window_centred = variant_case("window", 4, padded=True)
+mha_neighborhood = variant_case("neighborhood", 3, tokens=17)
+for _name in ["mha_linear_causal", "mha_linear_padded", "mha_relu_causal", "mha_relu_padded", "mha_retention",
+              "mha_window_causal", "mha_window_centred", "mha_neighborhood"]:
+    globals()[_name].__name__ = _name
+
+
 CASES = {f.__name__: f for f in [mha_self, mha_cross_kdim, mha_causal_no_bias, mha_bias_kv_zero_attn,
                                   mha_unbatched_heads_mask, enc_post_norm, enc_pre_norm_gelu, dec_post_norm,
                                   dec_pre_norm_gelu, encoder_stack, transformer, gpt_learned_gelu,
-                                  gpt_rotary_swiglu, vit_torchvision]}
+                                  gpt_rotary_swiglu, vit_torchvision, mha_linear_causal, mha_linear_padded,
+                                  mha_relu_causal, mha_relu_padded, mha_retention, mha_window_causal,
+                                  mha_window_centred, mha_neighborhood]}
 
 
 def main(out_dir):

@@ -43,6 +43,18 @@ models::GPTOptions gpt_options(int64_t vocab, int64_t width, int64_t heads, int6
   return o;
 }
 
+// nn::MultiheadAttention(8, 2) with a variant, batch first, on x [and a key padding mask].
+Case variant(const std::string& spec, bool causal, bool padded) {
+  return {[spec] {
+            return std::make_shared<nn::MultiheadAttention>(
+                nn::MultiheadAttentionOptions(8, 2).batch_first(true).attention(nn::AttentionVariant::parse(spec)));
+          },
+          [causal, padded](nn::Module& m, const Ins& i) {
+            return Ins{as<nn::MultiheadAttention>(m).forward(i[0], i[0], i[0], padded ? i[1] : Tensor(), false,
+                                                             Tensor(), true, causal).output};
+          }};
+}
+
 const std::map<std::string, Case>& cases() {
   using MHA = nn::MultiheadAttention;
   using MO = nn::MultiheadAttentionOptions;
@@ -99,6 +111,15 @@ const std::map<std::string, Case>& cases() {
                              return std::make_shared<models::VisionTransformer>(o);
                            },
                            [](nn::Module& m, const Ins& i) { return Ins{m(i[0])}; }}},
+      // The variants against the papers' formulas in PyTorch (VariantAttention in the fixture script).
+      {"mha_linear_causal", variant("linear", true, false)},
+      {"mha_linear_padded", variant("linear", false, true)},
+      {"mha_relu_causal", variant("relu", true, false)},
+      {"mha_relu_padded", variant("relu", false, true)},
+      {"mha_retention", variant("retention", true, false)},
+      {"mha_window_causal", variant("window:3", true, false)},
+      {"mha_window_centred", variant("window:4", false, true)},
+      {"mha_neighborhood", variant("neighborhood:3", false, false)},
   };
   return c;
 }

@@ -5,6 +5,7 @@
 #include "commands.h"
 #include "nabla/io/file.h"
 #include "nabla/models/zoo.h"
+#include "nabla/nn/attention_variant.h"
 
 #include <algorithm>
 #include <cmath>
@@ -113,7 +114,18 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"gelu", "swiglu"}));
   tr->add_option("--positions", ts.positions, "gpt: learned or rotary positions")
       ->check(CLI::IsMember({"learned", "rotary"}));
-  tr->add_option("--attention", ts.attention, "gpt, vit: attention (softmax)")->check(CLI::IsMember({"softmax"}));
+  tr->add_option("--attention", ts.attention,
+                 "gpt, vit: softmax, linear, relu, retention (gpt), window:W or neighborhood:K (vit)")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            try {
+              nn::AttentionVariant::parse(text);
+            } catch (const std::exception& e) {
+              return e.what();
+            }
+            return "";
+          },
+          "VARIANT"));
   tr->add_flag("--untied", ts.untied, "gpt: a read-out of its own instead of the token embedding's weights");
   tr->add_option("--normalize", cfg.preprocess.normalize, "standard (train-set mean/std) or none (pixels / 255)")
       ->check(CLI::IsMember({"standard", "none"}));

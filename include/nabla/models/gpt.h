@@ -8,6 +8,7 @@
 #include <string>
 
 #include "nabla/models/char_rnn.h"
+#include "nabla/nn/attention_variant.h"
 #include "nabla/nn/positional.h"
 
 namespace nabla::models {
@@ -23,18 +24,27 @@ struct GPTOptions {
   std::string activation = "gelu";   ///< gelu (exact, as nn.GELU) or swiglu
   std::string positions = "learned"; ///< learned (GPT-2's wpe) or rotary (RoFormer; no position table)
   bool tie_embeddings = true;        ///< head.weight is tok.weight (then the head has no bias)
-  double dropout = 0.0;              ///< on the attention probabilities and each residual branch
+  double dropout = 0.0;              ///< on the attention probabilities (softmax, window) and each residual branch
+  /// softmax, or a variant: linear and retention keep a fixed-size state per
+  /// layer instead of keys and values (a new token costs the same at any
+  /// context), window keeps only the window's keys, relu keeps them all.
+  nn::AttentionVariant attention;
 };
 
 /// One pre-norm block: x + proj(attention(ln1(x))), then x + mlp(ln2(x)). The
 /// names follow ../shared/peer/torch_workloads.py's GPT (ln1, qkv, proj, ln2,
-/// mlp.0 / mlp.2; with swiglu, mlp.w1 / w2 / w3).
+/// mlp.0 / mlp.2; with swiglu, mlp.w1 / w2 / w3). With retention, RetNet's
+/// multi-scale retention: proj(silu(gate(ln1(x))) * gn(heads)), gn a group
+/// norm per head.
 class GPTBlock : public nn::Module {
  public:
   GPTBlock(const GPTOptions& o, std::shared_ptr<nn::RotaryEmbedding> rotary);
-  /// x [B, T, width] at positions offset .. offset + T - 1; `k`, `v` [B, heads,
-  /// S, head_dim] hold the cache (undefined: none, S = offset) and come back
-  /// with this window's keys and values appended.
+  /// x [B, T, width] at positions offset .. offset + T - 1; `k`, `v` hold the
+  /// layer's state (undefined: none) and come back with this window's tokens
+  /// in it: keys and values [B, heads, S, head_dim] (softmax and relu: all
+  /// of them; window: the last window - 1), or linear attention's sums
+  /// (kv [B, heads, head_dim, head_dim], z [B, heads, head_dim]), or
+  /// retention's S in k (v undefined).
   Tensor forward(const Tensor& x, int64_t offset, Tensor& k, Tensor& v);
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "GPTBlock"; }
@@ -42,10 +52,13 @@ class GPTBlock : public nn::Module {
   std::shared_ptr<nn::LayerNorm> ln1, ln2;
   std::shared_ptr<nn::Linear> qkv, proj;
   std::shared_ptr<nn::Module> mlp;
+  std::shared_ptr<nn::Linear> gate;    ///< retention only
+  std::shared_ptr<nn::GroupNorm> gn;   ///< retention only
 
  private:
   GPTOptions o_;
   std::shared_ptr<nn::RotaryEmbedding> rotary_;
+  Tensor log_decays_;  ///< retention: RetNet's per-head decays
 };
 
 /// The GPT. forward_state(tokens [B, T], state) gives logits [B, T, vocab];

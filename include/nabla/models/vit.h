@@ -26,6 +26,9 @@ struct ViTOptions {
   int64_t num_classes = 10;
   double dropout = 0.0;            ///< after the positions, each attention and each MLP layer
   double attention_dropout = 0.0;  ///< on the attention probabilities
+  /// softmax, or linear, relu, window:W (over the token sequence) or
+  /// neighborhood:K (K x K patches around each patch; the class token sees all).
+  nn::AttentionVariant attention;
 };
 
 /// torchvision's EncoderBlock: x + dropout(self_attention(ln_1(x))), then + mlp(ln_2(.)).

@@ -22,7 +22,10 @@ struct AttentionOutput {
 /// or without masks; the weights, when asked for, are computed beside it.
 /// Boolean masks here follow PyTorch's MultiheadAttention: **true means
 /// masked out** (the opposite of scaled_dot_product_attention's). A query that
-/// sees no key gives 0 (PyTorch 1.13 gives NaN). f32, f64.
+/// sees no key gives 0 (PyTorch 1.13 gives NaN). options.attention() picks a
+/// variant (AttentionVariant): linear attention takes only a bool
+/// key_padding_mask and causality, retention only causality (and self-attention),
+/// and neither forms weights (need_weights is refused). f32, f64; bf16/f16 compute in f32.
 class MultiheadAttention : public Module {
  public:
   explicit MultiheadAttention(const MultiheadAttentionOptions& o);
@@ -44,8 +47,19 @@ class MultiheadAttention : public Module {
   std::string type_name() const override { return "MultiheadAttention"; }
   std::string extra_repr() const override;
 
+ private:
+  // The variants' path from the projected heads q, k, v [N, H, *, hd] on.
+  AttentionOutput forward_variant(const Tensor& query, const Tensor& key_padding_mask, const Tensor& attn_mask,
+                                  const Tensor& q, const Tensor& k, const Tensor& v, bool need_weights,
+                                  bool average_attn_weights, bool is_causal);
+
+ public:
   Tensor in_proj_weight, in_proj_bias, q_proj_weight, k_proj_weight, v_proj_weight, bias_k, bias_v;
   std::shared_ptr<Linear> out_proj;
+  /// Retention only (RetNet's multi-scale retention): the output is
+  /// out_proj(silu(gate_proj(query)) * group_norm(heads)), a group per head.
+  std::shared_ptr<Linear> gate_proj;
+  std::shared_ptr<GroupNorm> group_norm;
   MultiheadAttentionOptions options;
 };
 

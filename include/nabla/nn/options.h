@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <initializer_list>
 
+#include "nabla/nn/attention_variant.h"
+
 namespace nabla::nn {
 
 /// An option `name` of type T with default `init`: options.name(v) sets, options.name() gets.
@@ -84,6 +86,8 @@ class MultiheadAttentionOptions {
   NABLA_OPTION(int64_t, kdim, 0);
   NABLA_OPTION(int64_t, vdim, 0);
   NABLA_OPTION(bool, batch_first, false);
+  /// softmax (PyTorch's) or a variant; retention adds gate_proj and group_norm.
+  NABLA_OPTION(AttentionVariant, attention, AttentionVariant());
 };
 
 /// The feed-forward activation of a transformer layer (PyTorch's "relu" | "gelu").
@@ -101,6 +105,8 @@ class TransformerLayerOptions {
   NABLA_OPTION(double, layer_norm_eps, 1e-5);
   NABLA_OPTION(bool, batch_first, false);
   NABLA_OPTION(bool, norm_first, false);
+  /// The self-attention's variant (cross-attention stays softmax).
+  NABLA_OPTION(AttentionVariant, attention, AttentionVariant());
 };
 using TransformerEncoderLayerOptions = TransformerLayerOptions;
 using TransformerDecoderLayerOptions = TransformerLayerOptions;
