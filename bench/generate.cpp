@@ -1,7 +1,9 @@
 // Generation cost of the zoo's gpt: microseconds per new token at a given
-// context length, with the key/value cache (one step per token) and without it
-// (the whole window recomputed per token). A gpt of 4 blocks x 256, 4 heads,
-// rotary positions, context 4096, random weights, batch 1, no gradients.
+// context length, with the key/value cache (one step per token), without it
+// (the whole window recomputed per token), and for the linear-attention and
+// retention variants, whose fixed-size state makes a step cost the same at any
+// context. A gpt of 4 blocks x 256, 4 heads, rotary positions, context 4096,
+// random weights, batch 1, no gradients.
 //   build/release/bench/nabla_generate [--steps N] [--contexts 128,1024,4096]
 #include <algorithm>
 #include <chrono>
@@ -42,24 +44,42 @@ int main(int argc, char** argv) {
   manual_seed(0);
   models::GPT model(o);
   model.eval();
+  models::GPTOptions lo = o, ro = o;
+  lo.attention = nn::AttentionVariant::parse("linear");
+  ro.attention = nn::AttentionVariant::parse("retention");
+  models::GPT linear_model(lo), retention_model(ro);
+  linear_model.eval();
+  retention_model.eval();
   NoGradGuard ng;
   Generator gen(1);
   std::printf("gpt %ld x %ld, %ld heads, rotary, context %ld; %d threads, kernels %s\n\n", o.layers, o.width, o.heads,
               o.context, get_num_threads(), cpu_isa());
-  std::printf("| tokens before the new one | with the cache (µs/token) | without (µs/token) | ratio |\n|---|---|---|---|\n");
+  std::printf("| tokens before the new one | with the cache (µs/token) | without (µs/token) | ratio | linear attention "
+              "(µs/token) | retention (µs/token) |\n|---|---|---|---|---|---|\n");
+  // Warm-up: first-touch allocations and the kernels' per-shape set-up stay out of the first row.
+  for (models::GPT* m : {&model, &linear_model, &retention_model}) {
+    models::RecurrentState state;
+    Tensor ids = randint(0, o.vocab, {1, 64}, DType::i64, &gen);
+    m->forward_state(ids, state);
+    for (int i = 0; i < 8; ++i) m->forward_state(ids.narrow(1, i, 1).contiguous(), state);
+  }
   for (int64_t ctx : contexts) {
     const int64_t before = ctx - steps;
     if (before < 1) continue;
     Tensor ids = randint(0, o.vocab, {1, ctx}, DType::i64, &gen);
-    // With the cache: the prompt once, then one token per step.
-    models::RecurrentState state;
-    model.forward_state(ids.narrow(1, 0, before).contiguous(), state);
-    std::vector<double> cached;
-    for (int64_t t = before; t < ctx; ++t) {
-      auto t0 = clock_type::now();
-      model.forward_state(ids.narrow(1, t, 1).contiguous(), state);
-      cached.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - t0).count());
-    }
+    // With the cache (or the variants' state): the prompt once, then one token per step.
+    auto stepwise = [&](models::GPT& m) {
+      models::RecurrentState state;
+      m.forward_state(ids.narrow(1, 0, before).contiguous(), state);
+      std::vector<double> times;
+      for (int64_t t = before; t < ctx; ++t) {
+        auto t0 = clock_type::now();
+        m.forward_state(ids.narrow(1, t, 1).contiguous(), state);
+        times.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - t0).count());
+      }
+      return median(times);
+    };
+    const double c = stepwise(model), lin = stepwise(linear_model), ret = stepwise(retention_model);
     // Without: the whole window so far, each step (fewer steps at long contexts: each is a full forward).
     std::vector<double> full;
     for (int64_t t = before; t < std::min(ctx, before + std::max<int64_t>(2, steps / 4)); ++t) {
@@ -67,8 +87,8 @@ int main(int argc, char** argv) {
       model.forward(ids.narrow(1, 0, t + 1).contiguous());
       full.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - t0).count());
     }
-    const double c = median(cached), f = median(full);
-    std::printf("| %ld | %.0f | %.0f | %.1fx |\n", before, c, f, f / c);
+    const double f = median(full);
+    std::printf("| %ld | %.0f | %.0f | %.1fx | %.0f | %.0f |\n", before, c, f, f / c, lin, ret);
   }
   return 0;
 }

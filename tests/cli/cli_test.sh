@@ -64,6 +64,13 @@ check "predict rows" test "$(wc -l <"$work/pred.csv")" -eq 501
 check "resume continues" grep -q "resumed from .* after epoch 1" "$work/resume.err"
 check "resume appends epoch 2" test "$(wc -l <"$run/metrics.jsonl")" -eq 2
 
+"$NABLA" plot "$run" "$run/metrics.jsonl" --labels first,again --out "$work/curves.png" >/dev/null 2>&1
+check "plot writes a PNG" test "$(head -c 8 "$work/curves.png" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a
+"$NABLA" plot "$run" --out "$work/curves.svg" >/dev/null 2>&1
+check "plot writes an SVG" grep -q "</svg>" "$work/curves.svg"
+expect_error "plot of no run" "cannot read" plot "$work/none" --out "$work/x.png"
+expect_error "plot to an unknown format" ".png or .svg" plot "$run" --out "$work/x.gif"
+
 printf '{"model": "mlp", "epochs": 1, "hidden": [32], "limit_train": 1000, "limit_test": 200}' >"$work/run.json"
 "$NABLA" train --config "$work/run.json" --lr 0.002 --no-progress --out "$work/cfg" >/dev/null 2>&1
 check "config file and flags" grep -q '"lr":0.002' "$work/cfg/config.json"

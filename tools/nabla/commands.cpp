@@ -13,6 +13,7 @@
 #include "nabla/train/generate.h"
 #include "nabla/io/file.h"
 #include "nabla/nabla.h"
+#include "nabla/plot/curves.h"
 
 namespace nabla::cli {
 
@@ -333,6 +334,12 @@ int run_summary(const SummaryOptions& o) {
   nn::ModulePtr m = models::create(o.model, mc);
   std::printf("%s: %s\n", o.model.c_str(), m->type_name().c_str());
   std::printf("%s", nn::summarize(*m, o.input).str().c_str());
+  return 0;
+}
+
+int run_plot(const PlotOptions& o) {
+  plot::save_figure(plot::training_curves(o.runs, o.labels), o.out, o.width, o.height);
+  std::printf("wrote %s (%zu run%s)\n", o.out.c_str(), o.runs.size(), o.runs.size() == 1 ? "" : "s");
   return 0;
 }
 

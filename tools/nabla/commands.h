@@ -1,6 +1,7 @@
 #pragma once
 // The nabla command's subcommands, each given its parsed options.
 #include <string>
+#include <vector>
 
 #include "nabla/train/trainer.h"
 
@@ -52,5 +53,12 @@ struct SummaryOptions {
   std::string stem;
 };
 int run_summary(const SummaryOptions& o);
+/// Options of `nabla plot`.
+struct PlotOptions {
+  std::vector<std::string> runs, labels;
+  std::string out;
+  int width = 560, height = 420;
+};
+int run_plot(const PlotOptions& o);
 
 }  // namespace nabla::cli

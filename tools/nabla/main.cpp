@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 using namespace nabla;
@@ -186,6 +187,14 @@ int main(int argc, char** argv) {
   summary->add_option("--input", input_csv, "one example's shape, e.g. 3,32,32 (default 1,28,28)");
   summary->add_option("--classes", so.classes, "number of classes")->check(kPositive);
   summary->add_option("--stem", so.stem, "imagenet or small")->check(CLI::IsMember({"imagenet", "small"}));
+  cli::PlotOptions po;
+  std::string labels_csv;
+  auto* plot = app.add_subcommand("plot", "training curves of run folders (their metrics.jsonl) as a PNG or SVG picture");
+  plot->add_option("runs", po.runs, "run folders (nabla train --out DIR) or metrics.jsonl files")->required();
+  plot->add_option("--out", po.out, "the picture: NAME.png or NAME.svg")->required();
+  plot->add_option("--labels", labels_csv, "the runs' names in the legend, comma-separated (default: folder names)");
+  plot->add_option("--width", po.width, "pixels per panel (two panels: loss and accuracy)")->check(kPositive);
+  plot->add_option("--height", po.height, "pixels")->check(kPositive);
 
   try {
     app.parse(argc, argv);
@@ -229,6 +238,13 @@ int main(int argc, char** argv) {
     if (gen->parsed()) return cli::run_generate(go);
     if (info->parsed()) return cli::run_info();
     if (models_cmd->parsed()) return cli::run_models();
+    if (plot->parsed()) {
+      if (!labels_csv.empty()) {
+        std::stringstream ss(labels_csv);
+        for (std::string l; std::getline(ss, l, ',');) po.labels.push_back(l);
+      }
+      return cli::run_plot(po);
+    }
     if (summary->parsed()) {
       if (!input_csv.empty()) so.input = parse_sizes(input_csv, "--input", "3,32,32");
       return cli::run_summary(so);
