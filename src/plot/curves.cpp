@@ -55,7 +55,6 @@ std::vector<Panel> training_curves(const std::vector<std::string>& runs, const s
     if (name.empty()) name = fs::path(runs[r]).parent_path().filename().string();  // a trailing slash
     Series tl{name + " train", {}, {}, static_cast<int>(r), true}, vl{name + " test", {}, {}, static_cast<int>(r), false};
     Series ta = tl, va = vl;
-    ta.label = name + " train", va.label = name + " test";
     for (const auto& m : ms) {
       const auto e = static_cast<double>(m.epoch);
       text = text || !std::isnan(m.test_bpc);
@@ -67,8 +66,9 @@ std::vector<Panel> training_curves(const std::vector<std::string>& runs, const s
   }
   if (text) {
     loss.y_label = "nats per character", acc.title = "next-character accuracy";
-    for (Series& s : loss.series) s.label.replace(s.label.rfind(' ') + 1, std::string::npos, s.dashed ? "train" : "validation");
-    for (Series& s : acc.series) s.label.replace(s.label.rfind(' ') + 1, std::string::npos, s.dashed ? "train" : "validation");
+    for (Panel* p : {&loss, &acc})
+      for (Series& s : p->series)
+        if (!s.dashed) s.label.replace(s.label.rfind(' ') + 1, std::string::npos, "validation");
   }
   return {loss, acc};
 }

@@ -24,6 +24,14 @@ constexpr double kPalette[10][3] = {{0.122, 0.467, 0.706}, {1.000, 0.498, 0.055}
                                     {0.890, 0.467, 0.761}, {0.498, 0.498, 0.498}, {0.737, 0.741, 0.133},
                                     {0.090, 0.745, 0.812}};
 
+const double* colour_of(const Series& s) { return kPalette[((s.color % 10) + 10) % 10]; }
+
+// A dashed line's pattern (on, off), or a solid one.
+void set_dash(cairo_t* cr, bool dashed) {
+  const double dash[] = {6.0, 4.0};
+  cairo_set_dash(cr, dash, dashed ? 2 : 0, 0);
+}
+
 struct Range {
   double lo = std::numeric_limits<double>::infinity(), hi = -std::numeric_limits<double>::infinity();
   void add(double v) { lo = std::min(lo, v), hi = std::max(hi, v); }
@@ -107,11 +115,10 @@ void draw_panel(cairo_t* cr, const Panel& p, double x0, double w, double h) {
   cairo_rectangle(cr, left, top, right - left, bottom - top);
   cairo_clip(cr);
   for (const Series& s : p.series) {
-    const double* c = kPalette[((s.color % 10) + 10) % 10];
+    const double* c = colour_of(s);
     cairo_set_source_rgb(cr, c[0], c[1], c[2]);
     cairo_set_line_width(cr, 2.0);
-    const double dash[] = {6.0, 4.0};
-    cairo_set_dash(cr, dash, s.dashed ? 2 : 0, 0);
+    set_dash(cr, s.dashed);
     bool pen_down = false;
     for (size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i) {
       if (!usable(s.x[i], s.y[i], p.log_y)) {
@@ -123,7 +130,7 @@ void draw_panel(cairo_t* cr, const Panel& p, double x0, double w, double h) {
       pen_down = true;
     }
     cairo_stroke(cr);
-    cairo_set_dash(cr, nullptr, 0, 0);
+    set_dash(cr, false);
     for (size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i)
       if (usable(s.x[i], s.y[i], p.log_y)) {
         cairo_arc(cr, px(s.x[i]), py(s.y[i]), 2.5, 0, 2 * M_PI);
@@ -159,12 +166,11 @@ void draw_panel(cairo_t* cr, const Panel& p, double x0, double w, double h) {
   cairo_rectangle(cr, lx - 6, ly - 6, box_w, box_h);
   cairo_fill(cr);
   for (const Series& s : p.series) {
-    const double* c = kPalette[((s.color % 10) + 10) % 10];
+    const double* c = colour_of(s);
     cairo_set_source_rgb(cr, c[0], c[1], c[2]);
-    const double dash[] = {6.0, 4.0};
-    cairo_set_dash(cr, dash, s.dashed ? 2 : 0, 0);
+    set_dash(cr, s.dashed);
     cairo_move_to(cr, lx, ly + 5), cairo_line_to(cr, lx + 28, ly + 5), cairo_stroke(cr);
-    cairo_set_dash(cr, nullptr, 0, 0);
+    set_dash(cr, false);
     cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
     text_at(cr, s.label, lx + 34, ly + 5, 0.0, 0.5, 11);
     ly += 16;
