@@ -26,6 +26,7 @@
 #include "nabla/train/metrics.h"
 #include "nabla/train/trainer.h"
 #include "nabla/autograd/node.h"
+#include "nabla/compress/prune.h"
 #include "nabla/tensor/layout.h"
 #include "nabla/linalg/linalg.h"
 #include "nabla/ops/activation.h"

@@ -1,4 +1,5 @@
 #include "nabla/nn/module.h"
+#include "nabla/nn/parametrize.h"
 
 #include <cstdint>
 
@@ -206,6 +207,20 @@ Tensor* Module::unregister_tensor(const std::string& name) {
         return slot;
       }
   throw Error(fmt::format("{}: no parameter or buffer named '{}'", type_name(), name));
+}
+
+Tensor* Module::rename_parameter(const std::string& name, const std::string& new_name) {
+  auto it = std::find_if(params_.begin(), params_.end(), [&](const auto& p) { return p.first == name; });
+  NABLA_CHECK(it != params_.end(), "{}: no parameter named '{}'", type_name(), name);
+  check_new_name(new_name, "rename_parameter", params_, buffers_);
+  Tensor* old = it->second;
+  owned_.push_back(*old);
+  *it = {new_name, &owned_.back()};
+  if (auto m = lr_multipliers_.find(name); m != lr_multipliers_.end()) {
+    lr_multipliers_[new_name] = m->second;
+    lr_multipliers_.erase(name);
+  }
+  return old;
 }
 
 void Module::set_computed_tensor(const std::string& name, Tensor& slot, std::function<Tensor(Module&)> fn) {
@@ -419,6 +434,7 @@ io::TensorMap Module::state_dict() const {
 }
 
 void Module::load_state_dict(const io::TensorMap& state, bool strict) {
+  prune::adopt_masks(*this, state);
   io::TensorMap mine = state_dict();
   std::vector<std::string> missing, unexpected;
   for (const auto& [n, t] : mine)

@@ -354,8 +354,8 @@ void custom_from_mask(Module& module, const std::string& name, const Tensor& mas
   Tensor w = module.get_parameter(name);
   NABLA_CHECK(mask.sizes() == w.sizes(), "prune: mask {} does not match '{}' {}", shape_str(mask.sizes()), name,
               shape_str(w.sizes()));
-  Tensor* slot = module.unregister_tensor(name);
-  module.add_parameter(orig, w);  // the same tensor: optimizer state and ties carry over
+  // The same tensor, in the same place of parameters(): optimizer state and ties carry over.
+  Tensor* slot = module.rename_parameter(name, orig);
   module.add_buffer(mask_name, mask.to(w.dtype()).detach().clone());
   module.set_computed_tensor(name, *slot, [orig, mask_name](Module& m) {
     return m.get_parameter(orig) * m.get_buffer(mask_name);
@@ -375,6 +375,31 @@ void l1_unstructured(Module& module, const std::string& name, double amount) {
   std::vector<double> keep(mag.size(), 1.0);
   for (int64_t i = 0; i < k; ++i) keep[order[i]] = 0.0;
   custom_from_mask(module, name, from_vector<double>(keep).to(w.dtype()).reshape(w.sizes()));
+}
+
+int64_t adopt_masks(Module& module, const io::TensorMap& state) {
+  int64_t n = 0;
+  for (const auto& [key, value] : state) {
+    const std::string suffix = "_mask";
+    if (key.size() <= suffix.size() || key.compare(key.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+    const std::string path = key.substr(0, key.size() - suffix.size());
+    if (!state.count(path + "_orig")) continue;
+    const size_t dot = path.rfind('.');
+    const std::string sub = dot == std::string::npos ? "" : path.substr(0, dot);
+    const std::string name = dot == std::string::npos ? path : path.substr(dot + 1);
+    Module* m = &module;
+    if (!sub.empty()) {
+      try {
+        m = &module.get_submodule(sub);
+      } catch (const Error&) {
+        continue;  // not this model's: load_state_dict reports it as unexpected
+      }
+    }
+    if (m->is_computed_tensor(name) || !registered(*m, name)) continue;
+    custom_from_mask(*m, name, ones(value.sizes(), m->get_parameter(name).dtype()));
+    ++n;
+  }
+  return n;
 }
 
 bool is_pruned(const Module& module) {

@@ -107,6 +107,11 @@ class Module : public std::enable_shared_from_this<Module> {
   /// and returns the address of its member, which keeps its value:
   /// parametrizations turn a parameter into a tensor computed at each call.
   Tensor* unregister_tensor(const std::string& name);
+  /// Moves parameter `name` to a new slot of this module under `new_name`, in
+  /// the same place of parameters()' order (optimizer state follows that
+  /// order, so it stays matched when a parametrization renames a parameter);
+  /// returns the slot `name` had, now free. The tensor itself is unchanged.
+  Tensor* rename_parameter(const std::string& name, const std::string& new_name);
   /// Makes the member `slot` (unregistered, see unregister_tensor) a tensor
   /// computed by `fn` from the module's registered tensors before every call,
   /// ahead of the pre-hooks, and once now: parametrizations, weight norm and

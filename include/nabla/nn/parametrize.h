@@ -76,6 +76,11 @@ void custom_from_mask(Module& module, const std::string& name, const Tensor& mas
 void l1_unstructured(Module& module, const std::string& name, double amount);
 /// Whether any tensor of the module is pruned (has a `_mask` buffer from here).
 bool is_pruned(const Module& module);
+/// Prunes, with a mask of ones, every plain parameter P of `module` (or of its
+/// submodules) for which `state` holds both `P_orig` and `P_mask`, so that the
+/// state_dict of a pruned model (PyTorch's or nabla's) loads into a fresh one;
+/// load_state_dict calls it first. Returns how many it pruned.
+int64_t adopt_masks(Module& module, const io::TensorMap& state);
 /// Makes the pruning permanent: `name` becomes a parameter holding orig * mask.
 void remove(Module& module, const std::string& name);
 
