@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """PyTorch 1.13 parametrized modules for nabla's peer tests (peer_param_test.cpp):
 spectral_norm and orthogonal (torch.nn.utils.parametrizations), weight_norm (the 1.13
-torch.nn.utils.weight_norm) and l1_unstructured pruning, float64.
+torch.nn.utils.weight_norm) and pruning (l1_unstructured, ln_structured, global_unstructured,
+a pruned state_dict loaded into a plain model), float64.
 
 Per case: the state_dict in PyTorch's naming before a train-mode forward
 (`sd.KEY`), the input `x`, output `y`, upstream gradient `gout`, the gradient of
@@ -58,6 +59,32 @@ def case_prune_linear():
     orig = {k: v.detach().clone() for k, v in m.state_dict().items()}
     prune.l1_unstructured(m, "weight", amount=0.3)
     return m, (4, 6), orig
+
+
+def case_prune_ln_conv():
+    m = nn.Conv2d(3, 6, 3)
+    orig = {k: v.detach().clone() for k, v in m.state_dict().items()}
+    prune.ln_structured(m, "weight", amount=0.5, n=2, dim=0)
+    return m, (2, 3, 5, 5), orig
+
+
+def two_linears():
+    return nn.Sequential(nn.Linear(6, 5), nn.ReLU(), nn.Linear(5, 3))
+
+
+def case_prune_global():
+    m = two_linears()
+    orig = {k: v.detach().clone() for k, v in m.state_dict().items()}
+    prune.global_unstructured([(m[0], "weight"), (m[2], "weight")], pruning_method=prune.L1Unstructured, amount=0.6)
+    return m, (4, 6), orig
+
+
+def case_prune_adopted():
+    """Pruned here, loaded by nabla into a plain model: the masks come with the state_dict."""
+    m = two_linears()
+    prune.l1_unstructured(m[0], "weight", amount=0.4)
+    prune.random_unstructured(m[2], "weight", amount=0.5)
+    return m, (4, 6), {}
 
 
 def orthogonal(m, **kw):
