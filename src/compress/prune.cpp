@@ -142,6 +142,7 @@ void set_mask(const Target& t, const Tensor& m) {
   if (pruned(t)) {
     NoGradGuard ng;
     t.module->set_tensor(t.name + "_mask", m.to(current.dtype()).detach().clone());
+    t.module->recompute_tensors();
     return;
   }
   custom_from_mask(*t.module, t.name, m);

@@ -70,13 +70,17 @@ template <class Run> Tensors Module::hooked(Tensors in, Run&& run) {
   return y;
 }
 
-Tensors Module::call(const Tensors& inputs) {
+void Module::recompute_tensors() {
   for (Computed& c : computed_) *c.slot = c.fn(*this);
+}
+
+Tensors Module::call(const Tensors& inputs) {
+  recompute_tensors();
   return hooked(inputs, [this](const Tensors& in) { return forward_multi(in); });
 }
 
 Tensor Module::operator()(const Tensor& x) {
-  for (Computed& c : computed_) *c.slot = c.fn(*this);
+  recompute_tensors();
   if (pre_hooks_.empty() && hooks_.empty() && !t_forward_hook) return forward(x);
   Tensors y = hooked({x}, [this](const Tensors& in) {
     NABLA_CHECK(in.size() == 1, "{}: a forward pre-hook gave {} inputs to a one-tensor call", type_name(), in.size());
@@ -450,12 +454,14 @@ void Module::load_state_dict(const io::TensorMap& state, bool strict) {
     NABLA_CHECK(it->second.sizes() == dst.sizes(), "load_state_dict ({}): '{}' has shape {} in the checkpoint, {} in "
                 "the model", type_name(), n, shape_str(it->second.sizes()), shape_str(dst.sizes()));
   }
-  NoGradGuard ng;
-  for (auto& [n, dst] : mine) {
-    auto it = state.find(n);
-    if (it == state.end()) continue;
-    Tensor d = dst;
-    d.copy_(it->second);
+  {
+    NoGradGuard ng;
+    for (auto& [n, dst] : mine) {
+      auto it = state.find(n);
+      if (it == state.end()) continue;
+      Tensor d = dst;
+      d.copy_(it->second);
+    }
   }
 }
 

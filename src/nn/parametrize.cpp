@@ -348,6 +348,7 @@ void custom_from_mask(Module& module, const std::string& name, const Tensor& mas
     NABLA_CHECK(mask.sizes() == old.sizes(), "prune: mask {} does not match '{}' {}", shape_str(mask.sizes()), name,
                 shape_str(old.sizes()));
     module.set_tensor(mask_name, mul(old, mask.to(old.dtype())));
+    module.recompute_tensors();
     return;
   }
   NABLA_CHECK(registered(module, name), "prune: {} has no parameter '{}'", module.type_name(), name);

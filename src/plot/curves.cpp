@@ -1,4 +1,4 @@
-// metrics.jsonl into loss and accuracy panels.
+// metrics.jsonl into loss and accuracy panels; any JSON lines into y against x.
 #include "nabla/plot/curves.h"
 
 #include <nlohmann/json.hpp>
@@ -71,6 +71,32 @@ std::vector<Panel> training_curves(const std::vector<std::string>& runs, const s
         if (!s.dashed) s.label.replace(s.label.rfind(' ') + 1, std::string::npos, "validation");
   }
   return {loss, acc};
+}
+
+Panel xy_curve(const std::vector<std::string>& files, const std::string& x, const std::string& y,
+               const std::vector<std::string>& labels, bool log_x) {
+  NABLA_CHECK(!files.empty(), "plot: no files given");
+  NABLA_CHECK(labels.empty() || labels.size() == files.size(), "plot: {} labels for {} files", labels.size(),
+              files.size());
+  Panel p;
+  p.x_label = x, p.y_label = y, p.title = y + " against " + x, p.log_x = log_x;
+  for (size_t i = 0; i < files.size(); ++i) {
+    std::ifstream f(files[i]);
+    NABLA_CHECK(f.good(), "plot: cannot read '{}'", files[i]);
+    Series s{labels.empty() ? fs::path(files[i]).stem().string() : labels[i], {}, {}, static_cast<int>(i), false};
+    std::string line;
+    for (int64_t n = 1; std::getline(f, line); ++n) {
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+      NABLA_CHECK(!j.is_discarded() && j.is_object(), "plot: {} line {}: expected a JSON object, got '{}'", files[i], n,
+                  line.substr(0, 80));
+      if (!j.contains(x) || !j.contains(y) || !j[x].is_number() || !j[y].is_number()) continue;
+      s.x.push_back(j[x].get<double>()), s.y.push_back(j[y].get<double>());
+    }
+    NABLA_CHECK(!s.x.empty(), "plot: {} has no line with numbers '{}' and '{}'", files[i], x, y);
+    p.series.push_back(std::move(s));
+  }
+  return p;
 }
 
 }  // namespace nabla::plot

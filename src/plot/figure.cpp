@@ -38,7 +38,9 @@ struct Range {
   bool empty() const { return !(lo <= hi); }
 };
 
-bool usable(double x, double y, bool log_y) { return std::isfinite(x) && std::isfinite(y) && (!log_y || y > 0); }
+bool usable(double x, double y, const Panel& p) {
+  return std::isfinite(x) && std::isfinite(y) && (!p.log_x || x > 0) && (!p.log_y || y > 0);
+}
 
 // Ticks at 1, 2 or 5 times a power of ten, about `want` of them over [lo, hi];
 // the range widens to whole ticks.
@@ -76,11 +78,15 @@ void draw_panel(cairo_t* cr, const Panel& p, double x0, double w, double h) {
   Range xr, yr;
   for (const Series& s : p.series)
     for (size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i)
-      if (usable(s.x[i], s.y[i], p.log_y)) xr.add(s.x[i]), yr.add(p.log_y ? std::log10(s.y[i]) : s.y[i]);
+      if (usable(s.x[i], s.y[i], p)) {
+        xr.add(p.log_x ? std::log10(s.x[i]) : s.x[i]);
+        yr.add(p.log_y ? std::log10(s.y[i]) : s.y[i]);
+      }
   NABLA_CHECK(!xr.empty(), "plot: panel '{}' has no finite point to draw", p.title);
   std::vector<double> xt = nice_ticks(xr.lo, xr.hi, 6), yt = nice_ticks(yr.lo, yr.hi, 5);
   const double xpad = 0.02 * (xr.hi - xr.lo);  // room for the end points' markers
-  auto px = [&](double v) { return left + (v - xr.lo + xpad) / (xr.hi - xr.lo + 2 * xpad) * (right - left); };
+  auto px_raw = [&](double t) { return left + (t - xr.lo + xpad) / (xr.hi - xr.lo + 2 * xpad) * (right - left); };
+  auto px = [&](double v) { return px_raw(p.log_x ? std::log10(v) : v); };
   auto py = [&](double v) { return bottom - ((p.log_y ? std::log10(v) : v) - yr.lo) / (yr.hi - yr.lo) * (bottom - top); };
   auto py_raw = [&](double t) { return bottom - (t - yr.lo) / (yr.hi - yr.lo) * (bottom - top); };
 
@@ -89,9 +95,9 @@ void draw_panel(cairo_t* cr, const Panel& p, double x0, double w, double h) {
   cairo_select_font_face(cr, "sans-serif", CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
   for (double t : xt) {
     cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
-    cairo_move_to(cr, px(t), top), cairo_line_to(cr, px(t), bottom), cairo_stroke(cr);
+    cairo_move_to(cr, px_raw(t), top), cairo_line_to(cr, px_raw(t), bottom), cairo_stroke(cr);
     cairo_set_source_rgb(cr, 0.2, 0.2, 0.2);
-    text_at(cr, tick_label(t), px(t), bottom + 6, 0.5, 0.0, 11);
+    text_at(cr, tick_label(p.log_x ? std::pow(10.0, t) : t), px_raw(t), bottom + 6, 0.5, 0.0, 11);
   }
   for (double t : yt) {
     cairo_set_source_rgb(cr, 0.9, 0.9, 0.9);
@@ -121,7 +127,7 @@ void draw_panel(cairo_t* cr, const Panel& p, double x0, double w, double h) {
     set_dash(cr, s.dashed);
     bool pen_down = false;
     for (size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i) {
-      if (!usable(s.x[i], s.y[i], p.log_y)) {
+      if (!usable(s.x[i], s.y[i], p)) {
         pen_down = false;
         continue;
       }
@@ -132,7 +138,7 @@ void draw_panel(cairo_t* cr, const Panel& p, double x0, double w, double h) {
     cairo_stroke(cr);
     set_dash(cr, false);
     for (size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i)
-      if (usable(s.x[i], s.y[i], p.log_y)) {
+      if (usable(s.x[i], s.y[i], p)) {
         cairo_arc(cr, px(s.x[i]), py(s.y[i]), 2.5, 0, 2 * M_PI);
         cairo_fill(cr);
       }
@@ -156,7 +162,7 @@ void draw_panel(cairo_t* cr, const Panel& p, double x0, double w, double h) {
     int64_t hidden = 0;
     for (const Series& s : p.series)
       for (size_t i = 0; i < std::min(s.x.size(), s.y.size()); ++i)
-        if (usable(s.x[i], s.y[i], p.log_y)) {
+        if (usable(s.x[i], s.y[i], p)) {
           const double X = px(s.x[i]), Y = py(s.y[i]);
           hidden += X >= cx - 10 && X <= cx + box_w + 10 && Y >= cy - 10 && Y <= cy + box_h + 10;
         }

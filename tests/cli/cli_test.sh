@@ -127,5 +127,40 @@ expect_error "language model on images" "train it on text" train --model char-ls
 expect_error "missing text" "does not exist" train --model char-lstm --data text:/nonexistent.txt
 expect_error "text augmentation" "do not apply" train --model char-gru --data "text:$txt/fox.txt" --hflip
 
+# Pruning: the report, the files, masks that eval and --resume keep, the baked weights loadable plainly.
+pr="$work/pruned"
+"$NABLA" prune "$run/best.ckpt" --method global --sparsity 0.75 --finetune-epochs 1 --limit-train 3000 \
+  --limit-test 500 --out "$pr" --no-progress >"$work/prune.out" 2>&1
+check "prune exit code" test $? -eq 0
+check "prune reports sparsity" grep -q "75.00% of the prunable weights zero" "$work/prune.out"
+check "prune reports accuracy" grep -q "^test accuracy: 0\.[5-9][0-9]* before, 0\.[0-9]* pruned, 0\.[5-9][0-9]* after" "$work/prune.out"
+check "prune writes its files" test -f "$pr/pruned.ckpt" -a -f "$pr/model.safetensors" -a -f "$pr/prune.json"
+"$NABLA" eval "$pr/pruned.ckpt" --limit-test 500 >"$work/peval.out" 2>&1
+check "eval of a pruned checkpoint" grep -q "^test accuracy: 0\.[5-9]" "$work/peval.out"
+"$NABLA" eval --model mlp --weights "$pr/model.safetensors" --data fashion-mnist --limit-test 500 >"$work/pbaked.out" 2>&1
+check "baked weights load into a plain model" grep -q "^test accuracy: 0\.[5-9]" "$work/pbaked.out"
+"$NABLA" train --model mlp --epochs 2 --limit-train 3000 --limit-test 500 --resume "$pr/pruned.ckpt" --out "$pr/more" \
+  --no-progress >"$work/presume.out" 2>&1
+check "resume of a pruned checkpoint" test $? -eq 0
+"$NABLA" prune "$pr/more/last.ckpt" --sparsity 0.75 --limit-test 500 --out "$pr/again" --no-progress \
+  >"$work/pagain.out" 2>&1
+check "the mask held through resumed training" grep -q "75.00% of the prunable weights zero" "$work/pagain.out"
+"$NABLA" prune "$run/best.ckpt" --method nm --n 2 --m 4 --limit-test 200 --out "$work/nm" >"$work/nm.out" 2>&1
+check "prune 2:4" grep -q "50.00% of the prunable weights zero" "$work/nm.out"
+expect_error "prune unknown method" "method" prune "$run/best.ckpt" --method best --out "$work/x"
+expect_error "prune sparsity out of range" "sparsity" prune "$run/best.ckpt" --sparsity 1.5 --out "$work/x"
+expect_error "prune without --out" "out" prune "$run/best.ckpt"
+"$NABLA" plot "$pr/prune.json" "$work/nm/prune.json" --x sparsity --y accuracy_after --out "$work/sp.svg" >/dev/null 2>&1
+check "plot y against x" grep -q "</svg>" "$work/sp.svg"
+expect_error "plot of a missing key" "no line with numbers" plot "$pr/prune.json" --x sparsity --y nothing \
+  --out "$work/x.png"
+
+"$NABLA" lottery --model mlp --rounds 2 --epochs 1 --limit-train 2000 --limit-test 300 --out "$work/lt" \
+  >"$work/lt.out" 2>&1
+check "lottery runs its rounds" test "$(wc -l <"$work/lt/lottery.jsonl")" -eq 3
+check "lottery draws its curve" test -f "$work/lt/lottery.png"
+check "lottery prints the control" grep -q "^ *2 *64.00% *0\.[0-9]* *0\.[0-9]" "$work/lt.out"
+expect_error "lottery rate" "rate" lottery --rate 0 --out "$work/x"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

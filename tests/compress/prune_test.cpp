@@ -343,3 +343,16 @@ TEST(Prune, RefusesBadArguments) {
   auto ts = prune::targets(*net);
   EXPECT_THROW(prune::set_mask(ts[0], ones({3, 3})), Error);
 }
+
+TEST(Prune, ForwardCalledDirectlySeesTheNewMask) {
+  manual_seed(9);
+  nn::Linear lin(6, 3);
+  Tensor x = randn({2, 6});
+  prune::magnitude(lin, 0.5);
+  Tensor w = prune::value({&lin, "weight", "weight"});
+  EXPECT_TRUE(allclose(lin.forward(x), matmul(x, w.t()) + lin.bias, 1e-6, 1e-6));
+  prune::magnitude(lin, 0.9);  // a mask replaced in place, no call in between
+  w = prune::value({&lin, "weight", "weight"});
+  EXPECT_EQ(zeros_of(w), 16);
+  EXPECT_TRUE(allclose(lin.forward(x), matmul(x, w.t()) + lin.bias, 1e-6, 1e-6));
+}

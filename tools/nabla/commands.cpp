@@ -19,8 +19,6 @@ namespace nabla::cli {
 
 namespace fs = std::filesystem;
 
-namespace {
-
 data::Splits load_limited(const std::string& spec, int64_t limit_train, int64_t limit_test) {
   data::Splits s = data::load_data_spec(spec);
   if (limit_train > 0) s.train = s.train->head(limit_train);
@@ -51,6 +49,8 @@ models::ModelConfig model_config_for(const data::Splits& d, const train::TrainCo
   mc.zero_init_residual = cfg.zero_init_residual;
   return mc;
 }
+
+namespace {
 
 void load_weights(nn::Module& m, const std::string& path) {
   io::TensorMap sd = io::load_safetensors(path);
@@ -338,7 +338,11 @@ int run_summary(const SummaryOptions& o) {
 }
 
 int run_plot(const PlotOptions& o) {
-  plot::save_figure(plot::training_curves(o.runs, o.labels), o.out, o.width, o.height);
+  NABLA_CHECK(o.x.empty() == o.y.empty(), "plot: --x and --y go together");
+  if (!o.x.empty())
+    plot::save_figure({plot::xy_curve(o.runs, o.x, o.y, o.labels, o.log_x)}, o.out, o.width, o.height);
+  else
+    plot::save_figure(plot::training_curves(o.runs, o.labels), o.out, o.width, o.height);
   std::printf("wrote %s (%zu run%s)\n", o.out.c_str(), o.runs.size(), o.runs.size() == 1 ? "" : "s");
   return 0;
 }

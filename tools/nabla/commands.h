@@ -7,6 +7,13 @@
 
 namespace nabla::cli {
 
+/// The data set `spec`, cut to the first `limit_train` / `limit_test` examples (0: all).
+data::Splits load_limited(const std::string& spec, int64_t limit_train, int64_t limit_test);
+/// Fills in the preprocessing's statistics from the training split.
+void fit_preprocess(data::Preprocess& p, const data::TensorDataset& train);
+/// The model configuration `cfg` gives on data `d` (input shape and classes from the data).
+models::ModelConfig model_config_for(const data::Splits& d, const train::TrainConfig& cfg);
+
 /// Where a model comes from for eval/predict: a checkpoint, or a zoo model plus a state_dict.
 struct ModelSource {
   std::string checkpoint;  ///< nabla checkpoint (.ckpt)
@@ -58,7 +65,37 @@ struct PlotOptions {
   std::vector<std::string> runs, labels;
   std::string out;
   int width = 560, height = 420;
+  std::string x, y;    ///< both given: y against x from JSON lines instead of training curves
+  bool log_x = false;
 };
 int run_plot(const PlotOptions& o);
+
+/// Options of `nabla prune`.
+struct PruneOptions {
+  std::string checkpoint;
+  std::string method = "global";  ///< magnitude | global | random | structured | nm | snip | grasp | synflow
+  double sparsity = 0.5;          ///< fraction of the prunable weights (structured: of each conv's filters)
+  int64_t n = 2, m = 4;           ///< nm
+  std::string distribution = "uniform";  ///< random: uniform | erk
+  std::string criterion = "l1";   ///< structured: l1 | l2 | bn
+  int64_t score_batches = 1;      ///< snip, grasp: batches of the training set the scores are summed over
+  int64_t finetune_epochs = 0;
+  double lr = 0;                  ///< fine-tuning learning rate; 0: the checkpoint's
+  std::string out;
+  int64_t limit_train = 0, limit_test = 0;
+  bool progress = true;
+  uint64_t seed = 0;
+};
+int run_prune(const PruneOptions& o);
+/// Options of `nabla lottery`: the training is a TrainConfig, per round.
+struct LotteryCliOptions {
+  train::TrainConfig train;
+  int64_t rounds = 14;
+  double rate = 0.2;
+  int64_t rewind_step = 0;
+  bool layerwise = false;
+  bool no_control = false;
+};
+int run_lottery(const LotteryCliOptions& o);
 
 }  // namespace nabla::cli

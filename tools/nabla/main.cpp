@@ -1,4 +1,4 @@
-// The nabla command: train, eval, predict, generate, bench, info, models, summary.
+// The nabla command: train, eval, predict, generate, bench, info, models, summary, plot, prune, lottery.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
@@ -195,6 +195,63 @@ int main(int argc, char** argv) {
   plot->add_option("--labels", labels_csv, "the runs' names in the legend, comma-separated (default: folder names)");
   plot->add_option("--width", po.width, "pixels per panel (two panels: loss and accuracy)")->check(kPositive);
   plot->add_option("--height", po.height, "pixels")->check(kPositive);
+  plot->add_option("--x", po.x, "with --y: plot key Y against key X of JSON-lines files (prune.json, lottery.jsonl)");
+  plot->add_option("--y", po.y, "see --x");
+  plot->add_flag("--log-x", po.log_x, "a logarithmic x axis");
+
+  cli::PruneOptions pro;
+  auto* prune_cmd = app.add_subcommand("prune", "prune a trained model's weights, fine-tune it, and report sparsity "
+                                                "and accuracy before and after");
+  prune_cmd->add_option("checkpoint", pro.checkpoint, "nabla checkpoint of a classifier")->required()->check(CLI::ExistingFile);
+  prune_cmd->add_option("--method", pro.method, "magnitude (per layer), global, random, structured (filters), nm, "
+                                                "snip, grasp or synflow (default global)")
+      ->check(CLI::IsMember({"magnitude", "global", "random", "structured", "nm", "snip", "grasp", "synflow"}));
+  prune_cmd->add_option("--sparsity", pro.sparsity, "fraction of the weights to zero (structured: of each conv's "
+                                                    "filters; default 0.5)")->check(CLI::Range(0.0, 1.0));
+  prune_cmd->add_option("--n", pro.n, "nm: weights kept in each group (default 2)")->check(kNonNegative);
+  prune_cmd->add_option("--m", pro.m, "nm: group size along the input dim (default 4)")->check(kPositive);
+  prune_cmd->add_option("--distribution", pro.distribution, "random: uniform or erk (Erdős–Rényi-kernel)")
+      ->check(CLI::IsMember({"uniform", "erk"}));
+  prune_cmd->add_option("--criterion", pro.criterion, "structured: rank filters by l1 or l2 norm, or bn (|gamma|)")
+      ->check(CLI::IsMember({"l1", "l2", "bn"}));
+  prune_cmd->add_option("--score-batches", pro.score_batches, "snip, grasp: training batches scored (default 1)")
+      ->check(kPositive);
+  prune_cmd->add_option("--finetune-epochs", pro.finetune_epochs, "epochs of training after pruning (default 0)")
+      ->check(kNonNegative);
+  prune_cmd->add_option("--lr", pro.lr, "fine-tuning learning rate (default: the checkpoint's)")->check(kPositive);
+  prune_cmd->add_option("--out", pro.out, "folder for pruned.ckpt, model.safetensors, prune.json")->required();
+  prune_cmd->add_option("--limit-train", pro.limit_train, "use only the first N training examples")->check(kNonNegative);
+  prune_cmd->add_option("--limit-test", pro.limit_test, "use only the first N test examples")->check(kNonNegative);
+  prune_cmd->add_option("--seed", pro.seed, "random: seed of the masks");
+  bool prune_quiet = false;
+  prune_cmd->add_flag("--no-progress", prune_quiet, "no progress display");
+
+  cli::LotteryCliOptions lto;
+  std::string lottery_model = "lenet";
+  auto* lottery = app.add_subcommand("lottery", "iterative magnitude pruning with rewinding (lottery tickets), "
+                                               "against random re-initialization");
+  lottery->add_option("--model", lottery_model, "model name (default lenet)");
+  lottery->add_option("--data", lto.train.data, "data set (default fashion-mnist)");
+  lottery->add_option("--rounds", lto.rounds, "pruning rounds (default 14)")->check(kNonNegative);
+  lottery->add_option("--rate", lto.rate, "fraction of the remaining weights pruned per round (default 0.2)")
+      ->check(CLI::Range(0.0, 1.0));
+  lottery->add_option("--rewind-step", lto.rewind_step, "rewind to the weights after this many steps (default 0)")
+      ->check(kNonNegative);
+  lottery->add_flag("--layerwise", lto.layerwise, "prune each layer at the rate (default: one global threshold)");
+  lottery->add_flag("--no-control", lto.no_control, "skip the random re-initialization control");
+  std::map<std::string, CLI::Option*> lottery_train;
+  lottery_train["epochs"] = lottery->add_option("--epochs", lto.train.epochs, "epochs per training")->check(kPositive);
+  lottery_train["batch_size"] = lottery->add_option("--batch-size", lto.train.batch_size, "batch size")->check(kPositive);
+  lottery_train["lr"] = lottery->add_option("--lr", lto.train.lr, "learning rate")->check(kPositive);
+  lottery_train["opt"] = lottery->add_option("--opt", lto.train.opt, "optimizer")
+                             ->check(CLI::IsMember({"sgd", "adam", "adamw", "rmsprop", "adagrad"}));
+  lottery_train["sched"] = lottery->add_option("--sched", lto.train.sched, "lr schedule (see train)");
+  lottery->add_option("--seed", lto.train.seed, "random seed");
+  lottery->add_option("--threads", lto.train.threads, "threads (0: all available)")->check(kNonNegative);
+  lottery->add_option("--limit-train", lto.train.limit_train, "use only the first N training examples")
+      ->check(kNonNegative);
+  lottery->add_option("--limit-test", lto.train.limit_test, "use only the first N test examples")->check(kNonNegative);
+  lottery->add_option("--out", lto.train.out, "folder for lottery.jsonl and lottery.png")->required();
 
   try {
     app.parse(argc, argv);
@@ -231,6 +288,29 @@ int main(int argc, char** argv) {
       if (!hidden_csv.empty()) cfg.hidden = parse_sizes(hidden_csv, "--hidden", "256,128");
       cfg.progress = !no_progress;
       return cli::run_train(cfg, resume, train_weights);
+    }
+    if (prune_cmd->parsed()) {
+      pro.progress = !prune_quiet;
+      return cli::run_prune(pro);
+    }
+    if (lottery->parsed()) {
+      // The model's recommended training, with the flags given on top.
+      train::TrainConfig given = lto.train;
+      lto.train = train::TrainConfig{};
+      lto.train.merge_json(models::default_train_config(lottery_model));
+      lto.train.model = lottery_model;
+      lto.train.data = given.data;
+      lto.train.seed = given.seed;
+      lto.train.threads = given.threads;
+      lto.train.limit_train = given.limit_train;
+      lto.train.limit_test = given.limit_test;
+      lto.train.out = given.out;
+      nlohmann::json g = nlohmann::json::parse(given.to_json()), flags = nlohmann::json::object();
+      for (const auto& [key, opt] : lottery_train)
+        if (opt->count() > 0) flags[key] = g[key];
+      lto.train.merge_json(flags.dump());
+      lto.train.progress = false;
+      return cli::run_lottery(lto);
     }
     if (ev->parsed()) return cli::run_eval(src);
     if (pr->parsed()) return cli::run_predict(src, out_csv);

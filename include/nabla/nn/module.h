@@ -121,6 +121,9 @@ class Module : public std::enable_shared_from_this<Module> {
   /// when it is not computed).
   Tensor* remove_computed_tensor(const std::string& name);
   bool is_computed_tensor(const std::string& name) const;
+  /// Computes every computed tensor of this module now, as a call would (after
+  /// what they are computed from changed, so forward() called directly sees it).
+  void recompute_tensors();
   /// Registers a member slot that unregister_tensor returned as a parameter
   /// again, set to `value` (removing a parametrization).
   void restore_parameter(const std::string& name, Tensor& slot, Tensor value);

@@ -19,4 +19,12 @@ std::vector<train::EpochMetrics> read_metrics(const std::string& run_dir);
 std::vector<Panel> training_curves(const std::vector<std::string>& run_dirs,
                                    const std::vector<std::string>& labels = {});
 
+/// One panel of the number `y` against the number `x`, a series per JSON-lines
+/// file (one object per line, such as the prune.json or lottery.jsonl of
+/// several runs, points in file order; lines without both numbers are skipped),
+/// labelled by `labels` or the files' names. A clear error for an unreadable
+/// file or one with no such point.
+Panel xy_curve(const std::vector<std::string>& files, const std::string& x, const std::string& y,
+               const std::vector<std::string>& labels = {}, bool log_x = false);
+
 }  // namespace nabla::plot

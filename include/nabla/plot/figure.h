@@ -14,11 +14,11 @@ struct Series {
   bool dashed = false;  ///< e.g. training curves beside solid test curves
 };
 
-/// One chart: its series over shared axes. log_y: a logarithmic y axis (positive values).
+/// One chart: its series over shared axes. log_x, log_y: logarithmic axes (positive values only).
 struct Panel {
   std::string title, x_label, y_label;
   std::vector<Series> series;
-  bool log_y = false;
+  bool log_x = false, log_y = false;
 };
 
 /// Draws `panels` side by side into `path`: PNG (".png") or SVG (".svg"),
