@@ -20,7 +20,8 @@ Reduction parse_reduction(const std::string& s) {
   if (s == "none") return Reduction::None;
   if (s == "mean") return Reduction::Mean;
   if (s == "sum") return Reduction::Sum;
-  throw Error(fmt::format("reduction must be \"none\", \"mean\" or \"sum\", got \"{}\"", s));
+  if (s == "batchmean") return Reduction::BatchMean;
+  throw Error(fmt::format("reduction must be \"none\", \"mean\", \"sum\" or \"batchmean\", got \"{}\"", s));
 }
 
 namespace {
@@ -30,6 +31,7 @@ Tensor reduce(const Tensor& loss, Reduction r) {
     case Reduction::None: return loss;
     case Reduction::Sum: return sum(loss);
     case Reduction::Mean: return mean(loss);
+    case Reduction::BatchMean: return loss.dim() == 0 ? loss : mul(sum(loss), 1.0 / static_cast<double>(loss.size(0)));
   }
   return loss;
 }
@@ -307,6 +309,25 @@ Tensor binary_cross_entropy_with_logits(const Tensor& x, const Tensor& y, const 
     loss = add(mul(sub(ones_like(y), y), x), soft);
   }
   if (weight.defined()) loss = mul(loss, weight);
+  return reduce(loss, r);
+}
+
+Tensor kl_div(const Tensor& input, const Tensor& target, Reduction r, bool log_target) {
+  if (auto l = detail::loss_entry([r, log_target](const Tensor& a, const Tensor& b) { return kl_div(a, b, r, log_target); },
+                                  input, target))
+    return *l;
+  check_same_shape(input, target, "kl_div");
+  NABLA_CHECK(is_floating(input.dtype()), "kl_div: expected floating tensors, got {}", dtype_name(input.dtype()));
+  Tensor loss;
+  if (log_target) {
+    loss = mul(exp(target), sub(target, input));
+  } else {
+    // t log t is 0 at t = 0 (its limit): log is taken of a safe 1 there so no NaN reaches the
+    // gradient; a negative target gives NaN, as in PyTorch.
+    Tensor zero = eq(target, zeros_like(target));
+    Tensor safe = where(zero, ones_like(target), target);
+    loss = where(zero, mul(target, neg(input)), mul(target, sub(log(safe), input)));
+  }
   return reduce(loss, r);
 }
 

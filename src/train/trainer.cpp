@@ -13,6 +13,7 @@
 #include "nabla/ops/activation.h"
 #include "nabla/ops/elementwise.h"
 #include "nabla/ops/loss.h"
+#include "nabla/train/distill.h"
 #include "nabla/ops/shape.h"
 #include "nabla/ops/reduce.h"
 #include "nabla/runtime.h"
@@ -43,6 +44,9 @@ std::string TrainConfig::to_json() const {
             {"clip_grad", clip_grad},
             {"detect_anomaly", detect_anomaly},
             {"precision", precision},
+            {"teacher", teacher},
+            {"kd_temperature", kd_temperature},
+            {"kd_alpha", kd_alpha},
             {"early_stop", early_stop},
             {"seed", seed},
             {"threads", threads},
@@ -92,6 +96,9 @@ void TrainConfig::merge_json(const std::string& text) {
       else if (k == "clip_grad") clip_grad = v.get<double>();
       else if (k == "detect_anomaly") detect_anomaly = v.get<bool>();
       else if (k == "precision") precision = v.get<std::string>();
+      else if (k == "teacher") teacher = v.get<std::string>();
+      else if (k == "kd_temperature") kd_temperature = v.get<double>();
+      else if (k == "kd_alpha") kd_alpha = v.get<double>();
       else if (k == "early_stop") early_stop = io::json_int<int64_t>(v, "config: " + k);
       else if (k == "seed") seed = io::json_int<uint64_t>(v, "config: " + k);
       else if (k == "threads") threads = io::json_int<int>(v, "config: " + k);
@@ -282,6 +289,14 @@ Trainer::Trainer(TrainConfig cfg, nn::ModulePtr model, models::ModelConfig model
                 "segmentation data ({}): random crop, flip and erasing would move the image but not its mask; "
                 "turn them off (--crop-padding 0, no --hflip, --erasing 0)", data_.name);
   }
+  if (!cfg_.teacher.empty()) {
+    NABLA_CHECK(!data_.text && data_.train->labels().dim() == 1 && cfg_.loss == "ce",
+                "--teacher: distillation trains classifiers with cross entropy, not {} on {}", cfg_.model, data_.name);
+    NABLA_CHECK(cfg_.kd_temperature > 0 && std::isfinite(cfg_.kd_temperature),
+                "--kd-temperature must be positive, got {}", cfg_.kd_temperature);
+    NABLA_CHECK(cfg_.kd_alpha >= 0 && cfg_.kd_alpha <= 1, "--kd-alpha must be in [0, 1], got {}", cfg_.kd_alpha);
+    teacher_ = std::make_unique<Teacher>(cfg_.teacher, cfg_.preprocess, model_cfg_);
+  }
   opt_ = make_optimizer(cfg_, *model_);
   int64_t per_epoch = (data_.train->size() + cfg_.batch_size - 1) / cfg_.batch_size;
   if (data_.text) per_epoch = ((data_.train->size() - 1) / cfg_.batch_size + cfg_.bptt - 1) / cfg_.bptt;
@@ -378,6 +393,10 @@ Trainer::EpochTotals Trainer::train_epoch_examples(std::chrono::steady_clock::ti
       AutocastGuard ac(DType::bf16, mixed_precision());
       logits = model_->forward(b->input);
       if (cfg_.loss != "dice") loss = cross_entropy(logits, b->target, ce);
+      if (teacher_) {
+        Tensor kd = distillation_loss(logits, teacher_->logits(b->input), cfg_.kd_temperature);
+        loss = add(mul(kd, cfg_.kd_alpha), mul(loss, 1.0 - cfg_.kd_alpha));
+      }
       if (cfg_.loss != "ce") {
         Tensor dice = dice_loss(logits, b->target);
         loss = loss.defined() ? add(loss, dice) : dice;

@@ -162,5 +162,15 @@ check "lottery draws its curve" test -f "$work/lt/lottery.png"
 check "lottery prints the control" grep -q "^ *2 *64.00% *0\.[0-9]* *0\.[0-9]" "$work/lt.out"
 expect_error "lottery rate" "rate" lottery --rate 0 --out "$work/x"
 
+# Distillation: a student taught by the trained run's checkpoint; a teacher of other classes is refused.
+"$NABLA" train --model mlp --hidden 64 --epochs 1 --limit-train 3000 --limit-test 500 --teacher "$run/best.ckpt" \
+  --kd-temperature 3 --kd-alpha 0.7 --no-progress --out "$work/kd" >"$work/kd.out" 2>&1
+check "distillation runs" grep -q "^test accuracy: 0\.[5-9]" "$work/kd.out"
+check "distillation says so" grep -q "distilling from .*best.ckpt (temperature 3, soft-target weight 0.7)" "$work/kd.out"
+check "distillation is in the run's config" grep -q '"kd_alpha":0.7' "$work/kd/config.json"
+expect_error "distillation alpha" "kd-alpha" train --teacher "$run/best.ckpt" --kd-alpha 2
+expect_error "teacher of the wrong inputs" "--teacher" train --model mlp --data fashion-mnist-seg --teacher "$run/best.ckpt" \
+  --limit-train 50 --limit-test 20
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -3,6 +3,9 @@
 // U-Net must segment its noisy images well above chance.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <functional>
 
 #include "nabla/data/readers.h"
@@ -223,4 +226,28 @@ TEST(Learn, LotteryTicketsOfTheMlp) {
       EXPECT_GT(r.random_acc, 0.70);
     }
   }
+}
+
+// Distillation: a small MLP on 2000 examples learns from the soft targets of
+// a LeNet trained on 10000 alone (kd_alpha 1: the labels weigh nothing), to
+// near what the labels teach it.
+TEST(Learn, DistilledMlpFromALenetTeacher) {
+  const std::string dir = ::testing::TempDir() + "nabla_learn_kd_" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  {
+    auto [d, c, mc] = subset("lenet", 10000, 3);
+    auto teacher = models::create("lenet", mc);
+    train::Trainer t(c, teacher, mc, d);
+    t.add_callback(train::checkpointer(dir));
+    RecordProperty("teacher_acc", std::to_string(t.fit().back().test_acc));
+  }
+  auto [d, c, mc] = subset("mlp", 2000, 6);
+  mc.hidden = {64};
+  c.teacher = dir + "/last.ckpt";
+  c.kd_alpha = 1.0;
+  c.kd_temperature = 2.0;
+  const double taught = train::Trainer(c, models::create("mlp", mc), mc, d).fit().back().test_acc;
+  RecordProperty("distilled_acc", std::to_string(taught));
+  EXPECT_GT(taught, 0.72);
+  std::filesystem::remove_all(dir);
 }

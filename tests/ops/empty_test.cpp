@@ -63,6 +63,8 @@ std::vector<EmptyCase> cases() {
        {0, 3, 2, 2}},
       {"interpolate", {0, 2, 4, 4}, [](const Tensor& x) { return interpolate(x, std::array<int64_t, 2>{8, 8}); },
        {0, 2, 8, 8}},
+      {"kl_div_none", {0, 3},
+       [](const Tensor& x) { return kl_div(x, zeros({0, 3}), Reduction::None); }, {0, 3}},
       {"mse_loss_none", {0, 3},
        [](const Tensor& x) { return mse_loss(x, zeros({0, 3}), Reduction::None); }, {0, 3}},
   };

@@ -31,6 +31,7 @@ TEST(Errors, ShapeMismatches) {
   expect_error([&] { cat({a, c}, 0); }, {"cat", "[3, 5]", "[2, 3]"});
   expect_error([&] { stack({a, c}); }, {"stack", "[3, 5]"});
   expect_error([&] { mse_loss(a, c); }, {"mse_loss", "[2, 3]", "[3, 5]"});
+  expect_error([&] { kl_div(a, c); }, {"kl_div", "[2, 3]", "[3, 5]"});
   expect_error([&] { cross_entropy(a, zeros({3}, DType::i64)); }, {"target", "[3]", "[2, 3]"});
   expect_error([&] { cross_entropy(a, zeros({2, 4})); }, {"cross_entropy", "[2, 4]", "[2, 3]"});
   expect_error([&] { gather(a, 1, zeros({2}, DType::i64)); }, {"gather", "[2]", "[2, 3]"});

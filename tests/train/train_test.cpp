@@ -11,8 +11,12 @@
 #include "nabla/io/file.h"
 #include "nabla/train/metrics.h"
 #include "nabla/train/trainer.h"
+#include "train/toy.h"
 
 using namespace nabla;
+using nabla::testing::toy_config;
+using nabla::testing::toy_data;
+using nabla::testing::toy_model;
 namespace fs = std::filesystem;
 
 TEST(Metrics, AccuracyTopKConfusionAndEce) {
@@ -33,37 +37,6 @@ TEST(Metrics, AccuracyTopKConfusionAndEce) {
 }
 
 namespace {
-
-data::Splits toy_data(int64_t n, uint64_t seed) {
-  // Gaussian blobs, one per class, in 8-D: learnable in a few epochs.
-  Generator g(seed);
-  Tensor y = randint(0, 3, {n}, DType::i64, &g);
-  Tensor centers = randn({3, 8}, DType::f32, &g) * 3.0;
-  Tensor x = index_select(centers, 0, y) + randn({n, 8}, DType::f32, &g);
-  auto all = std::make_shared<data::TensorDataset>(x, y, 3);
-  return data::split_dataset(*all, 0.25, seed, "toy");
-}
-
-train::TrainConfig toy_config() {
-  train::TrainConfig c;
-  c.model = "mlp";
-  c.hidden = {16};
-  c.epochs = 4;
-  c.batch_size = 32;
-  c.opt = "sgd";
-  c.lr = 0.05;
-  c.sched = "cosine";
-  c.progress = false;
-  c.preprocess.normalize = "none";
-  return c;
-}
-
-nn::ModulePtr toy_model(models::ModelConfig* mc) {
-  mc->input_shape = {8};
-  mc->num_classes = 3;
-  mc->hidden = {16};
-  return models::create("mlp", *mc);
-}
 
 // The message of the Error t.fit() throws ("" if it finishes).
 std::string fit_error(train::Trainer& t) {

@@ -85,6 +85,9 @@ int run_train(train::TrainConfig cfg, const std::string& resume, const std::stri
                (long long)d.test->size(), d.text ? "validation" : "test",
                d.text ? fmt::format("characters, vocabulary of {}", d.text->vocab.size()).c_str() : "examples",
                get_num_threads());
+  if (!cfg.teacher.empty())
+    std::fprintf(stderr, "distilling from %s (temperature %g, soft-target weight %g)\n", cfg.teacher.c_str(),
+                 cfg.kd_temperature, cfg.kd_alpha);
   if (!resume.empty()) {
     trainer.resume(resume);
     std::fprintf(stderr, "resumed from %s after epoch %lld\n", resume.c_str(), (long long)trainer.epoch());

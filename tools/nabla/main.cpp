@@ -87,6 +87,12 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"f32", "bf16"}));
   tr->add_flag("--detect-anomaly", cfg.detect_anomaly,
                "stop at the first op whose forward or backward makes NaN or Inf, naming it (slower)");
+  tr->add_option("--teacher", cfg.teacher, "distill from this trained classifier's checkpoint (soft targets plus labels)")
+      ->check(CLI::ExistingFile);
+  tr->add_option("--kd-temperature", cfg.kd_temperature, "distillation: softmax temperature of the soft targets")
+      ->check(kPositive);
+  tr->add_option("--kd-alpha", cfg.kd_alpha, "distillation: weight of the soft-target loss (1 - it: the labels')")
+      ->check(CLI::Range(0.0, 1.0));
   tr->add_option("--early-stop", cfg.early_stop, "patience in epochs; 0 disables")->check(kNonNegative);
   tr->add_option("--seed", cfg.seed, "random seed");
   tr->add_option("--threads", cfg.threads, "threads (0: all available)")->check(kNonNegative);

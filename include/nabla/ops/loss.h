@@ -6,10 +6,11 @@
 
 namespace nabla {
 
-/// How per-element losses are combined.
-enum class Reduction { None, Mean, Sum };
+/// How per-element losses are combined. BatchMean (kl_div's, and the one that
+/// is the true KL divergence per example) is the sum divided by the batch size.
+enum class Reduction { None, Mean, Sum, BatchMean };
 
-/// Parses "none" | "mean" | "sum" (Error otherwise).
+/// Parses "none" | "mean" | "sum" | "batchmean" (Error otherwise).
 Reduction parse_reduction(const std::string& s);
 
 struct CrossEntropyOptions {
@@ -39,6 +40,14 @@ Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, Reduction reduc
 /// `weight` and per-class `pos_weight` (broadcast over the last dim).
 Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target, const Tensor& weight = Tensor(),
                                         const Tensor& pos_weight = Tensor(), Reduction reduction = Reduction::Mean);
+
+/// Kullback-Leibler divergence with PyTorch's kl_div argument order: `input`
+/// holds log-probabilities, `target` probabilities (log-probabilities with
+/// log_target); per element target * (log target - input), 0 where target is 0.
+/// Floating dtypes; same shapes. Reduction::Mean averages over all elements
+/// as PyTorch does; BatchMean divides the sum by input.size(0).
+Tensor kl_div(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean,
+              bool log_target = false);
 
 /// Soft Dice loss for segmentation (Milletari et al. 2016): 1 - mean over
 /// classes of (2 |P n T| + smooth) / (|P| + |T| + smooth), with P the softmax

@@ -22,6 +22,10 @@ class DataLoader;
 }
 
 namespace nabla::train {
+class Teacher;
+}
+
+namespace nabla::train {
 
 /// Everything a run is configured by (the CLI's flags, or --config run.json).
 struct TrainConfig {
@@ -45,6 +49,9 @@ struct TrainConfig {
   /// f32, or bf16: mixed precision (forward, loss and evaluation under AutocastGuard(bf16); f32
   /// weights, gradients and optimizer state)
   std::string precision = "f32";
+  std::string teacher;          ///< knowledge distillation from this classifier checkpoint ("" disables)
+  double kd_temperature = 4.0;  ///< softmax temperature of the soft targets
+  double kd_alpha = 0.5;        ///< loss = kd_alpha * soft-target loss + (1 - kd_alpha) * cross entropy
   int64_t early_stop = 0;       ///< stop after this many epochs without a better test accuracy; 0 disables
   uint64_t seed = 0;
   int threads = 0;              ///< 0: all cores the process may use
@@ -174,6 +181,7 @@ class Trainer {
   bool sched_per_batch_ = false;
   std::vector<std::shared_ptr<Callback>> callbacks_;
   std::unique_ptr<data::DataLoader> loader_;
+  std::unique_ptr<Teacher> teacher_;
   std::vector<Tensor> params_;
   int64_t total_steps_ = 0;  // per-batch schedules stop here
   int64_t epoch_ = 0;  // epochs completed
