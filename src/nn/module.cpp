@@ -32,7 +32,8 @@ Module::Module(Module&& other)
                                  !other.computed_.empty() || !other.pre_hooks_.empty() || !other.hooks_.empty())),
       owned_(std::move(other.owned_)),
       lr_multipliers_(std::move(other.lr_multipliers_)),
-      children_(std::move(other.children_)) {
+      children_(std::move(other.children_)),
+      delegate_(std::move(other.delegate_)) {
   // A deque's move keeps its elements where they are; member slots sit at the
   // same offset from the Module base in the new object as in the old.
   auto rebase = [&](Tensor* p) {
@@ -76,15 +77,15 @@ void Module::recompute_tensors() {
 
 Tensors Module::call(const Tensors& inputs) {
   recompute_tensors();
-  return hooked(inputs, [this](const Tensors& in) { return forward_multi(in); });
+  return hooked(inputs, [this](const Tensors& in) { return delegate_ ? delegate_->call(in) : forward_multi(in); });
 }
 
 Tensor Module::operator()(const Tensor& x) {
   recompute_tensors();
-  if (pre_hooks_.empty() && hooks_.empty() && !t_forward_hook) return forward(x);
+  if (pre_hooks_.empty() && hooks_.empty() && !t_forward_hook) return delegate_ ? (*delegate_)(x) : forward(x);
   Tensors y = hooked({x}, [this](const Tensors& in) {
     NABLA_CHECK(in.size() == 1, "{}: a forward pre-hook gave {} inputs to a one-tensor call", type_name(), in.size());
-    return Tensors{forward(in[0])};
+    return Tensors{delegate_ ? (*delegate_)(in[0]) : forward(in[0])};
   });
   NABLA_CHECK(y.size() == 1, "{}: a forward hook gave {} outputs to a one-tensor call", type_name(), y.size());
   return std::move(y[0]);
@@ -251,9 +252,17 @@ void Module::restore_parameter(const std::string& name, Tensor& slot, Tensor val
   register_parameter(name, slot, std::move(value));
 }
 
+void Module::delegate_calls(const std::string& name, std::shared_ptr<Module> by) {
+  NABLA_CHECK(by, "{}: delegate_calls needs a module", type_name());
+  NABLA_CHECK(!delegate_, "{}: calls are already delegated", type_name());
+  add_child(name, by);
+  delegate_ = std::move(by);
+}
+
 void Module::unregister_module(const std::string& name) {
   auto it = std::find_if(children_.begin(), children_.end(), [&](const auto& c) { return c.first == name; });
   NABLA_CHECK(it != children_.end(), "{}: no submodule named '{}'", type_name(), name);
+  if (it->second == delegate_) delegate_.reset();
   children_.erase(it);
 }
 

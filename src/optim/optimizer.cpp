@@ -43,6 +43,7 @@ std::vector<ParamGroup> param_groups(const nn::Module& model, double lr, double 
   std::map<std::tuple<bool, double, bool>, ParamGroup> groups;
   for (size_t i = 0; i < params.size(); ++i) {
     const Tensor& p = params[i].second;
+    if (!p.requires_grad()) continue;  // frozen (a LoRA base, a fine-tuned backbone): not stepped
     double m = mults[i].second;
     bool no_decay = !decay_bias && p.dim() <= 1;
     ParamGroup& g = groups[{m != 1.0, m, no_decay}];
@@ -50,6 +51,7 @@ std::vector<ParamGroup> param_groups(const nn::Module& model, double lr, double 
     g.set("weight_decay", no_decay ? 0.0 : weight_decay);
     g.set("lr", lr * m);
   }
+  NABLA_CHECK(!groups.empty() || params.empty(), "param_groups: no parameter of the model requires grad (all frozen)");
   std::vector<ParamGroup> out;
   for (auto& [k, g] : groups) out.push_back(std::move(g));
   return out;

@@ -13,6 +13,8 @@
 #include "nabla/ops/activation.h"
 #include "nabla/ops/elementwise.h"
 #include "nabla/ops/loss.h"
+#include "nabla/compress/lora.h"
+#include "nabla/compress/low_rank.h"
 #include "nabla/train/distill.h"
 #include "nabla/ops/shape.h"
 #include "nabla/ops/reduce.h"
@@ -47,6 +49,8 @@ std::string TrainConfig::to_json() const {
             {"teacher", teacher},
             {"kd_temperature", kd_temperature},
             {"kd_alpha", kd_alpha},
+            {"lora", lora},
+            {"lora_alpha", lora_alpha},
             {"early_stop", early_stop},
             {"seed", seed},
             {"threads", threads},
@@ -99,6 +103,8 @@ void TrainConfig::merge_json(const std::string& text) {
       else if (k == "teacher") teacher = v.get<std::string>();
       else if (k == "kd_temperature") kd_temperature = v.get<double>();
       else if (k == "kd_alpha") kd_alpha = v.get<double>();
+      else if (k == "lora") lora = io::json_int<int64_t>(v, "config: " + k);
+      else if (k == "lora_alpha") lora_alpha = v.get<double>();
       else if (k == "early_stop") early_stop = io::json_int<int64_t>(v, "config: " + k);
       else if (k == "seed") seed = io::json_int<uint64_t>(v, "config: " + k);
       else if (k == "threads") threads = io::json_int<int>(v, "config: " + k);
@@ -296,6 +302,13 @@ Trainer::Trainer(TrainConfig cfg, nn::ModulePtr model, models::ModelConfig model
                 "--kd-temperature must be positive, got {}", cfg_.kd_temperature);
     NABLA_CHECK(cfg_.kd_alpha >= 0 && cfg_.kd_alpha <= 1, "--kd-alpha must be in [0, 1], got {}", cfg_.kd_alpha);
     teacher_ = std::make_unique<Teacher>(cfg_.teacher, cfg_.preprocess, model_cfg_);
+  }
+  NABLA_CHECK(cfg_.lora >= 0, "--lora must be a rank >= 1 (0 disables), got {}", cfg_.lora);
+  if (cfg_.lora > 0 && !compress::has_lora(*model_)) {
+    compress::LoRAOptions lo;
+    lo.rank = cfg_.lora;
+    lo.alpha = cfg_.lora_alpha;
+    compress::add_lora(*model_, lo);
   }
   opt_ = make_optimizer(cfg_, *model_);
   int64_t per_epoch = (data_.train->size() + cfg_.batch_size - 1) / cfg_.batch_size;
@@ -510,6 +523,11 @@ nn::ModulePtr model_from_checkpoint(const io::Checkpoint& ck, data::Preprocess* 
                                     std::string* name) {
   models::ModelConfig mc = models::ModelConfig::from_json(ck.get("model_config"));
   nn::ModulePtr m = models::create(ck.get("model"), mc);
+  // A compressed model's structure follows from its tensors' names: factorized layers, LoRA adapters.
+  compress::adopt_low_rank(*m, ck.model);
+  TrainConfig tc;
+  if (ck.meta.count("train_config")) tc.merge_json(ck.get("train_config"));
+  compress::adopt_lora(*m, ck.model, tc.lora_alpha);
   m->load_state_dict(ck.model);
   if (pre) *pre = data::Preprocess::from_json(ck.get("preprocess"));
   if (cfg) *cfg = mc;

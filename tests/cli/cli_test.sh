@@ -172,5 +172,25 @@ expect_error "distillation alpha" "kd-alpha" train --teacher "$run/best.ckpt" --
 expect_error "teacher of the wrong inputs" "--teacher" train --model mlp --data fashion-mnist-seg --teacher "$run/best.ckpt" \
   --limit-train 50 --limit-test 20
 
+# Low rank: SVD-factorized layers that eval rebuilds; LoRA adapters on a frozen base, merged back.
+"$NABLA" compress "$run/best.ckpt" --rank 8 --limit-test 500 --out "$work/lr" --no-progress >"$work/lr.out" 2>&1
+check "compress reports the layers" grep -q "^[0-9.]* *Linear *8 of " "$work/lr.out"
+check "compress reports parameters" grep -q "^compressed: [0-9]* -> [0-9]* parameters" "$work/lr.out"
+check "compress reports speed" grep -q "^inference: .* examples/s .* batch-1 latency" "$work/lr.out"
+"$NABLA" eval "$work/lr/compressed.ckpt" --limit-test 500 >"$work/lreval.out" 2>&1
+check "eval of a factorized checkpoint" grep -q "^test accuracy: 0\.[3-9]" "$work/lreval.out"
+expect_error "compress needs one mode" "one of --rank" compress "$run/best.ckpt" --rank 2 --energy 0.5 --out "$work/x"
+expect_error "merge without adapters" "no LoRA adapters" compress "$run/best.ckpt" --merge-lora --out "$work/x"
+"$NABLA" train --model mlp --epochs 1 --limit-train 3000 --limit-test 500 --lora 4 --weights "$run/best.ckpt" \
+  --out "$work/lora" --no-progress >"$work/lora.out" 2>&1
+check "lora trains the adapters only" grep -q "^LoRA rank 4 (alpha 16): [0-9]* of the [0-9]* parameters train" \
+  "$work/lora.out"
+check "lora accuracy" grep -q "^test accuracy: 0\.[5-9]" "$work/lora.out"
+"$NABLA" compress "$work/lora/best.ckpt" --merge-lora --limit-test 500 --out "$work/merged" --no-progress \
+  >"$work/merged.out" 2>&1
+check "lora merges" grep -q "^merged [0-9]* LoRA adapters" "$work/merged.out"
+check "merged weights are plain" test -z "$(grep -a -o 'lora_A' "$work/merged/model.safetensors" | head -1)"
+expect_error "lora needs a base" "trained base" train --model mlp --lora 4 --limit-train 100 --limit-test 50
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

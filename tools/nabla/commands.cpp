@@ -52,8 +52,10 @@ models::ModelConfig model_config_for(const data::Splits& d, const train::TrainCo
 
 namespace {
 
+// A safetensors state_dict, or the model of a nabla checkpoint.
 void load_weights(nn::Module& m, const std::string& path) {
-  io::TensorMap sd = io::load_safetensors(path);
+  const bool checkpoint = fs::path(path).extension() == ".ckpt";
+  io::TensorMap sd = checkpoint ? io::load_checkpoint(path).model : io::load_safetensors(path);
   m.load_state_dict(sd);
 }
 
@@ -79,12 +81,21 @@ int run_train(train::TrainConfig cfg, const std::string& resume, const std::stri
     throw;
   }
   if (!weights.empty()) load_weights(*model, weights);
+  NABLA_CHECK(cfg.lora == 0 || !weights.empty() || !resume.empty(),
+              "--lora trains adapters on a trained base: give its weights (--weights FILE.safetensors or RUN/best.ckpt)");
   train::Trainer trainer(cfg, model, mc, d);  // checks the configuration before anything is printed
   std::fprintf(stderr, "nabla train: %s (%lld parameters) on %s: %lld train / %lld %s %s, %d threads\n",
                cfg.model.c_str(), (long long)model->num_parameters(), d.name.c_str(), (long long)d.train->size(),
                (long long)d.test->size(), d.text ? "validation" : "test",
                d.text ? fmt::format("characters, vocabulary of {}", d.text->vocab.size()).c_str() : "examples",
                get_num_threads());
+  if (cfg.lora > 0) {
+    int64_t trainable = 0;
+    for (const Tensor& p : model->parameters())
+      if (p.requires_grad()) trainable += p.numel();
+    std::fprintf(stderr, "LoRA rank %lld (alpha %g): %lld of the %lld parameters train, the base is frozen\n",
+                 (long long)cfg.lora, cfg.lora_alpha, (long long)trainable, (long long)model->num_parameters());
+  }
   if (!cfg.teacher.empty())
     std::fprintf(stderr, "distilling from %s (temperature %g, soft-target weight %g)\n", cfg.teacher.c_str(),
                  cfg.kd_temperature, cfg.kd_alpha);

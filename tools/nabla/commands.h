@@ -5,6 +5,10 @@
 
 #include "nabla/train/trainer.h"
 
+namespace CLI {
+class App;
+}
+
 namespace nabla::cli {
 
 /// The data set `spec`, cut to the first `limit_train` / `limit_test` examples (0: all).
@@ -71,22 +75,39 @@ struct PlotOptions {
 int run_plot(const PlotOptions& o);
 
 /// Options of `nabla prune`.
-struct PruneOptions {
+/// What the compressing commands share: the checkpoint, the data subset,
+/// optional fine-tuning afterwards and the output folder.
+struct CompressRunOptions {
   std::string checkpoint;
+  int64_t finetune_epochs = 0;
+  double lr = 0;                  ///< fine-tuning learning rate; 0: the checkpoint's
+  std::string out;
+  int64_t limit_train = 0, limit_test = 0;
+  bool progress = true;
+};
+/// Adds the shared options to a subcommand (`what`: the folder's files).
+void add_compress_run_options(CLI::App& cmd, CompressRunOptions& o, const std::string& what);
+
+struct PruneOptions {
+  CompressRunOptions run;
   std::string method = "global";  ///< magnitude | global | random | structured | nm | snip | grasp | synflow
   double sparsity = 0.5;          ///< fraction of the prunable weights (structured: of each conv's filters)
   int64_t n = 2, m = 4;           ///< nm
   std::string distribution = "uniform";  ///< random: uniform | erk
   std::string criterion = "l1";   ///< structured: l1 | l2 | bn
   int64_t score_batches = 1;      ///< snip, grasp: batches of the training set the scores are summed over
-  int64_t finetune_epochs = 0;
-  double lr = 0;                  ///< fine-tuning learning rate; 0: the checkpoint's
-  std::string out;
-  int64_t limit_train = 0, limit_test = 0;
-  bool progress = true;
   uint64_t seed = 0;
 };
 int run_prune(const PruneOptions& o);
+/// Options of `nabla compress`: truncated-SVD factorization (rank or energy) or merging LoRA adapters.
+struct CompressOptions {
+  CompressRunOptions run;
+  int64_t rank = 0;
+  double energy = 0;
+  bool merge_lora = false;
+  std::string skip;  ///< comma-separated layer paths left as they are
+};
+int run_compress(const CompressOptions& o);
 /// Options of `nabla lottery`: the training is a TrainConfig, per round.
 struct LotteryCliOptions {
   train::TrainConfig train;

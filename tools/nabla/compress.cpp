@@ -1,4 +1,6 @@
 // nabla prune and nabla lottery: compress a trained model, or find its winning tickets.
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -6,6 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "nabla/autograd/grad_mode.h"
+#include "nabla/compress/lora.h"
+#include "nabla/compress/low_rank.h"
 #include "nabla/compress/prune.h"
 #include "nabla/io/file.h"
 #include "nabla/io/safetensors.h"
@@ -66,64 +71,193 @@ void apply_method(const PruneOptions& o, nn::Module& model, const data::Splits& 
   }
 }
 
-}  // namespace
-
-int run_prune(const PruneOptions& o) {
-  NABLA_CHECK(!o.out.empty(), "prune: --out DIR is required");
-  NABLA_CHECK(o.score_batches >= 1, "prune: --score-batches must be >= 1, got {}", o.score_batches);
-  io::Checkpoint ck = io::load_checkpoint(o.checkpoint);
-  NABLA_CHECK(!ck.meta.count("vocab"), "prune: {} is a language model; prune takes image and vector classifiers",
-              o.checkpoint);
+// A trained classifier loaded for compression, with its data and training configuration.
+struct Subject {
+  std::string name;
+  nn::ModulePtr model;
   data::Preprocess pre;
   models::ModelConfig mc;
-  std::string name;
-  nn::ModulePtr model = train::model_from_checkpoint(ck, &pre, &mc, &name);
   train::TrainConfig cfg;
-  cfg.merge_json(ck.get("train_config"));
-  data::Splits d = load_limited(cfg.data, o.limit_train, o.limit_test);
-  NABLA_CHECK(!prune::targets(*model).empty(), "prune: {} has no weights to prune", name);
+  data::Splits d;
+};
 
-  const int64_t params = model->num_parameters(), before_nz = prunable_nonzero(*model);
-  const double acc_before = train::evaluate(*model, *d.test, pre).accuracy;
-  std::printf("%s (%lld parameters): test accuracy %.4f before pruning\n", name.c_str(), (long long)params, acc_before);
-  apply_method(o, *model, d, pre, mc);
-  const double acc_pruned = train::evaluate(*model, *d.test, pre).accuracy;
-  std::printf("%s", prune::sparsity_report(*model).c_str());
-  std::printf("pruned (%s): %lld of %lld prunable weights left, test accuracy %.4f\n", o.method.c_str(),
-              (long long)prunable_nonzero(*model), (long long)before_nz, acc_pruned);
+Subject load_subject(const CompressRunOptions& o, const char* cmd) {
+  NABLA_CHECK(!o.out.empty(), "{}: --out DIR is required", cmd);
+  io::Checkpoint ck = io::load_checkpoint(o.checkpoint);
+  NABLA_CHECK(!ck.meta.count("vocab"), "{}: {} is a language model; {} takes image and vector classifiers", cmd,
+              o.checkpoint, cmd);
+  Subject s;
+  s.model = train::model_from_checkpoint(ck, &s.pre, &s.mc, &s.name);
+  s.cfg.merge_json(ck.get("train_config"));
+  s.d = load_limited(s.cfg.data, o.limit_train, o.limit_test);
+  return s;
+}
 
+// Fine-tunes the subject for o.finetune_epochs (none when 0), then writes its
+// checkpoint to `ckpt_name` in the output folder; returns the test accuracy
+// after fine-tuning (`acc` when there was none).
+double finetune_and_save(Subject& s, const CompressRunOptions& o, const std::string& ckpt_name, double acc) {
   fs::create_directories(o.out);
-  double acc_final = acc_pruned;
+  train::TrainConfig cfg = s.cfg;
   cfg.out = o.out;
   cfg.epochs = std::max<int64_t>(o.finetune_epochs, 1);
-  cfg.preprocess = pre;  // the statistics the model was trained with
+  cfg.preprocess = s.pre;  // the statistics the model was trained with
   if (o.lr > 0) cfg.lr = o.lr;
   cfg.progress = o.progress;
   cfg.limit_train = o.limit_train;
   cfg.limit_test = o.limit_test;
-  train::Trainer trainer(cfg, model, mc, d);
+  train::Trainer trainer(cfg, s.model, s.mc, s.d);
   if (o.finetune_epochs > 0) {
     if (o.progress) trainer.add_callback(train::progress_callback());
     trainer.add_callback(train::metrics_logger((fs::path(o.out) / "metrics.jsonl").string()));
-    auto history = trainer.fit();
-    acc_final = history.back().test_acc;
-    std::printf("fine-tuned %lld epochs: test accuracy %.4f (sparsity %.2f%%)\n", (long long)o.finetune_epochs,
-                acc_final, 100.0 * prune::global_sparsity(*model));
+    acc = trainer.fit().back().test_acc;
+    std::printf("fine-tuned %lld epochs: test accuracy %.4f\n", (long long)o.finetune_epochs, acc);
   }
+  io::save_checkpoint((fs::path(o.out) / ckpt_name).string(), trainer.checkpoint());
+  return acc;
+}
+
+}  // namespace
+
+int run_prune(const PruneOptions& o) {
+  NABLA_CHECK(o.score_batches >= 1, "prune: --score-batches must be >= 1, got {}", o.score_batches);
+  Subject s = load_subject(o.run, "prune");
+  nn::Module& model = *s.model;
+  NABLA_CHECK(!prune::targets(model).empty(), "prune: {} has no weights to prune", s.name);
+
+  const int64_t params = model.num_parameters(), before_nz = prunable_nonzero(model);
+  const double acc_before = train::evaluate(model, *s.d.test, s.pre).accuracy;
+  std::printf("%s (%lld parameters): test accuracy %.4f before pruning\n", s.name.c_str(), (long long)params,
+              acc_before);
+  apply_method(o, model, s.d, s.pre, s.mc);
+  const double acc_pruned = train::evaluate(model, *s.d.test, s.pre).accuracy;
+  std::printf("%s", prune::sparsity_report(model).c_str());
+  std::printf("pruned (%s): %lld of %lld prunable weights left, test accuracy %.4f\n", o.method.c_str(),
+              (long long)prunable_nonzero(model), (long long)before_nz, acc_pruned);
   // The masked model resumes and fine-tunes further; the baked weights load anywhere (PyTorch too).
-  io::save_checkpoint((fs::path(o.out) / "pruned.ckpt").string(), trainer.checkpoint());
-  io::TensorMap sd = model->state_dict();
-  prune::remove_all(*model);
-  io::save_safetensors((fs::path(o.out) / "model.safetensors").string(), model->state_dict());
-  nlohmann::json summary{{"checkpoint", o.checkpoint},         {"model", name},
-                         {"method", o.method},                 {"sparsity", prune::global_sparsity(*model)},
-                         {"prunable_weights", before_nz},      {"nonzero_weights", prunable_nonzero(*model)},
+  const double acc_final = finetune_and_save(s, o.run, "pruned.ckpt", acc_pruned);
+  if (o.run.finetune_epochs > 0) std::printf("sparsity after fine-tuning: %.2f%%\n", 100.0 * prune::global_sparsity(model));
+  const std::string& out = o.run.out;
+  prune::remove_all(model);
+  io::save_safetensors((fs::path(out) / "model.safetensors").string(), model.state_dict());
+  nlohmann::json summary{{"checkpoint", o.run.checkpoint},      {"model", s.name},
+                         {"method", o.method},                 {"sparsity", prune::global_sparsity(model)},
+                         {"prunable_weights", before_nz},      {"nonzero_weights", prunable_nonzero(model)},
                          {"accuracy_before", acc_before},      {"accuracy_pruned", acc_pruned},
-                         {"accuracy_after", acc_final},        {"finetune_epochs", o.finetune_epochs}};
-  io::write_file_atomic((fs::path(o.out) / "prune.json").string(), summary.dump() + "\n");
+                         {"accuracy_after", acc_final},        {"finetune_epochs", o.run.finetune_epochs}};
+  io::write_file_atomic((fs::path(out) / "prune.json").string(), summary.dump() + "\n");
   std::printf("test accuracy: %.4f before, %.4f pruned, %.4f after fine-tuning\nwrote %s/pruned.ckpt (masks), "
               "%s/model.safetensors (baked), %s/prune.json\n",
-              acc_before, acc_pruned, acc_final, o.out.c_str(), o.out.c_str(), o.out.c_str());
+              acc_before, acc_pruned, acc_final, out.c_str(), out.c_str(), out.c_str());
+  return 0;
+}
+
+namespace {
+
+// Inference speed on the test split: examples per second in batches of 500,
+// and the median latency of one example (ms) over `reps` calls.
+struct Speed {
+  double throughput = 0, latency_ms = 0;
+};
+Speed measure_speed(nn::Module& m, const data::TensorDataset& test, const data::Preprocess& pre, int reps = 100) {
+  NoGradGuard ng;
+  m.eval();
+  auto t0 = std::chrono::steady_clock::now();
+  train::evaluate(m, test, pre);
+  Speed s;
+  s.throughput = static_cast<double>(test.size()) /
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  Tensor one = pre.apply(test.inputs().narrow(0, 0, std::min<int64_t>(1, test.size())));
+  std::vector<double> ms;
+  for (int i = 0; i < reps + 5; ++i) {
+    auto t = std::chrono::steady_clock::now();
+    m(one);
+    if (i >= 5) ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count());
+  }
+  std::nth_element(ms.begin(), ms.begin() + ms.size() / 2, ms.end());
+  s.latency_ms = ms[ms.size() / 2];
+  return s;
+}
+
+std::vector<std::string> split_csv(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size() && !s.empty()) {
+    size_t comma = s.find(',', start);
+    if (comma == std::string::npos) comma = s.size();
+    if (comma > start) out.push_back(s.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+int run_compress(const CompressOptions& o) {
+  const int modes = (o.rank > 0) + (o.energy > 0) + o.merge_lora;
+  NABLA_CHECK(modes == 1, "compress: give one of --rank R, --energy E or --merge-lora");
+  NABLA_CHECK(o.energy <= 1, "compress: --energy must be in (0, 1], got {}", o.energy);
+  Subject s = load_subject(o.run, "compress");
+  nn::Module& model = *s.model;
+  const int64_t params_before = model.num_parameters();
+  const double acc_before = train::evaluate(model, *s.d.test, s.pre).accuracy;
+  const Speed speed_before = measure_speed(model, *s.d.test, s.pre);
+  std::printf("%s (%lld parameters): test accuracy %.4f before\n", s.name.c_str(), (long long)params_before,
+              acc_before);
+  nlohmann::json layers = nlohmann::json::array();
+  if (o.merge_lora) {
+    NABLA_CHECK(compress::has_lora(model), "compress --merge-lora: {} has no LoRA adapters (train with --lora R)",
+                o.run.checkpoint);
+    std::printf("merged %lld LoRA adapters into their layers\n", (long long)compress::merge_lora(model));
+    s.cfg.lora = 0;  // the checkpoint written holds a plain model
+  } else {
+    compress::LowRankOptions lo;
+    lo.rank = o.rank;
+    lo.energy = o.energy;
+    lo.skip = split_csv(o.skip);
+    std::printf("%-24s %-7s %12s %10s %10s %8s\n", "layer", "type", "rank", "before", "after", "energy");
+    for (const auto& f : compress::low_rank(model, lo)) {
+      std::printf("%-24s %-7s %12s %10lld %10lld %8s\n", f.path.c_str(), f.type.c_str(),
+                  f.rank ? fmt::format("{} of {}", f.rank, f.full_rank).c_str() : "kept", (long long)f.params_before,
+                  (long long)f.params_after, f.rank ? fmt::format("{:.2f}%", 100 * f.energy).c_str() : "");
+      layers.push_back({{"layer", f.path}, {"type", f.type}, {"rank", f.rank}, {"full_rank", f.full_rank},
+                        {"params_before", f.params_before}, {"params_after", f.params_after}, {"energy", f.energy}});
+    }
+  }
+  const int64_t params_after = model.num_parameters();
+  const double acc_compressed = train::evaluate(model, *s.d.test, s.pre).accuracy;
+  std::printf("compressed: %lld -> %lld parameters (%.2fx fewer), test accuracy %.4f\n", (long long)params_before,
+              (long long)params_after, static_cast<double>(params_before) / std::max<int64_t>(params_after, 1),
+              acc_compressed);
+  const double acc_final = finetune_and_save(s, o.run, "compressed.ckpt", acc_compressed);
+  const Speed speed_after = measure_speed(model, *s.d.test, s.pre);
+  const std::string& out = o.run.out;
+  io::save_safetensors((fs::path(out) / "model.safetensors").string(), model.state_dict());
+  std::printf("inference: %.0f -> %.0f examples/s (batches of 500, %.2fx), batch-1 latency %.3f -> %.3f ms (%.2fx)\n",
+              speed_before.throughput, speed_after.throughput, speed_after.throughput / speed_before.throughput,
+              speed_before.latency_ms, speed_after.latency_ms, speed_before.latency_ms / speed_after.latency_ms);
+  nlohmann::json summary{{"checkpoint", o.run.checkpoint},
+                         {"model", s.name},
+                         {"method", o.merge_lora ? "merge-lora" : "svd"},
+                         {"rank", o.rank},
+                         {"energy", o.energy},
+                         {"layers", layers},
+                         {"params_before", params_before},
+                         {"params_after", params_after},
+                         {"bytes_before", params_before * 4},
+                         {"bytes_after", params_after * 4},
+                         {"accuracy_before", acc_before},
+                         {"accuracy_compressed", acc_compressed},
+                         {"accuracy_after", acc_final},
+                         {"finetune_epochs", o.run.finetune_epochs},
+                         {"throughput_before", speed_before.throughput},
+                         {"throughput_after", speed_after.throughput},
+                         {"latency_ms_before", speed_before.latency_ms},
+                         {"latency_ms_after", speed_after.latency_ms}};
+  io::write_file_atomic((fs::path(out) / "compress.json").string(), summary.dump() + "\n");
+  std::printf("test accuracy: %.4f before, %.4f compressed, %.4f after fine-tuning\nwrote %s/compressed.ckpt, "
+              "%s/model.safetensors, %s/compress.json\n",
+              acc_before, acc_compressed, acc_final, out.c_str(), out.c_str(), out.c_str());
   return 0;
 }
 

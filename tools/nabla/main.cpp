@@ -53,6 +53,25 @@ const CLI::Validator kNonNegative = number_check("a number >= 0", [](double v) {
 
 }  // namespace
 
+namespace nabla::cli {
+
+void add_compress_run_options(CLI::App& cmd, CompressRunOptions& o, const std::string& what) {
+  cmd.add_option("checkpoint", o.checkpoint, "nabla checkpoint of a classifier")->required()->check(CLI::ExistingFile);
+  cmd.add_option("--finetune-epochs", o.finetune_epochs, "epochs of training afterwards (default 0)")
+      ->check(kNonNegative);
+  cmd.add_option("--lr", o.lr, "fine-tuning learning rate (default: the checkpoint's)")->check(kPositive);
+  cmd.add_option("--out", o.out, "folder for " + what)->required();
+  cmd.add_option("--limit-train", o.limit_train, "use only the first N training examples")->check(kNonNegative);
+  cmd.add_option("--limit-test", o.limit_test, "use only the first N test examples")->check(kNonNegative);
+  cmd.add_flag_callback("--no-progress", [&o] { o.progress = false; }, "no progress display");
+}
+
+}  // namespace nabla::cli
+
+namespace {
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"nabla: train, evaluate and run neural networks"};
   app.require_subcommand(1);
@@ -93,12 +112,16 @@ int main(int argc, char** argv) {
       ->check(kPositive);
   tr->add_option("--kd-alpha", cfg.kd_alpha, "distillation: weight of the soft-target loss (1 - it: the labels')")
       ->check(CLI::Range(0.0, 1.0));
+  tr->add_option("--lora", cfg.lora, "LoRA rank: train only low-rank adapters of every Linear on the frozen base of "
+                 "--weights or --resume")->check(kPositive);
+  tr->add_option("--lora-alpha", cfg.lora_alpha, "LoRA: the adapters' update is scaled by alpha / rank (default 16)")
+      ->check(kPositive);
   tr->add_option("--early-stop", cfg.early_stop, "patience in epochs; 0 disables")->check(kNonNegative);
   tr->add_option("--seed", cfg.seed, "random seed");
   tr->add_option("--threads", cfg.threads, "threads (0: all available)")->check(kNonNegative);
   tr->add_option("--out", cfg.out, "run folder for metrics.jsonl and checkpoints");
   tr->add_option("--resume", resume, "continue from a checkpoint (e.g. RUN/last.ckpt)")->check(CLI::ExistingFile);
-  tr->add_option("--weights", train_weights, "start from a safetensors state_dict")->check(CLI::ExistingFile);
+  tr->add_option("--weights", train_weights, "start from a safetensors state_dict or a checkpoint's weights (RUN/best.ckpt)")->check(CLI::ExistingFile);
   tr->add_option("--limit-train", cfg.limit_train, "use only the first N training examples")->check(kNonNegative);
   tr->add_option("--limit-test", cfg.limit_test, "use only the first N test examples")->check(kNonNegative);
   tr->add_option("--hidden", hidden_csv, "mlp hidden sizes, e.g. 256,128,100");
@@ -208,7 +231,7 @@ int main(int argc, char** argv) {
   cli::PruneOptions pro;
   auto* prune_cmd = app.add_subcommand("prune", "prune a trained model's weights, fine-tune it, and report sparsity "
                                                 "and accuracy before and after");
-  prune_cmd->add_option("checkpoint", pro.checkpoint, "nabla checkpoint of a classifier")->required()->check(CLI::ExistingFile);
+  cli::add_compress_run_options(*prune_cmd, pro.run, "pruned.ckpt, model.safetensors, prune.json");
   prune_cmd->add_option("--method", pro.method, "magnitude (per layer), global, random, structured (filters), nm, "
                                                 "snip, grasp or synflow (default global)")
       ->check(CLI::IsMember({"magnitude", "global", "random", "structured", "nm", "snip", "grasp", "synflow"}));
@@ -222,15 +245,19 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"l1", "l2", "bn"}));
   prune_cmd->add_option("--score-batches", pro.score_batches, "snip, grasp: training batches scored (default 1)")
       ->check(kPositive);
-  prune_cmd->add_option("--finetune-epochs", pro.finetune_epochs, "epochs of training after pruning (default 0)")
-      ->check(kNonNegative);
-  prune_cmd->add_option("--lr", pro.lr, "fine-tuning learning rate (default: the checkpoint's)")->check(kPositive);
-  prune_cmd->add_option("--out", pro.out, "folder for pruned.ckpt, model.safetensors, prune.json")->required();
-  prune_cmd->add_option("--limit-train", pro.limit_train, "use only the first N training examples")->check(kNonNegative);
-  prune_cmd->add_option("--limit-test", pro.limit_test, "use only the first N test examples")->check(kNonNegative);
   prune_cmd->add_option("--seed", pro.seed, "random: seed of the masks");
-  bool prune_quiet = false;
-  prune_cmd->add_flag("--no-progress", prune_quiet, "no progress display");
+
+  cli::CompressOptions cpo;
+  auto* compress_cmd = app.add_subcommand("compress", "factorize a trained model's Linear and Conv2d layers by "
+                                                      "truncated SVD, or merge its LoRA adapters; report parameters, "
+                                                      "speed and accuracy before and after");
+  cli::add_compress_run_options(*compress_cmd, cpo.run, "compressed.ckpt, model.safetensors, compress.json");
+  compress_cmd->add_option("--rank", cpo.rank, "singular values kept per layer")->check(kPositive);
+  compress_cmd->add_option("--energy", cpo.energy, "keep the fewest singular values whose squares sum to this "
+                                                   "share of the total, per layer (0-1]")
+      ->check(CLI::Range(0.0, 1.0));
+  compress_cmd->add_flag("--merge-lora", cpo.merge_lora, "fold LoRA adapters (nabla train --lora) into their layers");
+  compress_cmd->add_option("--skip", cpo.skip, "layers left as they are, comma-separated (e.g. fc2)");
 
   cli::LotteryCliOptions lto;
   std::string lottery_model = "lenet";
@@ -295,10 +322,8 @@ int main(int argc, char** argv) {
       cfg.progress = !no_progress;
       return cli::run_train(cfg, resume, train_weights);
     }
-    if (prune_cmd->parsed()) {
-      pro.progress = !prune_quiet;
-      return cli::run_prune(pro);
-    }
+    if (prune_cmd->parsed()) return cli::run_prune(pro);
+    if (compress_cmd->parsed()) return cli::run_compress(cpo);
     if (lottery->parsed()) {
       // The model's recommended training, with the flags given on top.
       train::TrainConfig given = lto.train;

@@ -124,6 +124,14 @@ class Module : public std::enable_shared_from_this<Module> {
   /// Computes every computed tensor of this module now, as a call would (after
   /// what they are computed from changed, so forward() called directly sees it).
   void recompute_tensors();
+  /// Makes calls of this module (operator() and call, with its hooks still
+  /// around them) run `by` in its place, registered as child `name`: how
+  /// compression swaps a layer for a factorized form inside a model that holds
+  /// the layer by type. The caller unregisters what the layer no longer uses;
+  /// forward() called directly still runs the layer's own computation.
+  void delegate_calls(const std::string& name, std::shared_ptr<Module> by);
+  /// The module calls are delegated to (nullptr: none).
+  Module* delegate() const { return delegate_.get(); }
   /// Registers a member slot that unregister_tensor returned as a parameter
   /// again, set to `value` (removing a parametrization).
   void restore_parameter(const std::string& name, Tensor& slot, Tensor value);
@@ -202,6 +210,7 @@ class Module : public std::enable_shared_from_this<Module> {
     std::function<Tensor(Module&)> fn;
   };
   std::vector<Computed> computed_;
+  std::shared_ptr<Module> delegate_;
   std::vector<std::pair<uint64_t, MultiForwardPreHook>> pre_hooks_;
   std::vector<std::pair<uint64_t, MultiForwardHook>> hooks_;
 };

@@ -30,6 +30,7 @@ std::vector<ParamGroup> no_decay_on_bias_and_norm(const nn::Module& model, doubl
 /// The trainer's grouping: weight decay on weights only (on everything with
 /// `decay_bias`), and parameters with a learning-rate multiplier other than 1
 /// (Module::named_lr_multipliers) in groups of their own with lr = lr x multiplier.
+/// Parameters that do not require grad (frozen) are left out.
 /// Groups of multiplier 1 come first, so Optimizer::lr() reports the base rate.
 std::vector<ParamGroup> param_groups(const nn::Module& model, double lr, double weight_decay, bool decay_bias = false);
 

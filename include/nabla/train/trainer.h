@@ -52,6 +52,8 @@ struct TrainConfig {
   std::string teacher;          ///< knowledge distillation from this classifier checkpoint ("" disables)
   double kd_temperature = 4.0;  ///< softmax temperature of the soft targets
   double kd_alpha = 0.5;        ///< loss = kd_alpha * soft-target loss + (1 - kd_alpha) * cross entropy
+  int64_t lora = 0;             ///< LoRA rank: train only adapters on every Linear of a frozen base (0 disables)
+  double lora_alpha = 16.0;     ///< LoRA: the update is scaled by lora_alpha / lora
   int64_t early_stop = 0;       ///< stop after this many epochs without a better test accuracy; 0 disables
   uint64_t seed = 0;
   int threads = 0;              ///< 0: all cores the process may use
