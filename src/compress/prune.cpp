@@ -3,6 +3,8 @@
 // are in prune_scores.cpp.
 #include "nabla/compress/prune.h"
 
+#include "compress/trace.h"
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -253,27 +255,10 @@ std::vector<std::pair<std::string, std::string>> conv_bn_pairs(nn::Module& model
     const TensorImpl* out;
   };
   std::vector<Call> calls;
-  std::vector<autograd::HookHandle> handles;
-  for (auto& [path, m] : model.named_modules()) {
-    std::string p = path;
-    handles.push_back(m->register_forward_hook(nn::Module::ModuleForwardHook(
-        [&calls, p](nn::Module& mod, const Tensor& in, const Tensor& out) {
-          calls.push_back({p, &mod, in.impl_ptr().get(), out.impl_ptr().get()});
-          return out;
-        })));
-  }
-  const bool was_training = model.is_training();
-  model.eval();
-  try {
-    NoGradGuard ng;
-    model(example);
-  } catch (...) {
-    for (auto& h : handles) h.remove();
-    model.train(was_training);
-    throw;
-  }
-  for (auto& h : handles) h.remove();
-  model.train(was_training);
+  compress::detail::run_recording_calls(model, example, false,
+                              [&calls](const std::string& p, nn::Module& mod, const Tensor& in, const Tensor& out) {
+                                calls.push_back({p, &mod, in.impl_ptr().get(), out.impl_ptr().get()});
+                              });
   std::vector<std::pair<std::string, std::string>> out;
   for (const Call& bn : calls) {
     if (!dynamic_cast<nn::BatchNorm*>(bn.module)) continue;
@@ -286,7 +271,8 @@ std::vector<std::pair<std::string, std::string>> conv_bn_pairs(nn::Module& model
   return out;
 }
 
-int64_t structured(nn::Module& model, double amount, StructuredCriterion criterion, const Tensor& example) {
+int64_t structured(nn::Module& model, double amount, StructuredCriterion criterion, const Tensor& example,
+                   const std::vector<std::string>& layers) {
   check_sparsity(amount, "prune::structured");
   std::map<std::string, std::string> bn_of;
   for (auto& [conv, bn] : conv_bn_pairs(model, example)) bn_of[conv] = bn;
@@ -297,6 +283,7 @@ int64_t structured(nn::Module& model, double amount, StructuredCriterion criteri
     else if (auto* c1 = dynamic_cast<nn::Conv1d*>(m.get())) groups = c1->groups, out_channels = c1->out_channels;
     else continue;
     if (groups != 1) continue;  // depthwise/grouped: its channels follow its input's
+    if (!layers.empty() && std::find(layers.begin(), layers.end(), path) == layers.end()) continue;
     Target w{m.get(), "weight", path.empty() ? "weight" : path + ".weight"};
     Tensor score;
     nn::BatchNorm* bn = nullptr;

@@ -15,6 +15,7 @@
 #include "nabla/ops/loss.h"
 #include "nabla/compress/lora.h"
 #include "nabla/compress/low_rank.h"
+#include "nabla/compress/shrink.h"
 #include "nabla/train/distill.h"
 #include "nabla/ops/shape.h"
 #include "nabla/ops/reduce.h"
@@ -361,6 +362,7 @@ io::Checkpoint Trainer::checkpoint() const {
              {"best_acc", fmt::format("{}", best_acc_)},
              {"rng", default_generator().state()}};
   if (data_.text) ck.meta["vocab"] = data_.text->vocab.to_json();
+  for (const auto& [k, v] : extra_meta_) ck.meta[k] = v;
   return ck;
 }
 
@@ -376,6 +378,7 @@ void Trainer::resume(const std::string& path) {
   step_ = std::stoll(ck.get("step"));
   best_acc_ = std::stod(ck.get("best_acc"));
   default_generator().set_state(ck.get("rng"));
+  if (auto it = ck.meta.find("shrunk"); it != ck.meta.end()) extra_meta_["shrunk"] = it->second;
 }
 
 double Trainer::optimize(const Tensor& loss) {
@@ -519,15 +522,21 @@ std::vector<EpochMetrics> Trainer::fit() {
   return history;
 }
 
+void adopt_structure(nn::Module& model, const io::Checkpoint& ck) {
+  // Factorized layers and LoRA adapters follow from their tensors' names; shrunk layers from their shapes, only
+  // where the checkpoint says it holds a shrunk model (elsewhere a shape that differs is an error to report).
+  compress::adopt_low_rank(model, ck.model);
+  if (auto it = ck.meta.find("shrunk"); it != ck.meta.end() && it->second == "1") compress::adopt_shapes(model, ck.model);
+  TrainConfig tc;
+  if (ck.meta.count("train_config")) tc.merge_json(ck.get("train_config"));
+  compress::adopt_lora(model, ck.model, tc.lora_alpha);
+}
+
 nn::ModulePtr model_from_checkpoint(const io::Checkpoint& ck, data::Preprocess* pre, models::ModelConfig* cfg,
                                     std::string* name) {
   models::ModelConfig mc = models::ModelConfig::from_json(ck.get("model_config"));
   nn::ModulePtr m = models::create(ck.get("model"), mc);
-  // A compressed model's structure follows from its tensors' names: factorized layers, LoRA adapters.
-  compress::adopt_low_rank(*m, ck.model);
-  TrainConfig tc;
-  if (ck.meta.count("train_config")) tc.merge_json(ck.get("train_config"));
-  compress::adopt_lora(*m, ck.model, tc.lora_alpha);
+  adopt_structure(*m, ck);
   m->load_state_dict(ck.model);
   if (pre) *pre = data::Preprocess::from_json(ck.get("preprocess"));
   if (cfg) *cfg = mc;

@@ -192,5 +192,27 @@ check "lora merges" grep -q "^merged [0-9]* LoRA adapters" "$work/merged.out"
 check "merged weights are plain" test -z "$(grep -a -o 'lora_A' "$work/merged/model.safetensors" | head -1)"
 expect_error "lora needs a base" "trained base" train --model mlp --lora 4 --limit-train 100 --limit-test 50
 
+# Structured pruning that shrinks a LeNet: fewer FLOPs, a smaller checkpoint that eval and --resume rebuild.
+"$NABLA" train --model lenet --epochs 1 --limit-train 1000 --limit-test 300 --out "$work/ln" --no-progress \
+  >/dev/null 2>&1
+"$NABLA" prune "$work/ln/best.ckpt" --method structured --shrink --sparsity 0.5 --limit-train 1000 --limit-test 300 \
+  --out "$work/shr" --no-progress >"$work/shr.out" 2>&1
+check "shrink removes channels" grep -q "^shrunk 3: 64 -> 32 channels" "$work/shr.out"
+check "shrink reports FLOPs" grep -q "^shrunk: [0-9]* -> [0-9]* parameters, .* FLOPs per example" "$work/shr.out"
+"$NABLA" eval "$work/shr/pruned.ckpt" --limit-test 300 >"$work/shreval.out" 2>&1
+check "eval of a shrunk checkpoint" grep -q "^test accuracy: 0\.[0-9]" "$work/shreval.out"
+"$NABLA" train --model lenet --epochs 1 --limit-train 500 --limit-test 100 --resume "$work/shr/pruned.ckpt" \
+  --out "$work/shr2" --no-progress >/dev/null 2>&1
+check "resume of a shrunk checkpoint" test -f "$work/shr2/last.ckpt"
+expect_error "shrink needs structured" "--method structured" prune "$work/ln/best.ckpt" --shrink --out "$work/x"
+# Sparse inference: the pruned MLP's layers through the CSR kernel.
+"$NABLA" train --model mlp --hidden 512,256 --epochs 1 --limit-train 1000 --limit-test 100 --out "$work/m512" \
+  --no-progress >/dev/null 2>&1
+"$NABLA" prune "$work/m512/best.ckpt" --sparsity 0.9 --limit-test 100 --out "$work/m512p" --no-progress >/dev/null 2>&1
+"$NABLA" bench infer_mlp --runs 50 --sparse on --weights "$work/m512p/model.safetensors" >"$work/sp.out" 2>&1
+check "bench runs the pruned layers sparse" grep -q '"sparse_layers":3' "$work/sp.out"
+"$NABLA" bench infer_mlp --runs 50 --sparse off --weights "$work/m512p/model.safetensors" >"$work/sp0.out" 2>&1
+check "bench --sparse off" grep -q '"sparse_layers":0' "$work/sp0.out"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "nabla/compress/sparse.h"
 #include "nabla/data/readers.h"
 #include "nabla/data/transforms.h"
 #include "nabla/io/file.h"
@@ -262,6 +263,12 @@ void bench_infer(const std::string& name, const BenchOptions& o) {
   model->eval();
   Tensor x = first_test_image();
   NoGradGuard ng;
+  int64_t sparse_layers = 0;
+  if (o.sparse != "off") {
+    compress::SparsifyOptions so;
+    so.measure = o.sparse == "auto";
+    for (const auto& l : compress::sparsify(*model, so)) sparse_layers += l.sparse;
+  }
   for (int i = 0; i < 100; ++i) model->forward(x);
   std::vector<double> lat;
   for (int64_t i = 0; i < o.runs; ++i) {
@@ -284,6 +291,7 @@ void bench_infer(const std::string& name, const BenchOptions& o) {
   r["latency_us_p90"] = std::round(pct(0.9) * 10) / 10;
   r["runs"] = o.runs;
   r["weights"] = trained ? "trained" : "random-init";
+  r["sparse_layers"] = sparse_layers;
   emit(r);
 }
 

@@ -81,6 +81,8 @@ int run_train(train::TrainConfig cfg, const std::string& resume, const std::stri
     throw;
   }
   if (!weights.empty()) load_weights(*model, weights);
+  // A compressed model resumes as what it became (factorized, adapted, shrunk), before the optimizer sees it.
+  if (!resume.empty()) train::adopt_structure(*model, io::load_checkpoint(resume));
   NABLA_CHECK(cfg.lora == 0 || !weights.empty() || !resume.empty(),
               "--lora trains adapters on a trained base: give its weights (--weights FILE.safetensors or RUN/best.ckpt)");
   train::Trainer trainer(cfg, model, mc, d);  // checks the configuration before anything is printed

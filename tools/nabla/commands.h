@@ -42,6 +42,7 @@ struct BenchOptions {
   uint64_t seed = 0;
   std::string model_out; ///< mlp/cnn: save the trained weights here (safetensors)
   std::string model_in;  ///< infer_*: load trained weights from here
+  std::string sparse = "auto";  ///< infer_*: off | auto (CSR where measured faster) | on (CSR at >= 50% zeros)
 };
 int run_bench(const BenchOptions& o);
 /// Options of `nabla generate`.
@@ -96,6 +97,7 @@ struct PruneOptions {
   std::string distribution = "uniform";  ///< random: uniform | erk
   std::string criterion = "l1";   ///< structured: l1 | l2 | bn
   int64_t score_batches = 1;      ///< snip, grasp: batches of the training set the scores are summed over
+  bool shrink = false;            ///< structured: only convolutions that can shrink, removed physically
   uint64_t seed = 0;
 };
 int run_prune(const PruneOptions& o);

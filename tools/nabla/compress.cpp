@@ -12,6 +12,8 @@
 #include "nabla/compress/lora.h"
 #include "nabla/compress/low_rank.h"
 #include "nabla/compress/prune.h"
+#include "nabla/compress/shrink.h"
+#include "nabla/nn/summary.h"
 #include "nabla/io/file.h"
 #include "nabla/io/safetensors.h"
 #include "nabla/ops/loss.h"
@@ -55,7 +57,13 @@ void apply_method(const PruneOptions& o, nn::Module& model, const data::Splits& 
     prune::random(model, s, prune::RandomDistribution(o.distribution), &g);
   } else if (o.method == "structured") {
     Tensor example = pre.apply(d.train->inputs().narrow(0, 0, std::min<int64_t>(2, d.train->size())));
-    const int64_t ch = prune::structured(model, s, prune::StructuredCriterion(o.criterion), example);
+    std::vector<std::string> layers;
+    if (o.shrink) {
+      for (const auto& c : compress::shrinkable_convs(model, example)) layers.push_back(c.conv);
+      NABLA_CHECK(!layers.empty(), "prune --shrink: no convolution of this model can lose channels (each one's "
+                  "output must reach exactly one Conv2d or Linear)");
+    }
+    const int64_t ch = prune::structured(model, s, prune::StructuredCriterion(o.criterion), example, layers);
     std::printf("masked %lld filters (with their batch norms' channels)\n", (long long)ch);
   } else if (o.method == "nm") {
     for (const std::string& p : prune::n_m(model, o.n, o.m))
@@ -69,6 +77,31 @@ void apply_method(const PruneOptions& o, nn::Module& model, const data::Splits& 
   } else {
     throw Error(fmt::format("prune: unknown --method '{}'", o.method));
   }
+}
+
+// Inference speed on the test split: examples per second in batches of 500,
+// and the median latency of one example (ms) over `reps` calls.
+struct Speed {
+  double throughput = 0, latency_ms = 0;
+};
+Speed measure_speed(nn::Module& m, const data::TensorDataset& test, const data::Preprocess& pre, int reps = 100) {
+  NoGradGuard ng;
+  m.eval();
+  auto t0 = std::chrono::steady_clock::now();
+  train::evaluate(m, test, pre);
+  Speed s;
+  s.throughput = static_cast<double>(test.size()) /
+                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  Tensor one = pre.apply(test.inputs().narrow(0, 0, std::min<int64_t>(1, test.size())));
+  std::vector<double> ms;
+  for (int i = 0; i < reps + 5; ++i) {
+    auto t = std::chrono::steady_clock::now();
+    m(one);
+    if (i >= 5) ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count());
+  }
+  std::nth_element(ms.begin(), ms.begin() + ms.size() / 2, ms.end());
+  s.latency_ms = ms[ms.size() / 2];
+  return s;
 }
 
 // A trained classifier loaded for compression, with its data and training configuration.
@@ -96,7 +129,8 @@ Subject load_subject(const CompressRunOptions& o, const char* cmd) {
 // Fine-tunes the subject for o.finetune_epochs (none when 0), then writes its
 // checkpoint to `ckpt_name` in the output folder; returns the test accuracy
 // after fine-tuning (`acc` when there was none).
-double finetune_and_save(Subject& s, const CompressRunOptions& o, const std::string& ckpt_name, double acc) {
+double finetune_and_save(Subject& s, const CompressRunOptions& o, const std::string& ckpt_name, double acc,
+                         const std::map<std::string, std::string>& meta = {}) {
   fs::create_directories(o.out);
   train::TrainConfig cfg = s.cfg;
   cfg.out = o.out;
@@ -107,6 +141,7 @@ double finetune_and_save(Subject& s, const CompressRunOptions& o, const std::str
   cfg.limit_train = o.limit_train;
   cfg.limit_test = o.limit_test;
   train::Trainer trainer(cfg, s.model, s.mc, s.d);
+  for (const auto& [k, v] : meta) trainer.set_meta(k, v);
   if (o.finetune_epochs > 0) {
     if (o.progress) trainer.add_callback(train::progress_callback());
     trainer.add_callback(train::metrics_logger((fs::path(o.out) / "metrics.jsonl").string()));
@@ -129,13 +164,34 @@ int run_prune(const PruneOptions& o) {
   const double acc_before = train::evaluate(model, *s.d.test, s.pre).accuracy;
   std::printf("%s (%lld parameters): test accuracy %.4f before pruning\n", s.name.c_str(), (long long)params,
               acc_before);
+  NABLA_CHECK(!o.shrink || o.method == "structured", "prune --shrink goes with --method structured, not {}", o.method);
+  const int64_t flops_before = nn::summarize(model, s.mc.input_shape).flops;
+  const Speed speed_before = o.shrink ? measure_speed(model, *s.d.test, s.pre) : Speed{};
   apply_method(o, model, s.d, s.pre, s.mc);
+  std::map<std::string, std::string> meta;
+  if (o.shrink) {
+    Tensor example = s.pre.apply(s.d.train->inputs().narrow(0, 0, std::min<int64_t>(2, s.d.train->size())));
+    for (const auto& c : compress::shrink(model, example))
+      std::printf("shrunk %s: %lld -> %lld channels\n", c.conv.c_str(), (long long)c.channels_before,
+                  (long long)c.channels_after);
+    meta.emplace("shrunk", std::string(1, '1'));
+  }
   const double acc_pruned = train::evaluate(model, *s.d.test, s.pre).accuracy;
   std::printf("%s", prune::sparsity_report(model).c_str());
   std::printf("pruned (%s): %lld of %lld prunable weights left, test accuracy %.4f\n", o.method.c_str(),
               (long long)prunable_nonzero(model), (long long)before_nz, acc_pruned);
+  const int64_t flops_after = nn::summarize(model, s.mc.input_shape).flops;
+  if (o.shrink) {
+    const Speed after = measure_speed(model, *s.d.test, s.pre);
+    std::printf("shrunk: %lld -> %lld parameters, %.3g -> %.3g FLOPs per example (%.2fx fewer); inference %.0f -> %.0f "
+                "examples/s (%.2fx), batch-1 latency %.3f -> %.3f ms (%.2fx)\n",
+                (long long)params, (long long)model.num_parameters(), double(flops_before), double(flops_after),
+                double(flops_before) / double(std::max<int64_t>(flops_after, 1)), speed_before.throughput,
+                after.throughput, after.throughput / speed_before.throughput, speed_before.latency_ms,
+                after.latency_ms, speed_before.latency_ms / after.latency_ms);
+  }
   // The masked model resumes and fine-tunes further; the baked weights load anywhere (PyTorch too).
-  const double acc_final = finetune_and_save(s, o.run, "pruned.ckpt", acc_pruned);
+  const double acc_final = finetune_and_save(s, o.run, "pruned.ckpt", acc_pruned, meta);
   if (o.run.finetune_epochs > 0) std::printf("sparsity after fine-tuning: %.2f%%\n", 100.0 * prune::global_sparsity(model));
   const std::string& out = o.run.out;
   prune::remove_all(model);
@@ -144,40 +200,18 @@ int run_prune(const PruneOptions& o) {
                          {"method", o.method},                 {"sparsity", prune::global_sparsity(model)},
                          {"prunable_weights", before_nz},      {"nonzero_weights", prunable_nonzero(model)},
                          {"accuracy_before", acc_before},      {"accuracy_pruned", acc_pruned},
-                         {"accuracy_after", acc_final},        {"finetune_epochs", o.run.finetune_epochs}};
+                         {"accuracy_after", acc_final},        {"finetune_epochs", o.run.finetune_epochs},
+                         {"flops_before", flops_before},       {"flops_after", flops_after},
+                         {"params_before", params},            {"params_after", model.num_parameters()}};
   io::write_file_atomic((fs::path(out) / "prune.json").string(), summary.dump() + "\n");
-  std::printf("test accuracy: %.4f before, %.4f pruned, %.4f after fine-tuning\nwrote %s/pruned.ckpt (masks), "
-              "%s/model.safetensors (baked), %s/prune.json\n",
-              acc_before, acc_pruned, acc_final, out.c_str(), out.c_str(), out.c_str());
+  std::printf("test accuracy: %.4f before, %.4f pruned, %.4f after fine-tuning\nwrote %s/pruned.ckpt (%s), "
+              "%s/model.safetensors (%s), %s/prune.json\n",
+              acc_before, acc_pruned, acc_final, out.c_str(), o.shrink ? "smaller layers" : "masks", out.c_str(),
+              o.shrink ? "the smaller layers' weights" : "baked", out.c_str());
   return 0;
 }
 
 namespace {
-
-// Inference speed on the test split: examples per second in batches of 500,
-// and the median latency of one example (ms) over `reps` calls.
-struct Speed {
-  double throughput = 0, latency_ms = 0;
-};
-Speed measure_speed(nn::Module& m, const data::TensorDataset& test, const data::Preprocess& pre, int reps = 100) {
-  NoGradGuard ng;
-  m.eval();
-  auto t0 = std::chrono::steady_clock::now();
-  train::evaluate(m, test, pre);
-  Speed s;
-  s.throughput = static_cast<double>(test.size()) /
-                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  Tensor one = pre.apply(test.inputs().narrow(0, 0, std::min<int64_t>(1, test.size())));
-  std::vector<double> ms;
-  for (int i = 0; i < reps + 5; ++i) {
-    auto t = std::chrono::steady_clock::now();
-    m(one);
-    if (i >= 5) ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count());
-  }
-  std::nth_element(ms.begin(), ms.begin() + ms.size() / 2, ms.end());
-  s.latency_ms = ms[ms.size() / 2];
-  return s;
-}
 
 std::vector<std::string> split_csv(const std::string& s) {
   std::vector<std::string> out;

@@ -195,6 +195,9 @@ int main(int argc, char** argv) {
   bench->add_option("--seed", bo.seed, "seed");
   bench->add_option("--save", bo.model_out, "mlp/cnn: write the trained weights (safetensors)");
   bench->add_option("--weights", bo.model_in, "infer_*: trained weights (safetensors)")->check(CLI::ExistingFile);
+  bench->add_option("--sparse", bo.sparse, "infer_*: pruned Linear layers through the CSR kernel: off, auto (where "
+                                           "measured faster, default) or on (every layer at least half zeros)")
+      ->check(CLI::IsMember({"off", "auto", "on"}));
   cli::GenerateOptions go;
   auto* gen = app.add_subcommand("generate", "sample text from a language model checkpoint");
   gen->add_option("checkpoint", go.checkpoint, "checkpoint of char-lstm, char-gru, char-mingru or gpt")
@@ -246,6 +249,8 @@ int main(int argc, char** argv) {
   prune_cmd->add_option("--score-batches", pro.score_batches, "snip, grasp: training batches scored (default 1)")
       ->check(kPositive);
   prune_cmd->add_option("--seed", pro.seed, "random: seed of the masks");
+  prune_cmd->add_flag("--shrink", pro.shrink, "structured: prune only convolutions that can lose channels and remove "
+                                              "them, for a smaller dense model (FLOPs and speed reported)");
 
   cli::CompressOptions cpo;
   auto* compress_cmd = app.add_subcommand("compress", "factorize a trained model's Linear and Conv2d layers by "

@@ -89,8 +89,10 @@ using StructuredCriterion = NamedEnum<StructuredCriterionNames>;
 /// `amount` of output channels ranked lowest by `criterion` is masked, with the
 /// weight and bias of the batch norm that normalizes them (found by running
 /// `example` [N, ...] through the model), so the channel is off entirely.
-/// Returns the number of channels masked.
-int64_t structured(nn::Module& model, double amount, StructuredCriterion criterion, const Tensor& example);
+/// Returns the number of channels masked. `layers`: only the convolutions at
+/// these paths (empty: all).
+int64_t structured(nn::Module& model, double amount, StructuredCriterion criterion, const Tensor& example,
+                   const std::vector<std::string>& layers = {});
 /// The batch norm that directly normalizes each convolution's output, found by
 /// running `example` through `model` (eval mode, no gradient): pairs of paths.
 std::vector<std::pair<std::string, std::string>> conv_bn_pairs(nn::Module& model, const Tensor& example);

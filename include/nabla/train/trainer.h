@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -149,6 +150,9 @@ class Trainer {
   void request_stop() { stop_ = true; }
   /// A checkpoint of the current state.
   io::Checkpoint checkpoint() const;
+  /// An entry written into every checkpoint's metadata ("shrunk": the model's
+  /// layers are smaller than its configuration builds). Resume carries it on.
+  void set_meta(const std::string& key, const std::string& value) { extra_meta_[key] = value; }
   /// What one step consumes (examples, or characters for text) and its unit, for progress displays.
   int64_t samples_per_step() const;
   const char* sample_unit() const { return data_.text ? "chars" : "samples"; }
@@ -184,6 +188,7 @@ class Trainer {
   std::vector<std::shared_ptr<Callback>> callbacks_;
   std::unique_ptr<data::DataLoader> loader_;
   std::unique_ptr<Teacher> teacher_;
+  std::map<std::string, std::string> extra_meta_;
   std::vector<Tensor> params_;
   int64_t total_steps_ = 0;  // per-batch schedules stop here
   int64_t epoch_ = 0;  // epochs completed
@@ -200,6 +205,11 @@ std::shared_ptr<Callback> metrics_logger(const std::string& path);
 std::shared_ptr<Callback> checkpointer(const std::string& dir);
 /// Stops training after `patience` epochs without a better test accuracy.
 std::shared_ptr<Callback> early_stopping(int64_t patience);
+
+/// Gives a model built from a checkpoint's configuration the structure its
+/// compression changed (factorized layers, LoRA adapters, shrunk layers), as
+/// the checkpoint's tensors and metadata say, so that its state_dict loads.
+void adopt_structure(nn::Module& model, const io::Checkpoint& ck);
 
 /// Rebuilds the model a checkpoint was trained as, with its weights loaded;
 /// also returns its preprocessing.
