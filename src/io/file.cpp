@@ -1,10 +1,12 @@
 #include "nabla/io/file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -23,13 +25,43 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+namespace {
+
+// The temp files of `target` are ".<name>.tmp-<pid>-XXXXXX": a writer killed
+// mid-write (SIGKILL, power) leaves its own behind, named by its process id.
+std::string temp_prefix(const std::filesystem::path& target) {
+  return fmt::format(".{}.tmp-", target.filename().string());
+}
+
+// Those of live processes (this one's other threads, another run writing the
+// same file) stay: their renames must still find them.
+void remove_stale(const std::filesystem::path& dir, const std::filesystem::path& target) {
+  namespace fs = std::filesystem;
+  const std::string prefix = temp_prefix(target);
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+    char* stop = nullptr;
+    const long pid = std::strtol(name.c_str() + prefix.size(), &stop, 10);
+    if (pid <= 0 || *stop != '-' || pid == static_cast<long>(::getpid())) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) fs::remove(it->path(), ec);
+  }
+}
+
+}  // namespace
+
+void remove_stale_temps(const std::string& path) {
+  std::filesystem::path target(path);
+  remove_stale(target.has_parent_path() ? target.parent_path() : std::filesystem::path("."), target);
+}
+
 void write_file_atomic(const std::string& path, const std::string& bytes) {
   namespace fs = std::filesystem;
   fs::path target(path);
   fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  std::string base = target.filename().string();
-  base.insert(0, 1, '.');
-  base.append(".tmp-XXXXXX");
+  remove_stale(dir, target);
+  std::string base = fmt::format("{}{}-XXXXXX", temp_prefix(target), ::getpid());
   std::string tmp = (dir / base).string();
   int fd = ::mkstemp(tmp.data());
   NABLA_CHECK(fd >= 0, "cannot create a temporary file in '{}': {}", dir.string(), std::strerror(errno));

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "nabla/io/file.h"
 #include "nabla/train/trainer.h"
 
 namespace nabla::train {
@@ -82,6 +83,10 @@ class MetricsLogger : public Callback {
 class Checkpointer : public Callback {
  public:
   explicit Checkpointer(std::string dir) : dir_(std::move(dir)) {}
+  void on_train_begin(Trainer&) override {
+    // A run killed while writing (then resumed) leaves no half-written temp files behind.
+    for (const char* f : {"last.ckpt", "best.ckpt"}) io::remove_stale_temps((std::filesystem::path(dir_) / f).string());
+  }
   void on_epoch_end(Trainer& t, const EpochMetrics& m) override {
     bool best = m.score() > t.best_accuracy();
     if (best) t.set_best_accuracy(m.score());

@@ -89,6 +89,9 @@ def main():
             if r.returncode != 0:
                 failures.append(f"trial {trial}: resume failed: {r.stderr.strip()[-300:]}")
                 continue
+            left = [f for f in os.listdir(d) if ".tmp-" in f]
+            if left:
+                failures.append(f"trial {trial}: temporary files left after the resumed run: {', '.join(left)}")
             got = model_tensors(last)
             if got != want:
                 bad = sorted(k for k in want if got.get(k) != want[k])

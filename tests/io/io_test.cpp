@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -80,6 +83,29 @@ TEST(Safetensors, RejectsTruncatedAndCorruptFiles) {
   }
   EXPECT_THROW(io::from_safetensors(with_header(R"([1, 2])")), Error);
   EXPECT_THROW(io::load_safetensors("/nonexistent/file.safetensors"), Error);
+}
+
+// A writer killed mid-write leaves its temp file; the next write of that file
+// removes it, and leaves those of live writers (another process's) alone.
+TEST(Checkpoint, TempFilesOfKilledWritersAreCleanedUp) {
+  std::string dir = tmpdir() + "/stale";
+  fs::create_directories(dir);
+  pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ASSERT_GT(child, 0);
+  ::waitpid(child, nullptr, 0);  // a process id that no longer runs
+  const std::string dead = dir + "/.last.ckpt.tmp-" + std::to_string(child) + "-abc123";
+  const std::string live = dir + "/.last.ckpt.tmp-" + std::to_string(::getppid()) + "-def456";
+  const std::string other = dir + "/.best.ckpt.tmp-" + std::to_string(child) + "-ghi789";
+  for (const auto& p : {dead, live, other}) std::ofstream(p) << "half a checkpoint";
+  io::write_file_atomic(dir + "/last.ckpt", "complete");
+  EXPECT_FALSE(fs::exists(dead));
+  EXPECT_TRUE(fs::exists(live));   // its writer (our parent) still runs
+  EXPECT_TRUE(fs::exists(other));  // another file's: cleaned when that file is written
+  EXPECT_EQ(io::read_file(dir + "/last.ckpt"), "complete");
+  io::write_file_atomic(dir + "/best.ckpt", "complete");
+  EXPECT_FALSE(fs::exists(other));
+  fs::remove_all(dir);
 }
 
 TEST(Checkpoint, AtomicWriteKeepsTheOldFileOnFailure) {
