@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "compress/layer_access.h"
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/linalg/linalg.h"
 #include "nabla/nn/container.h"
@@ -40,15 +41,8 @@ bool factorable(nn::Module& m) {
   return c && c->options.groups == 1;
 }
 
-Tensor& weight_of(nn::Module& m) {
-  if (auto* l = dynamic_cast<nn::Linear*>(&m)) return l->weight;
-  return dynamic_cast<nn::Conv2d&>(m).weight;
-}
-
-Tensor& bias_of(nn::Module& m) {
-  if (auto* l = dynamic_cast<nn::Linear*>(&m)) return l->bias;
-  return dynamic_cast<nn::Conv2d&>(m).bias;
-}
+using compress::detail::bias_of;
+using compress::detail::weight_of;
 
 // Swaps `layer` for `f`: calls go to the factors, its own weight and bias leave the registry.
 void install(nn::Module& layer, nn::ModulePtr f) {

@@ -57,7 +57,7 @@ Conv2d::Conv2d(int64_t in, int64_t out, const ConvOptions& o) : in_channels(in),
   reset_like_pytorch(weight, bias);
 }
 
-Tensor Conv2d::forward(const Tensor& x) {
+Conv2dParams Conv2d::params() const {
   Conv2dParams p;
   p.stride = options.stride;
   p.dilation = options.dilation;
@@ -69,8 +69,10 @@ Tensor Conv2d::forward(const Tensor& x) {
   } else {
     p.padding = {options.padding[0], options.padding[0], options.padding[1], options.padding[1]};
   }
-  return conv2d(x, weight, bias, p);
+  return p;
 }
+
+Tensor Conv2d::forward(const Tensor& x) { return conv2d(x, weight, bias, params()); }
 
 std::string Conv2d::extra_repr() const {
   std::string s = fmt::format("{}, {}, kernel_size=({}, {}), stride=({}, {})", in_channels, out_channels,

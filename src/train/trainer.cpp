@@ -15,6 +15,7 @@
 #include "nabla/ops/loss.h"
 #include "nabla/compress/lora.h"
 #include "nabla/compress/low_rank.h"
+#include "nabla/compress/quantize.h"
 #include "nabla/compress/shrink.h"
 #include "nabla/train/distill.h"
 #include "nabla/ops/shape.h"
@@ -530,6 +531,15 @@ void adopt_structure(nn::Module& model, const io::Checkpoint& ck) {
   TrainConfig tc;
   if (ck.meta.count("train_config")) tc.merge_json(ck.get("train_config"));
   compress::adopt_lora(model, ck.model, tc.lora_alpha);
+  if (auto it = ck.meta.find("quantized"); it != ck.meta.end()) {
+    std::vector<std::string> folded;
+    try {
+      folded = nlohmann::json::parse(it->second).at("folded").get<std::vector<std::string>>();
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(fmt::format("checkpoint: bad 'quantized' metadata: {}", e.what()));
+    }
+    quant::adopt_int8(model, ck.model, folded);
+  }
 }
 
 nn::ModulePtr model_from_checkpoint(const io::Checkpoint& ck, data::Preprocess* pre, models::ModelConfig* cfg,

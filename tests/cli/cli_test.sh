@@ -205,6 +205,15 @@ check "eval of a shrunk checkpoint" grep -q "^test accuracy: 0\.[0-9]" "$work/sh
   --out "$work/shr2" --no-progress >/dev/null 2>&1
 check "resume of a shrunk checkpoint" test -f "$work/shr2/last.ckpt"
 expect_error "shrink needs structured" "--method structured" prune "$work/ln/best.ckpt" --shrink --out "$work/x"
+# int8: a LeNet quantized from calibration batches, its checkpoint evaluated.
+"$NABLA" quantize "$work/ln/best.ckpt" --calib-batches 2 --limit-train 1000 --limit-test 300 --out "$work/q" \
+  >"$work/q.out" 2>&1
+check "quantize reports accuracy" grep -q "^test accuracy: 0\.[0-9]* f32, 0\.[0-9]* int8" "$work/q.out"
+check "quantize reports size" grep -q "^model bytes: [0-9]* -> [0-9]* (3\.[0-9]*x smaller)" "$work/q.out"
+"$NABLA" eval "$work/q/quantized.ckpt" --limit-test 300 >"$work/qeval.out" 2>&1
+check "eval of an int8 checkpoint" grep -q "^test accuracy: 0\.[0-9]" "$work/qeval.out"
+expect_error "quantize twice" "quantized already" quantize "$work/q/quantized.ckpt" --out "$work/x"
+expect_error "quantize observer" "observer" quantize "$work/ln/best.ckpt" --observer best --out "$work/x"
 # Sparse inference: the pruned MLP's layers through the CSR kernel.
 "$NABLA" train --model mlp --hidden 512,256 --epochs 1 --limit-train 1000 --limit-test 100 --out "$work/m512" \
   --no-progress >/dev/null 2>&1

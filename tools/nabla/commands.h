@@ -110,6 +110,15 @@ struct CompressOptions {
   std::string skip;  ///< comma-separated layer paths left as they are
 };
 int run_compress(const CompressOptions& o);
+/// Options of `nabla quantize`: post-training int8 from calibration batches.
+struct QuantizeCliOptions {
+  CompressRunOptions run;
+  int64_t calib_batches = 10;  ///< batches of 128 training examples the observers see
+  std::string observer = "histogram";
+  std::string reduce_range = "auto";  ///< auto | on | off: 7-bit weights
+  std::string skip;                   ///< layers left in f32, comma-separated
+};
+int run_quantize(const QuantizeCliOptions& o);
 /// Options of `nabla lottery`: the training is a TrainConfig, per round.
 struct LotteryCliOptions {
   train::TrainConfig train;

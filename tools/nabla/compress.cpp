@@ -12,6 +12,7 @@
 #include "nabla/compress/lora.h"
 #include "nabla/compress/low_rank.h"
 #include "nabla/compress/prune.h"
+#include "nabla/compress/quantize.h"
 #include "nabla/compress/shrink.h"
 #include "nabla/nn/summary.h"
 #include "nabla/io/file.h"
@@ -84,11 +85,12 @@ void apply_method(const PruneOptions& o, nn::Module& model, const data::Splits& 
 struct Speed {
   double throughput = 0, latency_ms = 0;
 };
-Speed measure_speed(nn::Module& m, const data::TensorDataset& test, const data::Preprocess& pre, int reps = 100) {
+Speed measure_speed(nn::Module& m, const data::TensorDataset& test, const data::Preprocess& pre, int reps = 100,
+                    int64_t batch = 500) {
   NoGradGuard ng;
   m.eval();
   auto t0 = std::chrono::steady_clock::now();
-  train::evaluate(m, test, pre);
+  train::evaluate(m, test, pre, batch);
   Speed s;
   s.throughput = static_cast<double>(test.size()) /
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -106,6 +108,7 @@ Speed measure_speed(nn::Module& m, const data::TensorDataset& test, const data::
 
 // A trained classifier loaded for compression, with its data and training configuration.
 struct Subject {
+  io::Checkpoint ck;
   std::string name;
   nn::ModulePtr model;
   data::Preprocess pre;
@@ -122,6 +125,7 @@ Subject load_subject(const CompressRunOptions& o, const char* cmd) {
   Subject s;
   s.model = train::model_from_checkpoint(ck, &s.pre, &s.mc, &s.name);
   s.cfg.merge_json(ck.get("train_config"));
+  s.ck = std::move(ck);
   s.d = load_limited(s.cfg.data, o.limit_train, o.limit_test);
   return s;
 }
@@ -292,6 +296,71 @@ int run_compress(const CompressOptions& o) {
   std::printf("test accuracy: %.4f before, %.4f compressed, %.4f after fine-tuning\nwrote %s/compressed.ckpt, "
               "%s/model.safetensors, %s/compress.json\n",
               acc_before, acc_compressed, acc_final, out.c_str(), out.c_str(), out.c_str());
+  return 0;
+}
+
+int run_quantize(const QuantizeCliOptions& o) {
+  NABLA_CHECK(o.calib_batches >= 1, "quantize: --calib-batches must be >= 1, got {}", o.calib_batches);
+  Subject s = load_subject(o.run, "quantize");
+  nn::Module& model = *s.model;
+  NABLA_CHECK(!quant::is_quantized(model), "quantize: {} is quantized already", o.run.checkpoint);
+  const double acc_before = train::evaluate(model, *s.d.test, s.pre).accuracy;
+  const Speed before = measure_speed(model, *s.d.test, s.pre, 200, 128);
+  std::printf("%s (%lld parameters): test accuracy %.4f in f32\n", s.name.c_str(), (long long)model.num_parameters(),
+              acc_before);
+  const int64_t batch = 128, n = s.d.train->size();
+  quant::QuantizeOptions qo;
+  qo.observer = quant::Observer(o.observer);
+  if (o.reduce_range != "auto") qo.reduce_range = o.reduce_range == "on";
+  qo.skip = split_csv(o.skip);
+  Tensor example = s.pre.apply(s.d.train->inputs().narrow(0, 0, std::min<int64_t>(2, n)));
+  auto r = quant::quantize(
+      model,
+      [&](nn::Module& m) {  // the first calib_batches batches of the training split
+        for (int64_t b = 0; b < o.calib_batches && b * batch < n; ++b)
+          m(s.pre.apply(s.d.train->inputs().narrow(0, b * batch, std::min(batch, n - b * batch))));
+      },
+      example, qo);
+  for (const auto& f : r.folded) std::printf("folded batch norm %s into its convolution\n", f.c_str());
+  std::printf("%-24s %-7s %12s %6s %6s\n", "layer", "type", "input scale", "zero", "bits");
+  nlohmann::json layers = nlohmann::json::array();
+  for (const auto& l : r.layers) {
+    std::printf("%-24s %-7s %12.6g %6d %6d\n", l.path.c_str(), l.type.c_str(), l.input.scale, l.input.zero_point,
+                l.qmax == 127 ? 8 : 7);
+    layers.push_back({{"layer", l.path}, {"type", l.type}, {"input_scale", l.input.scale},
+                      {"input_zero_point", l.input.zero_point}, {"weight_bits", l.qmax == 127 ? 8 : 7}});
+  }
+  const double acc_after = train::evaluate(model, *s.d.test, s.pre).accuracy;
+  const Speed after = measure_speed(model, *s.d.test, s.pre, 200, 128);
+  int64_t bytes_before = 0, bytes_after = 0;
+  for (const auto& [k, t] : s.ck.model) bytes_before += t.numel() * static_cast<int64_t>(dtype_size(t.dtype()));
+  io::TensorMap sd = model.state_dict();
+  for (const auto& [k, t] : sd) bytes_after += t.numel() * static_cast<int64_t>(dtype_size(t.dtype()));
+  fs::create_directories(o.run.out);
+  io::Checkpoint ck;
+  ck.model = sd;
+  ck.meta = s.ck.meta;
+  ck.meta["quantized"] = nlohmann::json{{"folded", r.folded}, {"observer", o.observer}}.dump();
+  const std::string out = o.run.out;
+  io::save_checkpoint((fs::path(out) / "quantized.ckpt").string(), ck);
+  io::save_safetensors((fs::path(out) / "model.safetensors").string(), sd);
+  nlohmann::json summary{{"checkpoint", o.run.checkpoint}, {"model", s.name},
+                         {"observer", o.observer},           {"calib_batches", o.calib_batches},
+                         {"layers", layers},                 {"folded", r.folded},
+                         {"int8_pairs_saturate", quant::int8_pairs_saturate()},
+                         {"bytes_before", bytes_before},     {"bytes_after", bytes_after},
+                         {"accuracy_before", acc_before},    {"accuracy_after", acc_after},
+                         {"throughput_before", before.throughput}, {"throughput_after", after.throughput},
+                         {"latency_ms_before", before.latency_ms}, {"latency_ms_after", after.latency_ms}};
+  io::write_file_atomic((fs::path(out) / "quantize.json").string(), summary.dump() + "\n");
+  std::printf("model bytes: %lld -> %lld (%.2fx smaller)\n", (long long)bytes_before, (long long)bytes_after,
+              double(bytes_before) / double(std::max<int64_t>(bytes_after, 1)));
+  std::printf("inference: %.0f -> %.0f examples/s (batches of 128, %.2fx), batch-1 latency %.3f -> %.3f ms (%.2fx)\n",
+              before.throughput, after.throughput, after.throughput / before.throughput, before.latency_ms,
+              after.latency_ms, before.latency_ms / after.latency_ms);
+  std::printf("test accuracy: %.4f f32, %.4f int8 (%+.2f points)\nwrote %s/quantized.ckpt, %s/model.safetensors, "
+              "%s/quantize.json\n",
+              acc_before, acc_after, 100 * (acc_after - acc_before), out.c_str(), out.c_str(), out.c_str());
   return 0;
 }
 

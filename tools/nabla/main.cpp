@@ -252,6 +252,20 @@ int main(int argc, char** argv) {
   prune_cmd->add_flag("--shrink", pro.shrink, "structured: prune only convolutions that can lose channels and remove "
                                               "them, for a smaller dense model (FLOPs and speed reported)");
 
+  cli::QuantizeCliOptions qto;
+  auto* quantize_cmd = app.add_subcommand("quantize", "post-training int8 quantization from calibration batches; "
+                                                      "report accuracy, size and speed before and after");
+  cli::add_compress_run_options(*quantize_cmd, qto.run, "quantized.ckpt, model.safetensors, quantize.json");
+  quantize_cmd->add_option("--calib-batches", qto.calib_batches, "training batches of 128 the observers see "
+                                                                 "(default 10)")->check(kPositive);
+  quantize_cmd->add_option("--observer", qto.observer, "how input ranges are chosen: minmax, moving_average, "
+                                                       "percentile or histogram (least error; default)")
+      ->check(CLI::IsMember({"minmax", "moving_average", "percentile", "histogram"}));
+  quantize_cmd->add_option("--reduce-range", qto.reduce_range, "7-bit weights: auto (where int8 products can "
+                                                               "saturate: no VNNI), on or off")
+      ->check(CLI::IsMember({"auto", "on", "off"}));
+  quantize_cmd->add_option("--skip", qto.skip, "layers left in f32, comma-separated");
+
   cli::CompressOptions cpo;
   auto* compress_cmd = app.add_subcommand("compress", "factorize a trained model's Linear and Conv2d layers by "
                                                       "truncated SVD, or merge its LoRA adapters; report parameters, "
@@ -329,6 +343,11 @@ int main(int argc, char** argv) {
     }
     if (prune_cmd->parsed()) return cli::run_prune(pro);
     if (compress_cmd->parsed()) return cli::run_compress(cpo);
+    if (quantize_cmd->parsed()) {
+      NABLA_CHECK(qto.run.finetune_epochs == 0, "quantize: --finetune-epochs does not apply (the int8 model does not "
+                  "train; quantization-aware training is not built yet)");
+      return cli::run_quantize(qto);
+    }
     if (lottery->parsed()) {
       // The model's recommended training, with the flags given on top.
       train::TrainConfig given = lto.train;

@@ -45,6 +45,8 @@ class Conv2d : public Module {
   /// `nn::Conv2d conv(nn::Conv2dOptions(3, 16, 3).stride(2).padding(1).bias(false));`
   explicit Conv2d(const Conv2dOptions& o);
   Tensor forward(const Tensor& x) override;
+  /// The op's parameters these options give (padding resolved for "same").
+  Conv2dParams params() const;
   std::string type_name() const override { return "Conv2d"; }
   std::string extra_repr() const override;
   Tensor weight, bias;

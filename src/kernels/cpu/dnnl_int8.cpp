@@ -1,0 +1,159 @@
+#include "kernels/cpu/dnnl_int8.h"
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "kernels/cpu/dnnl_runtime.h"
+#include "kernels/cpu/isa.h"
+#include "kernels/cpu/parallel.h"
+
+#include <algorithm>
+
+namespace nabla::kernels {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+bool int8_pairs_saturate() {
+  static const bool saturate = [] {
+    const Isa isa = active_isa();
+    if (isa == Isa::avx512 && __builtin_cpu_supports("avx512vnni")) return false;
+    if (isa >= Isa::avx2 && __builtin_cpu_supports("avxvnni")) return false;
+    return true;
+  }();
+  return saturate;
+}
+
+void quantize_u8(const float* x, int64_t n, float inv_scale, int32_t zp, uint8_t* q) {
+  parallel_ranges(n, n, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      // Clamped first, then rounded by adding 1.5 * 2^23 (exact for |v| < 2^22): a loop the compiler vectorizes.
+      const float v = std::min(std::max(x[i] * inv_scale + static_cast<float>(zp), -1.0f), 256.0f);
+      const float r = (v + 12582912.0f) - 12582912.0f;
+      q[i] = static_cast<uint8_t>(std::min(std::max(r, 0.0f), 255.0f));
+    }
+  });
+}
+
+void dequantize_u8(const uint8_t* q, int64_t n, float scale, int32_t zp, float* x) {
+  parallel_ranges(n, n, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) x[i] = (static_cast<float>(q[i]) - static_cast<float>(zp)) * scale;
+  });
+}
+
+struct Int8Layer::Prim {
+  dnnl::primitive p;
+  memory::desc src, dst;
+  memory weights, bias;
+  memory scratch;
+};
+
+Int8Layer::Int8Layer(int64_t O, int64_t K, const int8_t* w, const float* ws, const float* b, float xs, int32_t zp)
+    : is_conv_(false), O_(O), K_(K), w_(w, w + O * K), has_bias_(b != nullptr), zp_(zp) {
+  for (int64_t o = 0; o < O; ++o) out_scale_.push_back(xs * ws[o]);
+  set_bias(b);
+}
+
+Int8Layer::Int8Layer(const Int8ConvGeometry& g, const int8_t* w, const float* ws, const float* b, float xs, int32_t zp)
+    : is_conv_(true), g_(g), O_(g.O), K_(g.C / g.groups * g.kh * g.kw), w_(w, w + g.O * K_), has_bias_(b != nullptr),
+      zp_(zp) {
+  for (int64_t o = 0; o < O_; ++o) out_scale_.push_back(xs * ws[o]);
+  set_bias(b);
+}
+
+Int8Layer::~Int8Layer() = default;
+
+void Int8Layer::set_bias(const float* b) {
+  // oneDNN 2.x scales the sum with the bias added (dst = scale * (sum + bias)): the bias goes in divided by the scale.
+  bias_.assign(static_cast<size_t>(O_), 0.0f);
+  if (b)
+    for (int64_t o = 0; o < O_; ++o) bias_[o] = out_scale_[o] != 0 ? b[o] / out_scale_[o] : 0.0f;
+}
+
+Int8Layer::Prim* Int8Layer::prim(const std::tuple<int64_t, int64_t, int64_t>& shape) {
+  auto it = prims_.find(shape);
+  if (it != prims_.end()) return it->second.get();
+  std::unique_ptr<Prim> p;
+  try {
+    const dnnl::engine& eng = dnnl_engine();
+    dnnl::primitive_attr attr;
+    attr.set_output_scales(1 << 1, out_scale_);  // per output channel: dim 1 of [M, O] and of [N, O, H, W]
+    if (zp_ != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {zp_});
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    p = std::make_unique<Prim>();
+    memory::desc b_md({1, O_}, dt::f32, tag::ab);
+    memory::desc w_user, w_pref;
+    if (!is_conv_) {
+      const int64_t M = std::get<0>(shape);
+      p->src = memory::desc({M, K_}, dt::u8, tag::ab);
+      p->dst = memory::desc({M, O_}, dt::f32, tag::ab);
+      w_user = memory::desc({K_, O_}, dt::s8, tag::ba);  // our [O, K] row-major is W^T
+      memory::desc w_any({K_, O_}, dt::s8, tag::any);
+      dnnl::matmul::desc d = has_bias_ ? dnnl::matmul::desc(p->src, w_any, b_md, p->dst)
+                                       : dnnl::matmul::desc(p->src, w_any, p->dst);
+      dnnl::matmul::primitive_desc pd(d, attr, eng);
+      w_pref = pd.weights_desc();
+      p->p = dnnl::matmul(pd);
+      p->scratch = memory(pd.scratchpad_desc(), eng);
+    } else {
+      const auto [N, H, W] = shape;
+      const int64_t Ho = (H + g_.pt + g_.pb - g_.dh * (g_.kh - 1) - 1) / g_.sh + 1;
+      const int64_t Wo = (W + g_.pl + g_.pr - g_.dw * (g_.kw - 1) - 1) / g_.sw + 1;
+      p->src = memory::desc({N, g_.C, H, W}, dt::u8, tag::nhwc);
+      p->dst = memory::desc({N, O_, Ho, Wo}, dt::f32, tag::nhwc);
+      memory::dims wd = g_.groups == 1
+                            ? memory::dims{O_, g_.C, g_.kh, g_.kw}
+                            : memory::dims{g_.groups, O_ / g_.groups, g_.C / g_.groups, g_.kh, g_.kw};
+      w_user = memory::desc(wd, dt::s8, g_.groups == 1 ? tag::oihw : tag::goihw);
+      memory::desc w_any(wd, dt::s8, tag::any);
+      b_md = memory::desc({O_}, dt::f32, tag::x);
+      memory::dims strides{g_.sh, g_.sw}, dil{g_.dh - 1, g_.dw - 1}, pl{g_.pt, g_.pl}, pr{g_.pb, g_.pr};
+      auto alg = dnnl::algorithm::convolution_direct;
+      auto inf = dnnl::prop_kind::forward_inference;
+      auto d = has_bias_ ? dnnl::convolution_forward::desc(inf, alg, p->src, w_any, b_md, p->dst, strides, dil, pl, pr)
+                         : dnnl::convolution_forward::desc(inf, alg, p->src, w_any, p->dst, strides, dil, pl, pr);
+      dnnl::convolution_forward::primitive_desc pd(d, attr, eng);
+      w_pref = pd.weights_desc();
+      p->p = dnnl::convolution_forward(pd);
+      p->scratch = memory(pd.scratchpad_desc(), eng);
+    }
+    memory user(w_user, eng, w_.data());
+    p->weights = memory(w_pref, eng);
+    dnnl::reorder(user, p->weights).execute(dnnl_stream(), user, p->weights);
+    p->bias = memory(b_md, eng, bias_.data());
+    dnnl_stream().wait();
+  } catch (const dnnl::error&) {
+    p.reset();
+  }
+  return prims_.emplace(shape, std::move(p)).first->second.get();
+}
+
+void Int8Layer::run(Prim& p, const uint8_t* x, float* y) {
+  const dnnl::engine& eng = dnnl_engine();
+  memory src(p.src, eng, const_cast<uint8_t*>(x)), dst(p.dst, eng, y);
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, p.weights}, {DNNL_ARG_DST, dst},
+                                       {DNNL_ARG_SCRATCHPAD, p.scratch}};
+  if (has_bias_) args[DNNL_ARG_BIAS] = p.bias;
+  p.p.execute(dnnl_stream(), args);
+  dnnl_stream().wait();
+}
+
+bool Int8Layer::linear(int64_t M, const uint8_t* x, float* y) {
+  if (!dnnl_enabled() || is_conv_ || M == 0) return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  Prim* p = prim({M, 0, 0});
+  if (!p) return false;
+  run(*p, x, y);
+  return true;
+}
+
+bool Int8Layer::conv(int64_t N, int64_t H, int64_t W, int64_t Ho, int64_t Wo, const uint8_t* x, float* y) {
+  if (!dnnl_enabled() || !is_conv_ || N == 0) return false;
+  std::lock_guard<std::mutex> lock(mu_);
+  Prim* p = prim({N, H, W});
+  if (!p || p->dst.dims()[2] != Ho || p->dst.dims()[3] != Wo) return false;
+  run(*p, x, y);
+  return true;
+}
+
+}  // namespace nabla::kernels

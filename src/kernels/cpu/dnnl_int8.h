@@ -1,0 +1,61 @@
+#pragma once
+// Quantized Linear and Conv2d on oneDNN's int8 kernels: u8 activations with
+// one scale and zero point, s8 weights with a scale per output channel, f32
+// bias and f32 output (y = x_scale * w_scale[o] * sum (x_q - x_zp) w_q + b[o]).
+// The weights are reordered to oneDNN's layout once per batch shape.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <tuple>
+#include <vector>
+
+namespace nabla::kernels {
+
+/// A convolution's geometry (the input size comes with each call).
+struct Int8ConvGeometry {
+  int64_t C = 0, O = 0, kh = 1, kw = 1, sh = 1, sw = 1, pt = 0, pb = 0, pl = 0, pr = 0, dh = 1, dw = 1, groups = 1;
+};
+
+/// True when this CPU's int8 products (u8 x s8 summed in pairs) can saturate:
+/// no VNNI (AVX512_VNNI or AVX-VNNI) within the ISA in use. Weights then keep
+/// to 7 bits (|q| <= 63), as PyTorch's reduce_range, so no pair overflows 16 bits.
+bool int8_pairs_saturate();
+
+/// q[i] = clamp(round(x[i] * inv_scale) + zero_point, 0, 255), rounding half
+/// to even (as nearbyint); on all threads when n is large.
+void quantize_u8(const float* x, int64_t n, float inv_scale, int32_t zero_point, uint8_t* q);
+/// x[i] = (q[i] - zero_point) * scale.
+void dequantize_u8(const uint8_t* q, int64_t n, float scale, int32_t zero_point, float* x);
+
+class Int8Layer {
+ public:
+  /// A Linear [O, K]: w_q row-major, scales and bias [O] (bias may be null).
+  Int8Layer(int64_t O, int64_t K, const int8_t* w_q, const float* w_scale, const float* bias, float x_scale,
+            int32_t x_zero_point);
+  /// A Conv2d: w_q [O, C / groups, kh, kw].
+  Int8Layer(const Int8ConvGeometry& g, const int8_t* w_q, const float* w_scale, const float* bias, float x_scale,
+            int32_t x_zero_point);
+  ~Int8Layer();
+  /// y [M, O] from x_q [M, K]. False (nothing written) when oneDNN cannot run it.
+  bool linear(int64_t M, const uint8_t* x_q, float* y);
+  /// y [N, Ho, Wo, O] (channels-last) from x_q [N, H, W, C] (channels-last). False when oneDNN cannot run it.
+  bool conv(int64_t N, int64_t H, int64_t W, int64_t Ho, int64_t Wo, const uint8_t* x_q, float* y);
+
+ private:
+  struct Prim;
+  void set_bias(const float* b);
+  void run(Prim& p, const uint8_t* x, float* y);
+  Prim* prim(const std::tuple<int64_t, int64_t, int64_t>& shape);
+  bool is_conv_;
+  Int8ConvGeometry g_;
+  int64_t O_, K_;
+  std::vector<int8_t> w_;
+  std::vector<float> out_scale_, bias_;
+  bool has_bias_;
+  int32_t zp_;
+  std::mutex mu_;
+  std::map<std::tuple<int64_t, int64_t, int64_t>, std::unique_ptr<Prim>> prims_;  // null: oneDNN refused
+};
+
+}  // namespace nabla::kernels
