@@ -10,6 +10,7 @@
 
 #include "nabla/data/readers.h"
 #include "nabla/nabla.h"
+#include "nabla/compress/quantize.h"
 #include "nabla/train/lottery.h"
 #include "nabla/train/trainer.h"
 
@@ -250,4 +251,21 @@ TEST(Learn, DistilledMlpFromALenetTeacher) {
   RecordProperty("distilled_acc", std::to_string(taught));
   EXPECT_GT(taught, 0.72);
   std::filesystem::remove_all(dir);
+}
+
+// int8 post-training quantization of a trained LeNet (batch norm-free, 4
+// calibration batches, the default observer): within a point of f32.
+TEST(Learn, Int8LenetKeepsItsAccuracy) {
+  auto [d, c, mc] = subset("lenet", 5000, 2);
+  auto m = models::create("lenet", mc);
+  const double f32 = train::Trainer(c, m, mc, d).fit().back().test_acc;
+  Tensor x = d.train->inputs();
+  auto batch = [&](int64_t b) { return c.preprocess.apply(x.narrow(0, b * 128, 128)); };
+  quant::quantize(*m, [&](nn::Module& net) { for (int64_t b = 0; b < 4; ++b) net(batch(b)); }, batch(0));
+  ASSERT_TRUE(quant::is_quantized(*m));
+  const double int8 = train::evaluate(*m, *d.test, c.preprocess).accuracy;
+  RecordProperty("f32_acc", std::to_string(f32));
+  RecordProperty("int8_acc", std::to_string(int8));
+  EXPECT_GT(f32, 0.7);
+  EXPECT_GT(int8, f32 - 0.01);
 }
