@@ -57,6 +57,28 @@ std::vector<double> nice_ticks(double& lo, double& hi, int want) {
   return t;
 }
 
+// A logarithmic axis (lo, hi in log10 units): ticks at 1, 2 and 5 times powers
+// of ten that fall inside, thinned to powers of ten (then to every other one)
+// when there are too many; linear ticks of the logarithm when fewer than 2 fit.
+std::vector<double> log_ticks(double& lo, double& hi, int want) {
+  for (const std::vector<double>& mantissas : {std::vector<double>{1, 2, 5}, std::vector<double>{1}}) {
+    std::vector<double> t;
+    for (double k = std::floor(lo) - 1; k <= std::ceil(hi) + 1; ++k)
+      for (double m : mantissas) {
+        const double v = k + std::log10(m);
+        if (v >= lo - 1e-9 && v <= hi + 1e-9) t.push_back(v);
+      }
+    if (t.size() < 2) break;
+    if (static_cast<int>(t.size()) <= want + 2) return t;
+    if (mantissas.size() == 1) {
+      std::vector<double> every_other;
+      for (size_t i = 0; i < t.size(); i += 2) every_other.push_back(t[i]);
+      return every_other;
+    }
+  }
+  return nice_ticks(lo, hi, want);
+}
+
 std::string tick_label(double v) {
   if (v != 0 && (std::abs(v) >= 1e5 || std::abs(v) < 1e-3)) return fmt::format("{:.0e}", v);
   std::string s = fmt::format("{:.4f}", v);
@@ -83,7 +105,8 @@ void draw_panel(cairo_t* cr, const Panel& p, double x0, double w, double h) {
         yr.add(p.log_y ? std::log10(s.y[i]) : s.y[i]);
       }
   NABLA_CHECK(!xr.empty(), "plot: panel '{}' has no finite point to draw", p.title);
-  std::vector<double> xt = nice_ticks(xr.lo, xr.hi, 6), yt = nice_ticks(yr.lo, yr.hi, 5);
+  std::vector<double> xt = p.log_x ? log_ticks(xr.lo, xr.hi, 6) : nice_ticks(xr.lo, xr.hi, 6);
+  std::vector<double> yt = p.log_y ? log_ticks(yr.lo, yr.hi, 5) : nice_ticks(yr.lo, yr.hi, 5);
   const double xpad = 0.02 * (xr.hi - xr.lo);  // room for the end points' markers
   auto px_raw = [&](double t) { return left + (t - xr.lo + xpad) / (xr.hi - xr.lo + 2 * xpad) * (right - left); };
   auto px = [&](double v) { return px_raw(p.log_x ? std::log10(v) : v); };
