@@ -17,7 +17,7 @@ namespace nabla::compress {
 struct LoRAOptions {
   int64_t rank = 8;
   double alpha = 16.0;               ///< the update is scaled by alpha / rank
-  std::vector<std::string> targets;  ///< Linear layer paths; empty: every Linear
+  std::vector<std::string> targets = {};  ///< Linear layer paths; empty: every Linear
   bool freeze_base = true;           ///< every other parameter stops requiring grad
 };
 

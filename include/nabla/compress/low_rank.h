@@ -23,7 +23,7 @@ struct LowRankOptions {
   /// Factorize a layer only when its factors hold at most this share of its
   /// weights (two products instead of one cost time; a small saving does not pay)
   double max_ratio = 0.8;
-  std::vector<std::string> skip;  ///< layer paths left as they are ("fc2")
+  std::vector<std::string> skip = {};  ///< layer paths left as they are ("fc2")
 };
 
 /// One factorized (or skipped) layer.

@@ -65,8 +65,8 @@ struct QuantizeOptions {
   Observer observer = Observer::histogram;
   bool fold_batch_norm = true;
   /// 7-bit weights; default: where int8 pairs saturate (no VNNI)
-  std::optional<bool> reduce_range;
-  std::vector<std::string> skip;  ///< layer paths left in f32
+  std::optional<bool> reduce_range = std::nullopt;
+  std::vector<std::string> skip = {};  ///< layer paths left in f32
 };
 
 /// One quantized layer.
