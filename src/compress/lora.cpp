@@ -127,6 +127,9 @@ int64_t adopt_lora(nn::Module& model, const std::map<std::string, Tensor>& state
     auto it = state.find((path.empty() ? "" : path + ".") + "lora_A.weight");
     auto* l = dynamic_cast<nn::Linear*>(m.get());
     if (it == state.end() || !l || l->delegate()) continue;
+    NABLA_CHECK(it->second.dim() == 2 && it->second.size(0) >= 1 && it->second.size(1) == l->in_features,
+                "lora: '{}' has shape {}; the layer wants [rank, {}]", it->first, shape_str(it->second.sizes()),
+                l->in_features);
     attach(*l, it->second.size(0), alpha);
     ++n;
   }

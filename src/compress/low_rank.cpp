@@ -129,6 +129,14 @@ int64_t adopt_low_rank(nn::Module& model, const std::map<std::string, Tensor>& s
   for (auto& [path, m] : model.named_modules()) {
     auto it = state.find((path.empty() ? "" : path + ".") + kChild + ".0.weight");
     if (it == state.end() || !factorable(*m)) continue;
+    // The factor's shape must be the layer's with its rows replaced by the rank (nothing is sized from a
+    // state_dict that does not fit the model).
+    Shape want = weight_of(*m).sizes();
+    const Shape& got = it->second.sizes();
+    NABLA_CHECK(got.size() == want.size() && !got.empty() && got[0] >= 1 &&
+                    std::equal(got.begin() + 1, got.end(), want.begin() + 1),
+                "low_rank: '{}.{}.0.weight' has shape {}; {}'s weight {} wants [rank, {}]", path, kChild,
+                shape_str(got), m->type_name(), shape_str(want), shape_str(Shape(want.begin() + 1, want.end())));
     const DType dt = weight_of(*m).dtype();
     nn::ModulePtr f = factors(*m, it->second.size(0));
     f->to(dt);

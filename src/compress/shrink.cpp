@@ -231,6 +231,9 @@ int64_t adopt_shapes(nn::Module& model, const std::map<std::string, Tensor>& sta
       if (!w || w->dim() != 4 || c->is_computed_tensor("weight") || w->sizes() == c->weight.sizes()) continue;
       const Shape& ws = w->sizes();
       if (c->options.groups != 1 || ws[2] != c->weight.size(2) || ws[3] != c->weight.size(3)) continue;
+      NABLA_CHECK(ws[0] >= 1 && ws[1] >= 1 && ws[0] <= c->out_channels && ws[1] <= c->in_channels,
+                  "shrunk checkpoint: '{}' has weight {}; a shrunk layer of {} keeps between 1 and all its channels",
+                  path, shape_str(ws), shape_str(c->weight.sizes()));
       c->weight = resized(c->weight, ws);
       if (c->bias.defined()) c->bias = resized(c->bias, {ws[0]});
       c->out_channels = ws[0];
@@ -241,6 +244,8 @@ int64_t adopt_shapes(nn::Module& model, const std::map<std::string, Tensor>& sta
       if (!w) w = find(state, path, "weight");
       if (!w || w->dim() != 1 || w->size(0) == b->num_features) continue;
       const int64_t f = w->size(0);
+      NABLA_CHECK(f >= 1 && f <= b->num_features, "shrunk checkpoint: '{}' has {} features, the layer {}", path, f,
+                  b->num_features);
       if (b->weight.defined()) b->weight = resized(b->weight, {f});
       if (b->bias.defined()) b->bias = resized(b->bias, {f});
       if (b->running_mean.defined()) b->running_mean = resized(b->running_mean, {f});
@@ -250,6 +255,9 @@ int64_t adopt_shapes(nn::Module& model, const std::map<std::string, Tensor>& sta
     } else if (auto* l = dynamic_cast<nn::Linear*>(m.get())) {
       const Tensor* w = find(state, path, "weight");
       if (!w || w->dim() != 2 || l->is_computed_tensor("weight") || w->sizes() == l->weight.sizes()) continue;
+      NABLA_CHECK(w->size(0) == l->out_features && w->size(1) >= 1 && w->size(1) <= l->in_features,
+                  "shrunk checkpoint: '{}' has weight {}; a shrunk Linear of {} keeps its outputs and some inputs",
+                  path, shape_str(w->sizes()), shape_str(l->weight.sizes()));
       l->weight = resized(l->weight, w->sizes());
       if (l->bias.defined()) l->bias = resized(l->bias, {w->size(0)});
       l->in_features = w->size(1);

@@ -114,4 +114,8 @@ TEST(LowRank, AStateDictRebuildsTheFactorizedModel) {
   fresh->load_state_dict(m->state_dict());
   EXPECT_TRUE(allclose((*fresh)(x), y, 1e-6, 1e-6));
   EXPECT_EQ(fresh->num_parameters(), m->num_parameters());
+  // A factor that does not fit the layer is refused before anything is sized from it.
+  auto bad = m->state_dict();
+  bad["3.low_rank.0.weight"] = zeros({1000000000, 0});
+  EXPECT_THROW(compress::adopt_low_rank(*net(5), bad), Error);
 }

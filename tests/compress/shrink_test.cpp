@@ -93,6 +93,9 @@ TEST(Shrink, RemovingTheChannelsThatAreOffKeepsTheFunction) {
   // The shrunk state_dict loads into a fresh model once its layers take its shapes.
   auto fresh = std::make_shared<Net>();
   EXPECT_THROW(fresh->load_state_dict(net->state_dict()), Error);
+  auto hostile = net->state_dict();
+  hostile["c1.weight"] = zeros({1000000000, 0, 3, 3});  // a huge channel count with no data behind it
+  EXPECT_THROW(compress::adopt_shapes(*std::make_shared<Net>(), hostile), Error);
   EXPECT_EQ(compress::adopt_shapes(*fresh, net->state_dict()), 3);  // c1, b1, c2
   fresh->load_state_dict(net->state_dict());
   fresh->eval();
