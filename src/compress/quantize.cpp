@@ -215,7 +215,11 @@ class Int8Delegate : public nn::Module {
     if (kernel_ && built_for_ == contents()) return;
     dq_w_ = Tensor();
     const float s = in_scale_->const_data<float>()[0];
-    const int32_t zp = static_cast<int32_t>(in_zp_->const_data<int64_t>()[0]);
+    const int64_t zp64 = in_zp_->const_data<int64_t>()[0];
+    NABLA_CHECK(std::isfinite(s) && s > 0 && zp64 >= 0 && zp64 <= 255,
+                "{} (int8): input scale {} and zero point {} are not a u8 quantization (scale > 0, zero point in "
+                "[0, 255])", base_.type_name(), s, zp64);
+    const int32_t zp = static_cast<int32_t>(zp64);
     const int8_t* w = weight_->const_data<int8_t>();
     const float* ws = scale_->const_data<float>();
     const float* b = bias_->const_data<float>();
