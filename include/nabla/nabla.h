@@ -47,6 +47,7 @@
 #include "nabla/ops/norm.h"
 #include "nabla/ops/interpolate.h"
 #include "nabla/ops/pool.h"
+#include "nabla/ops/quantize.h"
 #include "nabla/ops/recurrent.h"
 #include "nabla/ops/scan.h"
 #include "nabla/ops/reduce.h"

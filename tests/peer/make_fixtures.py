@@ -190,6 +190,10 @@ CASES = {
     "mse_loss": (F.mse_loss, [("n", [4, 5]), ("n", [4, 5])]),
     "l1_loss": (lambda a, b: F.l1_loss(a, b, reduction="sum"), [("n", [4, 5]), ("n", [4, 5])]),
     "smooth_l1_loss": (lambda a, b: F.smooth_l1_loss(a, b, beta=0.5), [("n", [4, 5]), ("n", [4, 5])]),
+    "fake_quant_tensor": (lambda x: torch.fake_quantize_per_tensor_affine(x, 0.02, 3, -128, 127), [("n", [4, 5])]),
+    "fake_quant_channel": (lambda x: torch.fake_quantize_per_channel_affine(
+        x, torch.tensor([0.01, 0.02, 0.05]), torch.tensor([0, 10, -5], dtype=torch.int32), 1, -128, 127),
+        [("n", [4, 3, 5])]),
     "kl_div_batchmean": (lambda x, t: F.kl_div(F.log_softmax(x, 1), F.softmax(t, 1), reduction="batchmean"),
                          [("n", [6, 5]), ("n", [6, 5])]),
     "kl_div_log_target": (lambda x, t: F.kl_div(F.log_softmax(x, 1), F.log_softmax(t, 1), reduction="sum",

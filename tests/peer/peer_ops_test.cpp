@@ -14,6 +14,7 @@
 
 #include "nabla/io/safetensors.h"
 #include "nabla/nabla.h"
+#include "nabla/ops/quantize.h"
 #include "support/gradcheck.h"
 
 using namespace nabla;
@@ -160,6 +161,12 @@ const std::map<std::string, OpFn>& cases() {
       {"mse_loss", [](const Ins& i) { return mse_loss(i[0], i[1]); }},
       {"l1_loss", [](const Ins& i) { return l1_loss(i[0], i[1], Reduction::Sum); }},
       {"smooth_l1_loss", [](const Ins& i) { return smooth_l1_loss(i[0], i[1], Reduction::Mean, 0.5); }},
+      {"fake_quant_tensor", [](const Ins& i) { return fake_quantize_per_tensor_affine(i[0], 0.02, 3, -128, 127); }},
+      {"fake_quant_channel",
+       [](const Ins& i) {
+         return fake_quantize_per_channel_affine(i[0], from_vector<float>({0.01f, 0.02f, 0.05f}),
+                                                 from_vector<int64_t>({0, 10, -5}), 1, -128, 127);
+       }},
       {"kl_div_batchmean",
        [](const Ins& i) { return kl_div(log_softmax(i[0], 1), softmax(i[1], 1), Reduction::BatchMean); }},
       {"kl_div_log_target",
