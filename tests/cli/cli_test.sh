@@ -212,6 +212,10 @@ check "quantize reports accuracy" grep -q "^test accuracy: 0\.[0-9]* f32, 0\.[0-
 check "quantize reports size" grep -q "^model bytes: [0-9]* -> [0-9]* (3\.[0-9]*x smaller)" "$work/q.out"
 "$NABLA" eval "$work/q/quantized.ckpt" --limit-test 300 >"$work/qeval.out" 2>&1
 check "eval of an int8 checkpoint" grep -q "^test accuracy: 0\.[0-9]" "$work/qeval.out"
+"$NABLA" quantize "$work/ln/best.ckpt" --qat-epochs 1 --calib-batches 2 --limit-train 500 --limit-test 200 \
+  --out "$work/qat" --no-progress >"$work/qat.out" 2>&1
+check "quantization-aware training" grep -q "^quantization-aware training: 1 epochs, test accuracy 0\.[0-9]" "$work/qat.out"
+check "qat then int8" grep -q "^test accuracy: 0\.[0-9]* f32, 0\.[0-9]* int8" "$work/qat.out"
 expect_error "quantize twice" "quantized already" quantize "$work/q/quantized.ckpt" --out "$work/x"
 expect_error "quantize observer" "observer" quantize "$work/ln/best.ckpt" --observer best --out "$work/x"
 # Sparse inference: the pruned MLP's layers through the CSR kernel.

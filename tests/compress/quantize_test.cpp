@@ -151,3 +151,31 @@ TEST(Quantize, BatchNormsFoldAndQuantizedStateDictsLoadBack) {
   fresh->eval();
   EXPECT_TRUE(allclose((*fresh)(x), (*net)(x), 0, 0));
 }
+
+// Quantization-aware training: the layers compute on fake-quantized input and
+// weights (the first batch sets the input range), gradients pass straight
+// through to the unchanged parameters, and removing it gives the f32 layer back.
+TEST(Quantize, AwareTrainingFakeQuantizesAndTrainsThePlainParameters) {
+  manual_seed(6);
+  auto fc = std::make_shared<nn::Linear>(5, 3);
+  Tensor x = randn({4, 5});
+  Tensor plain = (*fc)(x).detach();
+  auto keys = fc->state_dict();
+  quant::QuantizeOptions o;
+  o.reduce_range = false;
+  EXPECT_EQ(quant::prepare_qat(*fc, o), (std::vector<std::string>{""}));
+  fc->train();
+  Tensor y = (*fc)(x);
+  const double lo = std::min(0.0, min(x).item()), hi = std::max(0.0, max(x).item());
+  const double s = (hi - lo) / 255.0;
+  Tensor xq = fake_quantize_per_tensor_affine(x, s, std::llround(-lo / s), 0, 255);
+  Tensor ws = amax(abs(fc->weight.detach()), {1}) / 127.0;
+  Tensor wq = fake_quantize_per_channel_affine(fc->weight.detach(), ws, zeros({3}, DType::i64), 0, -127, 127);
+  EXPECT_TRUE(allclose(y, linear(xq, wq, fc->bias), 1e-6, 1e-6));
+  EXPECT_GT(max(abs(y - plain)).item(), 0.0);  // it is not the f32 layer
+  sum(y).backward();
+  EXPECT_TRUE(fc->weight.grad().defined());
+  EXPECT_EQ(fc->state_dict().size(), keys.size());
+  EXPECT_EQ(quant::remove_qat(*fc), 1);
+  EXPECT_TRUE(allclose((*fc)(x), plain, 0, 0));
+}

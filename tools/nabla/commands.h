@@ -117,6 +117,7 @@ struct QuantizeCliOptions {
   std::string observer = "histogram";
   std::string reduce_range = "auto";  ///< auto | on | off: 7-bit weights
   std::string skip;                   ///< layers left in f32, comma-separated
+  int64_t qat_epochs = 0;             ///< quantization-aware training first (the run's finetune options)
 };
 int run_quantize(const QuantizeCliOptions& o);
 /// Options of `nabla lottery`: the training is a TrainConfig, per round.

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <cstdio>
 #include <filesystem>
 
@@ -313,6 +314,16 @@ int run_quantize(const QuantizeCliOptions& o) {
   qo.observer = quant::Observer(o.observer);
   if (o.reduce_range != "auto") qo.reduce_range = o.reduce_range == "on";
   qo.skip = split_csv(o.skip);
+  double acc_qat = std::numeric_limits<double>::quiet_NaN();
+  if (o.qat_epochs > 0) {
+    quant::prepare_qat(model, qo);
+    CompressRunOptions ft = o.run;
+    ft.finetune_epochs = o.qat_epochs;
+    acc_qat = finetune_and_save(s, ft, "qat.ckpt", acc_before);
+    quant::remove_qat(model);
+    std::printf("quantization-aware training: %lld epochs, test accuracy %.4f with fake quantization\n",
+                (long long)o.qat_epochs, acc_qat);
+  }
   Tensor example = s.pre.apply(s.d.train->inputs().narrow(0, 0, std::min<int64_t>(2, n)));
   auto r = quant::quantize(
       model,
@@ -350,6 +361,7 @@ int run_quantize(const QuantizeCliOptions& o) {
                          {"int8_pairs_saturate", quant::int8_pairs_saturate()},
                          {"bytes_before", bytes_before},     {"bytes_after", bytes_after},
                          {"accuracy_before", acc_before},    {"accuracy_after", acc_after},
+                         {"qat_epochs", o.qat_epochs},       {"accuracy_qat", std::isnan(acc_qat) ? nlohmann::json() : nlohmann::json(acc_qat)},
                          {"throughput_before", before.throughput}, {"throughput_after", after.throughput},
                          {"latency_ms_before", before.latency_ms}, {"latency_ms_after", after.latency_ms}};
   io::write_file_atomic((fs::path(out) / "quantize.json").string(), summary.dump() + "\n");

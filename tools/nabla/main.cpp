@@ -265,6 +265,9 @@ int main(int argc, char** argv) {
                                                                "saturate: no VNNI), on or off")
       ->check(CLI::IsMember({"auto", "on", "off"}));
   quantize_cmd->add_option("--skip", qto.skip, "layers left in f32, comma-separated");
+  quantize_cmd->add_option("--qat-epochs", qto.qat_epochs, "quantization-aware training epochs before converting "
+                                                          "(fake-quantized inputs and weights; default 0)")
+      ->check(kNonNegative);
 
   cli::CompressOptions cpo;
   auto* compress_cmd = app.add_subcommand("compress", "factorize a trained model's Linear and Conv2d layers by "
@@ -345,7 +348,7 @@ int main(int argc, char** argv) {
     if (compress_cmd->parsed()) return cli::run_compress(cpo);
     if (quantize_cmd->parsed()) {
       NABLA_CHECK(qto.run.finetune_epochs == 0, "quantize: --finetune-epochs does not apply (the int8 model does not "
-                  "train; quantization-aware training is not built yet)");
+                  "train); --qat-epochs trains before converting");
       return cli::run_quantize(qto);
     }
     if (lottery->parsed()) {

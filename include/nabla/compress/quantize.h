@@ -93,6 +93,18 @@ QuantizeResult quantize(nn::Module& model, const std::function<void(nn::Module&)
 int64_t adopt_int8(nn::Module& model, const std::map<std::string, Tensor>& state,
                    const std::vector<std::string>& folded);
 
+/// Quantization-aware training: every Linear and Conv2d (f32, not skipped)
+/// computes with fake-quantized inputs (u8, the range a moving average of the
+/// batches' min and max, factor 0.01, updated in training mode and frozen in
+/// eval) and fake-quantized weights (symmetric per output channel, 7 bits where
+/// int8 pairs saturate, as quantize will use), gradients straight through
+/// (fake_quantize_per_*_affine). The parameters keep their names; the
+/// state_dict is unchanged. Returns the layers prepared.
+std::vector<std::string> prepare_qat(nn::Module& model, const QuantizeOptions& options = {});
+/// Ends quantization-aware training: the layers compute in f32 again, with
+/// the weights it trained (then `quantize` converts them). Returns the count.
+int64_t remove_qat(nn::Module& model);
+
 /// True when this CPU's int8 products can saturate (no VNNI in the ISA in use):
 /// quantize then keeps weights to 7 bits unless told otherwise.
 bool int8_pairs_saturate();
