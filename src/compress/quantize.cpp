@@ -8,6 +8,7 @@
 #include "kernels/cpu/dnnl_int8.h"
 #include "compress/layer_access.h"
 #include "nabla/autograd/grad_mode.h"
+#include "nabla/compress/lora.h"
 #include "nabla/compress/prune.h"
 #include "nabla/nn/layers.h"
 #include "nabla/ops/conv.h"
@@ -279,6 +280,9 @@ QuantizeResult quantize(nn::Module& model, const std::function<void(nn::Module&)
                         const QuantizeOptions& o) {
   QuantizeResult r;
   const bool was_training = model.is_training();
+  // Pruning masks and LoRA adapters are folded into plain weights first: what is quantized is what the layer computes.
+  prune::remove_all(model);
+  compress::merge_lora(model);
   if (o.fold_batch_norm) {
     for (const auto& [conv_path, bn_path] : prune::conv_bn_pairs(model, example)) {
       auto* conv = dynamic_cast<nn::Conv2d*>(&model.get_submodule(conv_path));
@@ -340,6 +344,7 @@ QuantizeResult quantize(nn::Module& model, const std::function<void(nn::Module&)
     r.layers.push_back({path, m->type_name(), in, qmax});
   }
   model.train(was_training);
+  NABLA_CHECK(!r.layers.empty() || layers.empty(), "quantize: no layer was called while calibrating");
   return r;
 }
 

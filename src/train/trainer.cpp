@@ -305,6 +305,8 @@ Trainer::Trainer(TrainConfig cfg, nn::ModulePtr model, models::ModelConfig model
     NABLA_CHECK(cfg_.kd_alpha >= 0 && cfg_.kd_alpha <= 1, "--kd-alpha must be in [0, 1], got {}", cfg_.kd_alpha);
     teacher_ = std::make_unique<Teacher>(cfg_.teacher, cfg_.preprocess, model_cfg_);
   }
+  NABLA_CHECK(!quant::is_quantized(*model_), "{} is quantized (int8): int8 models run inference (eval, predict); "
+              "train the f32 checkpoint, or quantize with --qat-epochs", cfg_.model);
   NABLA_CHECK(cfg_.lora >= 0, "--lora must be a rank >= 1 (0 disables), got {}", cfg_.lora);
   if (cfg_.lora > 0 && !compress::has_lora(*model_)) {
     compress::LoRAOptions lo;

@@ -163,6 +163,8 @@ int run_prune(const PruneOptions& o) {
   NABLA_CHECK(o.score_batches >= 1, "prune: --score-batches must be >= 1, got {}", o.score_batches);
   Subject s = load_subject(o.run, "prune");
   nn::Module& model = *s.model;
+  NABLA_CHECK(!quant::is_quantized(model), "prune: {} is quantized (int8); prune the f32 checkpoint, then quantize",
+              o.run.checkpoint);
   NABLA_CHECK(!prune::targets(model).empty(), "prune: {} has no weights to prune", s.name);
 
   const int64_t params = model.num_parameters(), before_nz = prunable_nonzero(model);
@@ -238,6 +240,10 @@ int run_compress(const CompressOptions& o) {
   NABLA_CHECK(o.energy <= 1, "compress: --energy must be in (0, 1], got {}", o.energy);
   Subject s = load_subject(o.run, "compress");
   nn::Module& model = *s.model;
+  NABLA_CHECK(!quant::is_quantized(model), "compress: {} is quantized (int8); compress the f32 checkpoint",
+              o.run.checkpoint);
+  NABLA_CHECK(o.merge_lora || !compress::has_lora(model), "compress: {} has LoRA adapters; merge them first "
+              "(--merge-lora), then factorize", o.run.checkpoint);
   const int64_t params_before = model.num_parameters();
   const double acc_before = train::evaluate(model, *s.d.test, s.pre).accuracy;
   const Speed speed_before = measure_speed(model, *s.d.test, s.pre);

@@ -76,7 +76,8 @@ struct QuantizedLayer {
   int qmax = 127;
 };
 
-/// Quantizes `model` (in place): folds each conv's batch norm (found by running
+/// Quantizes `model` (in place): bakes pruning masks and merges LoRA adapters
+/// into the weights, folds each conv's batch norm (found by running
 /// `example`), observes every Linear and Conv2d input while `calibrate(model)`
 /// runs batches (in eval mode, without autograd), then swaps each such layer
 /// for its int8 form. Returns the layers quantized and the batch norms folded.
