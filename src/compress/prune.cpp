@@ -248,22 +248,26 @@ void ln_structured(nn::Module& module, const std::string& name, double amount, d
 }
 
 std::vector<std::pair<std::string, std::string>> conv_bn_pairs(nn::Module& model, const Tensor& example) {
+  // The tensors are held, not just their addresses: a freed output's address may come back for a later
+  // tensor and pair a batch norm with the wrong convolution.
   struct Call {
     std::string path;
     nn::Module* module;
-    const TensorImpl* in;
-    const TensorImpl* out;
+    Tensor in, out;
+    const TensorImpl* in_impl() const { return in.impl_ptr().get(); }
+    const TensorImpl* out_impl() const { return out.impl_ptr().get(); }
   };
   std::vector<Call> calls;
   compress::detail::run_recording_calls(model, example, false,
                               [&calls](const std::string& p, nn::Module& mod, const Tensor& in, const Tensor& out) {
-                                calls.push_back({p, &mod, in.impl_ptr().get(), out.impl_ptr().get()});
+                                calls.push_back({p, &mod, in, out});
                               });
   std::vector<std::pair<std::string, std::string>> out;
   for (const Call& bn : calls) {
     if (!dynamic_cast<nn::BatchNorm*>(bn.module)) continue;
     for (const Call& c : calls)
-      if (c.out == bn.in && (dynamic_cast<nn::Conv2d*>(c.module) || dynamic_cast<nn::Conv1d*>(c.module))) {
+      if (c.out_impl() == bn.in_impl() &&
+          (dynamic_cast<nn::Conv2d*>(c.module) || dynamic_cast<nn::Conv1d*>(c.module))) {
         out.emplace_back(c.path, bn.path);
         break;
       }

@@ -22,11 +22,13 @@ namespace {
 
 using autograd::Node;
 
+// The nodes are held (not only their addresses, which a freed node could pass on to a later one).
 struct Call {
   std::string path;
   nn::Module* module;
-  const Node* in;
-  const Node* out;
+  std::shared_ptr<Node> in_node, out_node;
+  const Node* in = nullptr;
+  const Node* out = nullptr;
 };
 
 // Ops that map a channel that is all zero to a channel that is all zero, and
@@ -51,7 +53,7 @@ Trace trace(nn::Module& model, const Tensor& example) {
   Trace t;
   t.output = detail::run_recording_calls(model, example, true,
                                          [&t](const std::string& p, nn::Module& mod, const Tensor& in, const Tensor& out) {
-                                           t.calls.push_back({p, &mod, in.grad_fn().get(), out.grad_fn().get()});
+                                           t.calls.push_back({p, &mod, in.grad_fn(), out.grad_fn(), in.grad_fn().get(), out.grad_fn().get()});
                                          });
   std::vector<const Node*> stack{t.output.grad_fn().get()};
   std::set<const Node*> seen;

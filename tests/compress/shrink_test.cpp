@@ -61,10 +61,19 @@ TEST(Shrink, FindsTheConvolutionsWithOneReader) {
   auto r20 = models::create("resnet20", mc);
   auto blocks = compress::shrinkable_convs(*r20, randn({2, 1, 28, 28}));
   EXPECT_EQ(blocks.size(), 9u);  // the first convolution of each of the 9 basic blocks
+  std::vector<std::string> inner;
   for (const auto& b : blocks) {
     EXPECT_TRUE(b.conv.ends_with("conv1")) << b.conv;
     EXPECT_TRUE(b.next.ends_with("conv2")) << b.next;
+    inner.push_back(b.conv);
   }
+  // Half of every block's inner channels off, then removed: the same network.
+  Tensor x = randn({2, 1, 28, 28});
+  r20->eval();
+  prune::structured(*r20, 0.5, prune::StructuredCriterion("l1"), x, inner);
+  Tensor masked = (*r20)(x).detach();
+  EXPECT_EQ(compress::shrink(*r20, x).size(), 9u);
+  EXPECT_TRUE(allclose((*r20)(x), masked, 1e-4, 1e-4));
   auto lenet = models::create("lenet", mc);
   auto ln = compress::shrinkable_convs(*lenet, randn({2, 1, 28, 28}));
   ASSERT_EQ(ln.size(), 2u);  // conv -> relu -> pool -> conv, and conv -> relu -> pool -> flatten -> linear
