@@ -112,7 +112,7 @@ int64_t merge_lora(nn::Module& model) {
     auto& l = dynamic_cast<nn::Linear&>(*m);
     nn::Linear *a = adapter(l, "lora_A"), *b = adapter(l, "lora_B");
     l.weight.add_(mul(matmul(b->weight, a->weight), d->scale()).to(l.weight.dtype()));
-    l.unregister_module(kDelegate);
+    l.remove_delegate();
     l.unregister_module("lora_A");
     l.unregister_module("lora_B");
     ++n;

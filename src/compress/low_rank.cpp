@@ -44,13 +44,7 @@ bool factorable(nn::Module& m) {
 using compress::detail::bias_of;
 using compress::detail::weight_of;
 
-// Swaps `layer` for `f`: calls go to the factors, its own weight and bias leave the registry.
-void install(nn::Module& layer, nn::ModulePtr f) {
-  const bool has_bias = bias_of(layer).defined();
-  layer.delegate_calls(kChild, std::move(f));
-  *layer.unregister_tensor("weight") = Tensor();
-  if (has_bias) *layer.unregister_tensor("bias") = Tensor();
-}
+void install(nn::Module& layer, nn::ModulePtr f) { compress::detail::replace_weights_with(layer, kChild, std::move(f)); }
 
 }  // namespace
 

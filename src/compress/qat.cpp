@@ -88,7 +88,7 @@ int64_t remove_qat(nn::Module& model) {
   int64_t n = 0;
   for (auto& [path, m] : model.named_modules())
     if (dynamic_cast<QatDelegate*>(m->delegate())) {
-      m->unregister_module(kChild);
+      m->remove_delegate();
       ++n;
     }
   return n;

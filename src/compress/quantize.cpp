@@ -39,12 +39,6 @@ QParams from_range(double lo, double hi) {
   return q;
 }
 
-uint8_t quantize_one(float v, float inv_scale, int32_t zp) {
-  uint8_t q;
-  kernels::quantize_u8(&v, 1, inv_scale, zp, &q);
-  return q;
-}
-
 }  // namespace
 
 void RangeObserver::observe(const Tensor& x_in) {
@@ -85,12 +79,14 @@ QParams RangeObserver::qparams() const {
     case Observer::histogram: {
       // The clipping range of least mean squared quantization error on the sample: the top end searched over
       // f max (f in [0.05, 1]), then the bottom over f min, each with the other end fixed.
+      std::vector<uint8_t> qs(sample_.size());
       auto error = [&](double lo, double hi) {
         const QParams q = from_range(lo, hi);
-        const float inv = 1.0f / q.scale;
+        kernels::quantize_u8(sample_.data(), static_cast<int64_t>(sample_.size()), 1.0f / q.scale, q.zero_point,
+                             qs.data());
         double err = 0;
-        for (float v : sample_) {
-          const float d = (static_cast<float>(quantize_one(v, inv, q.zero_point)) - q.zero_point) * q.scale - v;
+        for (size_t i = 0; i < qs.size(); ++i) {
+          const float d = (static_cast<float>(qs[i]) - q.zero_point) * q.scale - sample_[i];
           err += static_cast<double>(d) * d;
         }
         return err;
@@ -255,12 +251,8 @@ bool quantizable(nn::Module& m) {
 using compress::detail::bias_of;
 using compress::detail::weight_of;
 
-// Swaps the layer's calls to `d`; its own weight and bias leave the registry.
 void install(nn::Module& layer, std::shared_ptr<Int8Delegate> d) {
-  const bool has_bias = bias_of(layer).defined();
-  layer.delegate_calls(kChild, std::move(d));
-  *layer.unregister_tensor("weight") = Tensor();
-  if (has_bias) *layer.unregister_tensor("bias") = Tensor();
+  compress::detail::replace_weights_with(layer, kChild, std::move(d));
 }
 
 // The batch norm becomes the identity; its tensors leave the registry.

@@ -101,7 +101,7 @@ std::vector<SparseLayer> sparsify(nn::Module& model, const SparsifyOptions& o) {
         s.dense_us = std::min(s.dense_us, median_us(*l, x));
         l->delegate_calls(kChild, d);
         s.sparse_us = std::min(s.sparse_us, median_us(*l, x));
-        l->unregister_module(kChild);
+        l->remove_delegate();
       }
       s.sparse = s.sparse_us < 0.95 * s.dense_us;  // a clear win only
       if (s.sparse) l->delegate_calls(kChild, d);
@@ -119,7 +119,7 @@ int64_t densify(nn::Module& model) {
   int64_t n = 0;
   for (auto& [path, m] : model.named_modules())
     if (dynamic_cast<SparseLinearDelegate*>(m->delegate())) {
-      m->unregister_module(kChild);
+      m->remove_delegate();
       ++n;
     }
   return n;

@@ -259,6 +259,15 @@ void Module::delegate_calls(const std::string& name, std::shared_ptr<Module> by)
   delegate_ = std::move(by);
 }
 
+void Module::remove_delegate() {
+  NABLA_CHECK(delegate_, "{}: calls are not delegated", type_name());
+  for (const auto& [name, child] : children_)
+    if (child == delegate_) {
+      unregister_module(name);
+      return;
+    }
+}
+
 void Module::unregister_module(const std::string& name) {
   auto it = std::find_if(children_.begin(), children_.end(), [&](const auto& c) { return c.first == name; });
   NABLA_CHECK(it != children_.end(), "{}: no submodule named '{}'", type_name(), name);

@@ -132,6 +132,8 @@ class Module : public std::enable_shared_from_this<Module> {
   void delegate_calls(const std::string& name, std::shared_ptr<Module> by);
   /// The module calls are delegated to (nullptr: none).
   Module* delegate() const { return delegate_.get(); }
+  /// Ends the delegation: unregisters the delegate child; calls run forward() again.
+  void remove_delegate();
   /// Registers a member slot that unregister_tensor returned as a parameter
   /// again, set to `value` (removing a parametrization).
   void restore_parameter(const std::string& name, Tensor& slot, Tensor value);
