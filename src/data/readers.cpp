@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "nabla/data/text.h"
+#include "nabla/data/timeseries.h"
 #include "nabla/io/file.h"
 #include "nabla/ops/index.h"
 #include "nabla/ops/shape.h"
@@ -303,6 +304,7 @@ Splits segmentation_from_images(const Splits& images, double noise, double thres
 }
 
 Splits load_data_spec(const std::string& spec) {
+  if (Splits s; load_series_spec(spec, &s)) return s;
   if (spec == "fashion-mnist") {
     Splits s = load_idx_dir(fashion_mnist_dir());
     s.name = "fashion-mnist";
@@ -328,7 +330,8 @@ Splits load_data_spec(const std::string& spec) {
   std::string kind = spec.substr(0, colon), arg = colon == std::string::npos ? "" : spec.substr(colon + 1);
   NABLA_CHECK(colon != std::string::npos && !arg.empty(),
               "--data: unknown data set '{}' (expected fashion-mnist, fashion-mnist-seg[:NOISE,THRESHOLD], idx:DIR, "
-              "cifar10:DIR, csv:FILE, csv:TRAIN,TEST or text:FILE)", spec);
+              "cifar10:DIR, csv:FILE, csv:TRAIN,TEST, text:FILE, ucr:DIR, cbf, synthetic-control, two-patterns or "
+              "fashion-mnist-series)", spec);
   if (kind == "idx") return load_idx_dir(arg);
   if (kind == "text") {
     Splits s;
@@ -349,7 +352,7 @@ Splits load_data_spec(const std::string& spec) {
     return {std::make_shared<TensorDataset>(tr->inputs(), tr->labels(), k),
             std::make_shared<TensorDataset>(te->inputs(), te->labels(), k), fs::path(arg).stem().string()};
   }
-  throw Error(fmt::format("--data: unknown data set kind '{}' in '{}' (expected idx, cifar10, csv or text)", kind, spec));
+  throw Error(fmt::format("--data: unknown data set kind '{}' in '{}' (expected idx, cifar10, csv, text or ucr)", kind, spec));
 }
 
 }  // namespace nabla::data

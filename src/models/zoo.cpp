@@ -12,6 +12,7 @@
 #include "nabla/models/mobilenet.h"
 #include "nabla/models/recurrent.h"
 #include "nabla/models/resnet.h"
+#include "nabla/models/rocket.h"
 #include "nabla/models/unet.h"
 #include "nabla/nn/nn.h"
 
@@ -26,6 +27,8 @@ std::string ModelConfig::to_json() const {
                    {"stem", stem},               {"drop_path", drop_path},
                    {"zero_init_residual", zero_init_residual}};
   put_transformer_sizes(j, transformer);
+  if (kernels) j["kernels"] = kernels;
+  if (kernel_seed) j["kernel_seed"] = kernel_seed;
   return j.dump();
 }
 
@@ -40,6 +43,8 @@ ModelConfig ModelConfig::from_json(const std::string& s) {
     c.stem = j.value("stem", std::string());
     c.drop_path = j.value("drop_path", 0.0);
     c.zero_init_residual = j.value("zero_init_residual", false);
+    if (j.contains("kernels")) c.kernels = io::json_int<int64_t>(j.at("kernels"), "model config: kernels");
+    if (j.contains("kernel_seed")) c.kernel_seed = io::json_int<uint64_t>(j.at("kernel_seed"), "model config: kernel_seed");
     for (auto it = j.begin(); it != j.end(); ++it) take_transformer_size(c.transformer, it.key(), *it, "model config");
   } catch (const nlohmann::json::exception& e) {
     throw Error(fmt::format("model config: malformed '{}': {}", s, e.what()));
@@ -158,17 +163,23 @@ const std::vector<ModelInfo>& zoo() {
       {"row-gru", "GRU over the image's rows (28 steps of 28 pixels), 2 layers of 128, classifier on the last state",
        row_gru, R"({"epochs": 15, "opt": "adam", "lr": 0.002, "sched": "cosine", "batch_size": 128, "clip_grad": 1.0})"},
       {"char-lstm", "character language model: embedding 64, LSTM 2 x 256, linear read-out (--data text:FILE)",
-       [](const ModelConfig& c) { return char_rnn(c, "lstm"); }, kCharRNNDefaults},
+       [](const ModelConfig& c) { return char_rnn(c, "lstm"); }, kCharRNNDefaults, "tokens"},
       {"char-gru", "character language model: embedding 64, GRU 2 x 256, linear read-out (--data text:FILE)",
-       [](const ModelConfig& c) { return char_rnn(c, "gru"); }, kCharRNNDefaults},
+       [](const ModelConfig& c) { return char_rnn(c, "gru"); }, kCharRNNDefaults, "tokens"},
       {"char-mingru", "character language model: embedding 64, minGRU 2 x 256 (residual, pre-norm), parallel scan",
-       [](const ModelConfig& c) { return char_rnn(c, "mingru"); }, kCharRNNDefaults},
+       [](const ModelConfig& c) { return char_rnn(c, "mingru"); }, kCharRNNDefaults, "tokens"},
       {"gpt", "decoder-only transformer: 4 blocks x 256, 4 heads, context 128, GELU, learned positions, tied "
               "read-out (--layers --width --heads --context --activation --positions; --data text:FILE)",
-       gpt, kGPTDefaults},
+       gpt, kGPTDefaults, "tokens"},
       {"vit", "Vision Transformer (torchvision names): patches of 7 (4 on 32x32), 6 blocks x 128, 4 heads, MLP 256 "
               "(--patch --layers --width --heads --mlp-width)",
        vit, kViTDefaults},
+      {"rocket", "ROCKET: 10,000 random dilated kernels (PPV and max features), ridge read-out fitted in closed form "
+                 "(--kernels; time-series data)",
+       rocket, R"({"epochs": 1})", "series"},
+      {"minirocket", "MiniRocket: 84 fixed kernels, ~10,000 PPV features, ridge read-out fitted in closed form "
+                     "(--kernels; time-series data)",
+       minirocket, R"({"epochs": 1})", "series"},
       {"unet", "U-Net for segmentation (3 levels, 32-256 channels, transposed-conv upsampling)",
        [](const ModelConfig& c) { return unet(c); }, kUNetDefaults},
       {"unet-bilinear", "U-Net with bilinear upsampling + 1x1 conv instead of transposed convs",
@@ -188,13 +199,15 @@ std::string default_train_config(const std::string& name) {
   return "{}";
 }
 
-ModulePtr create(const std::string& name, const ModelConfig& cfg) {
+const ModelInfo& model_info(const std::string& name) {
   std::vector<std::string> names;
   for (const ModelInfo& m : zoo()) {
-    if (m.name == name) return m.make(cfg);
+    if (m.name == name) return m;
     names.push_back(m.name);
   }
   throw Error(fmt::format("unknown model '{}' (known: {})", name, fmt::join(names, ", ")));
 }
+
+ModulePtr create(const std::string& name, const ModelConfig& cfg) { return model_info(name).make(cfg); }
 
 }  // namespace nabla::models

@@ -64,6 +64,8 @@ std::string TrainConfig::to_json() const {
             {"stem", stem},
             {"drop_path", drop_path},
             {"zero_init_residual", zero_init_residual},
+            {"kernels", kernels},
+            {"classifier", classifier},
             {"normalize", preprocess.normalize},
             {"crop_padding", preprocess.crop_padding},
             {"hflip", preprocess.hflip},
@@ -118,6 +120,8 @@ void TrainConfig::merge_json(const std::string& text) {
       else if (k == "stem") stem = v.get<std::string>();
       else if (k == "drop_path") drop_path = v.get<double>();
       else if (k == "zero_init_residual") zero_init_residual = v.get<bool>();
+      else if (k == "kernels") kernels = io::json_int<int64_t>(v, "config: " + k);
+      else if (k == "classifier") classifier = v.get<std::string>();
       else if (k == "normalize") preprocess.normalize = v.get<std::string>();
       else if (k == "crop_padding") preprocess.crop_padding = io::json_int<int64_t>(v, "config: " + k);
       else if (k == "hflip") preprocess.hflip = v.get<bool>();

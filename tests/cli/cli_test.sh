@@ -227,5 +227,21 @@ check "bench runs the pruned layers sparse" grep -q '"sparse_layers":3' "$work/s
 "$NABLA" bench infer_mlp --runs 50 --sparse off --weights "$work/m512p/model.safetensors" >"$work/sp0.out" 2>&1
 check "bench --sparse off" grep -q '"sparse_layers":0' "$work/sp0.out"
 
+# Time series: ROCKET and MiniRocket fit in one pass, their checkpoints evaluated and predicted.
+"$NABLA" train --model rocket --kernels 500 --data synthetic-control --out "$work/rk" >"$work/rk.out" 2>&1
+check "rocket trains" grep -q "^test accuracy: 0\.9[5-9]" "$work/rk.out"
+check "rocket reports ridge's alpha" grep -q "^ridge: alpha" "$work/rk.out"
+check "rocket metrics" grep -q '"classifier":"ridge"' "$work/rk/metrics.jsonl"
+"$NABLA" eval "$work/rk/best.ckpt" >"$work/rkeval.out" 2>&1
+check "eval of a rocket checkpoint" grep -q "^test accuracy: 0\.9[5-9]" "$work/rkeval.out"
+"$NABLA" train --model minirocket --kernels 840 --data cbf --classifier logistic --epochs 30 --lr 0.01 --batch-size 16 \
+  --out "$work/mr" >"$work/mr.out" 2>&1
+check "minirocket with a logistic read-out" grep -q "^test accuracy: 0\.[89]" "$work/mr.out"
+"$NABLA" predict "$work/mr/best.ckpt" --out "$work/mr.csv" >/dev/null 2>&1
+check "predict with a minirocket checkpoint" test "$(wc -l <"$work/mr.csv")" -eq 901
+expect_error "rocket on images" "fashion-mnist-series" train --model rocket --limit-train 10 --limit-test 10
+expect_error "classifier choice" "classifier" train --model rocket --data cbf --classifier svm
+expect_error "series seed" "non-negative integer seed" train --model rocket --data cbf:-1
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -62,12 +62,14 @@ class EveryModel : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(EveryModel, TrainsAStepAndRoundTripsThroughSafetensors) {
   const std::string name = GetParam();
-  auto cfg = image_config({1, 28, 28}, 10);
+  const bool series = models::model_info(name).input == "series";
+  auto cfg = image_config(series ? Shape{2, 50} : Shape{1, 28, 28}, 10);
   default_generator().manual_seed(1);
   auto net = models::create(name, cfg);
   bool lm = dynamic_cast<models::LanguageModel*>(net.get()) != nullptr;
+  EXPECT_EQ(lm, models::model_info(name).input == "tokens");
   // Language models read token ids [batch, time]; the vocabulary is cfg.num_classes.
-  Tensor x = lm ? from_vector<int64_t>({1, 4, 9, 0, 3, 3, 7, 2}, {2, 4}) : randn({2, 1, 28, 28});
+  Tensor x = lm ? from_vector<int64_t>({1, 4, 9, 0, 3, 3, 7, 2}, {2, 4}) : series ? randn({2, 2, 50}) : randn({2, 1, 28, 28});
   Tensor out = net->forward(x);
   if (lm) {
     ASSERT_EQ(out.sizes(), (Shape{2, 4, 10}));

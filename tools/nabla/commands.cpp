@@ -8,12 +8,15 @@
 #include <filesystem>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "nabla/data/readers.h"
 #include "nabla/data/text.h"
 #include "nabla/train/generate.h"
 #include "nabla/io/file.h"
 #include "nabla/nabla.h"
 #include "nabla/plot/curves.h"
+#include "nabla/train/fit_series.h"
 
 namespace nabla::cli {
 
@@ -47,6 +50,8 @@ models::ModelConfig model_config_for(const data::Splits& d, const train::TrainCo
   mc.drop_path = cfg.drop_path;
   mc.transformer = cfg.transformer;
   mc.zero_init_residual = cfg.zero_init_residual;
+  mc.kernels = cfg.kernels;
+  mc.kernel_seed = cfg.seed;
   return mc;
 }
 
@@ -61,11 +66,65 @@ void load_weights(nn::Module& m, const std::string& path) {
 
 }  // namespace
 
+namespace {
+
+// The random-kernel models fit in one pass (transform, closed-form read-out): no epochs of SGD, no optimizer
+// state; the run folder gets the same files as a trained model's, so eval and predict read it.
+int run_series_train(const train::TrainConfig& cfg, nn::Module& model, const models::ModelConfig& mc,
+                     const data::Splits& d) {
+  std::fprintf(stderr, "nabla train: %s (%lld read-out parameters) on %s: %lld train / %lld test series of %lld x %lld, "
+               "%d threads\n", cfg.model.c_str(), (long long)model.num_parameters(), d.name.c_str(),
+               (long long)d.train->size(), (long long)d.test->size(), (long long)d.train->inputs().size(1),
+               (long long)d.train->inputs().size(2), get_num_threads());
+  train::SeriesFitResult r = train::fit_series_model(model, d, cfg);
+  std::fprintf(stderr, "train accuracy %.4f; test: %lld series in %.2f s\n", r.train_accuracy,
+               (long long)d.test->size(), r.test_seconds);
+  if (!cfg.out.empty()) {
+    fs::create_directories(cfg.out);
+    io::write_file_atomic((fs::path(cfg.out) / "config.json").string(), cfg.to_json() + "\n");
+    train::EpochMetrics m;
+    m.epoch = 1;
+    m.train_acc = r.train_accuracy;
+    m.test_acc = r.test_accuracy;
+    m.test_loss = r.test_loss;
+    m.test_ece = r.test_ece;
+    m.seconds = r.transform_seconds + r.fit_seconds;
+    m.samples_per_s = double(d.train->size()) / std::max(m.seconds, 1e-9);
+    nlohmann::json line = nlohmann::json::parse(m.to_json());
+    line["classifier"] = r.classifier;
+    if (r.classifier == "ridge") line["alpha"] = r.alpha;
+    line["features"] = r.features;
+    line["transform_seconds"] = r.transform_seconds;
+    line["fit_seconds"] = r.fit_seconds;
+    line["test_seconds"] = r.test_seconds;
+    io::write_file_atomic((fs::path(cfg.out) / "metrics.jsonl").string(), line.dump() + "\n");
+    io::Checkpoint ck;
+    ck.model = model.state_dict();
+    ck.meta = {{"model", cfg.model},
+               {"model_config", mc.to_json()},
+               {"preprocess", cfg.preprocess.to_json()},
+               {"train_config", cfg.to_json()},
+               {"data", d.name},
+               {"epoch", "1"},
+               {"step", "0"},
+               {"best_acc", fmt::format("{}", r.test_accuracy)},
+               {"rng", default_generator().state()}};
+    if (!d.classes.empty()) ck.meta["classes"] = nlohmann::json(d.classes).dump();
+    for (const char* name : {"last.ckpt", "best.ckpt"}) io::save_checkpoint((fs::path(cfg.out) / name).string(), ck);
+  }
+  std::printf("test accuracy: %.4f\n", r.test_accuracy);
+  return 0;
+}
+
+}  // namespace
+
 int run_train(train::TrainConfig cfg, const std::string& resume, const std::string& weights) {
   if (cfg.threads > 0) set_num_threads(cfg.threads);
   manual_seed(cfg.seed);
   data::Splits d = load_limited(cfg.data, cfg.limit_train, cfg.limit_test);
   if (d.text) cfg.preprocess.normalize = "none";  // token ids are not scaled
+  const bool series_model = models::model_info(cfg.model).input == "series";
+  if (series_model) cfg.preprocess.normalize = "none";  // the transforms read the series as given (NaN padding too)
   fit_preprocess(cfg.preprocess, *d.train);
   models::ModelConfig mc = model_config_for(d, cfg);
   nn::ModulePtr model;
@@ -79,6 +138,11 @@ int run_train(train::TrainConfig cfg, const std::string& resume, const std::stri
       throw Error(fmt::format("text data ({}) trains a language model (char-lstm, char-gru, char-mingru, gpt), not {}",
                               d.name, cfg.model));
     throw;
+  }
+  if (series_model) {
+    NABLA_CHECK(resume.empty() && weights.empty(), "{} fits in one pass (transform, closed-form read-out): there is "
+                "nothing to --resume or start from --weights", cfg.model);
+    return run_series_train(cfg, *model, mc, d);
   }
   if (!weights.empty()) load_weights(*model, weights);
   // A compressed model resumes as what it became (factorized, adapted, shrunk), before the optimizer sees it.

@@ -83,7 +83,7 @@ int main(int argc, char** argv) {
   auto* tr = app.add_subcommand("train", "train a model");
   tr->add_option("--config", config_file, "JSON file with any of the options below (flags override it)");
   tr->add_option("--model", cfg.model, "model name (see `nabla models`)");
-  tr->add_option("--data", cfg.data, "fashion-mnist | fashion-mnist-seg[:NOISE,THRESHOLD] | idx:DIR | cifar10:DIR | csv:FILE | csv:TRAIN,TEST | text:FILE");
+  tr->add_option("--data", cfg.data, "fashion-mnist | fashion-mnist-seg[:NOISE,THRESHOLD] | idx:DIR | cifar10:DIR | csv:FILE | csv:TRAIN,TEST | text:FILE | ucr:DIR | cbf[:SEED] | synthetic-control[:SEED] | two-patterns[:SEED] | fashion-mnist-series");
   tr->add_option("--epochs", cfg.epochs, "epochs")->check(kPositive);
   tr->add_option("--batch-size", cfg.batch_size, "batch size (text: parallel streams)")->check(kPositive);
   tr->add_option("--bptt", cfg.bptt, "text: characters per truncated-BPTT window")->check(kPositive);
@@ -131,6 +131,12 @@ int main(int argc, char** argv) {
   tr->add_option("--drop-path", cfg.drop_path, "stochastic depth rate of the last residual block (linear in depth)")
       ->check(CLI::Range(0.0, 0.99));
   tr->add_flag("--zero-init-residual", cfg.zero_init_residual, "start each residual branch's last norm at zero");
+  tr->add_option("--kernels", cfg.kernels, "rocket: random kernels; minirocket: features (default 10000)")
+      ->check(kPositive);
+  tr->add_option("--classifier", cfg.classifier,
+                 "rocket, minirocket: read-out fitted by ridge (leave-one-out alpha), logistic (SGD: --epochs --lr "
+                 "--batch-size) or auto (ridge up to 10,000 series)")
+      ->check(CLI::IsMember({"auto", "ridge", "logistic"}));
   models::TransformerSizes& ts = cfg.transformer;
   tr->add_option("--layers", ts.layers, "gpt, vit: transformer blocks")->check(kPositive);
   tr->add_option("--width", ts.width, "gpt, vit: model width (embedding size)")->check(kPositive);

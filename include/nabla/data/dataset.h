@@ -61,6 +61,8 @@ struct Splits {
   std::shared_ptr<TensorDataset> train, test;
   std::string name;
   std::shared_ptr<TextCorpus> text = nullptr;
+  /// Class names where the files name their classes (the time-series archives); index = class id.
+  std::vector<std::string> classes = {};
 };
 
 }  // namespace nabla::data

@@ -41,7 +41,8 @@ Splits segmentation_from_images(const Splits& images, double noise, double thres
 
 /// Parses a --data spec: "fashion-mnist", "fashion-mnist-seg[:NOISE,THRESHOLD]", "idx:DIR", "cifar10:DIR",
 /// "csv:FILE" (an 80/20 seeded split), "csv:TRAIN,TEST" or "text:PATH" (a text file or a folder of them:
-/// the first 90% of the characters for training, the rest for validation; see text.h).
+/// the first 90% of the characters for training, the rest for validation; see text.h), or a time-series
+/// spec of timeseries.h ("ucr:DIR", "cbf", "synthetic-control", "two-patterns", "fashion-mnist-series").
 Splits load_data_spec(const std::string& spec);
 
 }  // namespace nabla::data

@@ -34,6 +34,8 @@ struct ModelConfig {
   double drop_path = 0.0;       ///< residual nets: stochastic depth rate of the last block (linear decay over depth)
   bool zero_init_residual = false;  ///< residual nets: the last norm (or conv) of each branch starts at zero
   TransformerSizes transformer;     ///< gpt, vit
+  int64_t kernels = 0;              ///< rocket: random kernels, minirocket: features (0: 10,000)
+  uint64_t kernel_seed = 0;         ///< rocket, minirocket: the seed of their random draws
   std::string to_json() const;
   static ModelConfig from_json(const std::string& s);
 };
@@ -45,7 +47,12 @@ struct ModelInfo {
   std::function<nn::ModulePtr(const ModelConfig&)> make;
   /// Recommended training settings (TrainConfig JSON keys) for `nabla train`.
   std::string train_defaults = "{}";
+  /// What one example is: "image" ([C, H, W] or [F]), "tokens" (language models) or "series" ([C, L]).
+  std::string input = "image";
 };
+
+/// The zoo entry of a model; Error naming the known models otherwise.
+const ModelInfo& model_info(const std::string& name);
 
 /// The recommended training settings of a model as TrainConfig JSON ("{}" if unknown).
 std::string default_train_config(const std::string& name);

@@ -67,6 +67,8 @@ struct TrainConfig {
   double drop_path = 0.0;           ///< residual nets: stochastic depth rate of the last block
   bool zero_init_residual = false;  ///< residual nets: each branch's last norm starts at zero
   models::TransformerSizes transformer;  ///< gpt, vit: layers, width, heads, ... (0 or "" keeps the default)
+  int64_t kernels = 0;              ///< rocket: random kernels, minirocket: features (0: 10,000)
+  std::string classifier = "auto";  ///< rocket, minirocket: ridge | logistic | auto (ridge up to 10,000 series)
   data::Preprocess preprocess;
   bool progress = true;
 

@@ -51,5 +51,12 @@ template <class T> void adagrad(int64_t n, T* p, const T* g, T* acc, const Adagr
 template <class T> void sgd(int64_t n, T* p, const T* g, T* m, const SgdArgs<T>& a);
 template <class T> void adam(int64_t n, T* p, const T* g, T* m, T* v, T* vmax, const AdamArgs<T>& a);
 void panel_dot(const float* x, const float* panel, const int32_t* keep, int64_t nkeep, float* acc);
+void rocket_kernel(const float* const* rows, int64_t nchan, const float* weights, int64_t length, int64_t dilation,
+                   int64_t padding, int64_t n, float bias, float* scratch, float* ppv, float* max);
+void minirocket_planes(const float* x, int64_t n, int64_t dilation, float* alpha, float* gamma);
+void minirocket_response(int64_t n, int64_t nchan, const float* const* alpha, const float* const* g0,
+                         const float* const* g1, const float* const* g2, float* out);
+void minirocket_ppv(const float* r, int64_t n, int64_t trim, const float* biases, int64_t nb, int64_t parity,
+                    float* out);
 
 }  // namespace nabla::kernels::NABLA_ISA

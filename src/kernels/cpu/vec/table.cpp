@@ -50,6 +50,10 @@ template <class T> constexpr TypedKernels<T> typed() {
 }  // namespace
 
 extern const KernelTable kTable;
-const KernelTable kTable = {NABLA_STR(NABLA_ISA), typed<float>(), typed<double>(), &panel_dot};
+const KernelTable kTable = {NABLA_STR(NABLA_ISA), typed<float>(), typed<double>(), &panel_dot,
+                            {.rocket_kernel = &rocket_kernel,
+                             .minirocket_planes = &minirocket_planes,
+                             .minirocket_response = &minirocket_response,
+                             .minirocket_ppv = &minirocket_ppv}};
 
 }  // namespace nabla::kernels::NABLA_ISA

@@ -131,11 +131,32 @@ template <class T> struct TypedKernels {
 /// 64-output panel of a packed dense layer (kernels/cpu/panel_gemv.h).
 using PanelDotFn = void (*)(const float* x, const float* panel, const int32_t* keep, int64_t nkeep, float* acc);
 
+/// The inner loops of the random-kernel time-series transforms (f32; kernels/cpu/vec/rocket.cpp).
+struct SeriesKernels {
+  // One ROCKET kernel over one series of n steps: the PPV (fraction of outputs > 0) and the max of
+  // its dilated convolution; rows[c] is the kernel's c-th channel, weights [nchan, length]; scratch
+  // holds n + 2 padding floats.
+  void (*rocket_kernel)(const float* const* rows, int64_t nchan, const float* weights, int64_t length,
+                        int64_t dilation, int64_t padding, int64_t n, float bias, float* scratch, float* ppv,
+                        float* max);
+  // MiniRocket's planes of one channel of n steps at one dilation: alpha [n] (all nine taps at -1)
+  // and gamma [9, n] (tap j alone at 3), zero-padded to the series' length.
+  void (*minirocket_planes)(const float* x, int64_t n, int64_t dilation, float* alpha, float* gamma);
+  // The response of one kernel (taps i0, i1, i2 at 2, the rest -1) summed over nchan channels:
+  // out = sum_c alpha[c] + g0[c] + g1[c] + g2[c].
+  void (*minirocket_response)(int64_t n, int64_t nchan, const float* const* alpha, const float* const* g0,
+                              const float* const* g1, const float* const* g2, float* out);
+  // PPVs of a response against nb biases, alternating between the whole response and r[trim, n - trim).
+  void (*minirocket_ppv)(const float* r, int64_t n, int64_t trim, const float* biases, int64_t nb, int64_t parity,
+                         float* out);
+};
+
 struct KernelTable {
   const char* isa;
   TypedKernels<float> f32;
   TypedKernels<double> f64;
   PanelDotFn panel_dot;
+  SeriesKernels series;
 };
 
 /// The table of the active ISA.
