@@ -114,6 +114,15 @@ std::pair<std::vector<double>, std::vector<double>> channel_stats(const Tensor& 
   Shape dims{0};
   for (int64_t d = 2; d < x.dim(); ++d) dims.push_back(d);
   Tensor m = mean(x, dims), s = nabla::std(x, dims, false);
+  if (!std::isnan(sum(m).item())) return {m.to_vector<double>(), s.to_vector<double>()};
+  // Missing values (the NaN padding of shorter time series): statistics over the values present.
+  Tensor present = eq(x, x), zeroed = masked_fill(x, logical_not(present), 0.0);
+  Tensor count = clamp(sum(present.to(DType::f64), dims), 1.0, std::nullopt);
+  m = sum(zeroed, dims) / count;
+  Shape shape(x.dim(), 1);
+  shape[1] = x.size(1);
+  Tensor dev = masked_fill(x - m.reshape(shape), logical_not(present), 0.0);
+  s = sqrt(sum(square(dev), dims) / count);
   return {m.to_vector<double>(), s.to_vector<double>()};
 }
 

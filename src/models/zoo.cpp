@@ -13,6 +13,7 @@
 #include "nabla/models/recurrent.h"
 #include "nabla/models/resnet.h"
 #include "nabla/models/rocket.h"
+#include "nabla/models/timeseries_nets.h"
 #include "nabla/models/unet.h"
 #include "nabla/nn/nn.h"
 
@@ -121,6 +122,16 @@ constexpr const char* kViTDefaults =
     R"({"epochs": 15, "opt": "adamw", "lr": 0.001, "wd": 0.05, "sched": "warmup-cosine", "warmup_epochs": 1,)"
     R"( "batch_size": 128, "crop_padding": 2})";
 
+// The random-kernel models: epochs, lr and batch size serve only the logistic read-out (--classifier logistic,
+// or auto above 10,000 series); ridge needs none.
+constexpr const char* kSeriesDefaults =
+    R"({"epochs": 10, "lr": 0.001, "batch_size": 256, "data": "cbf"})";
+
+// The deep time-series baselines: Adam as Wang et al., more epochs than the archive's small sets would need
+// per example.
+constexpr const char* kDeepSeriesDefaults =
+    R"({"epochs": 100, "opt": "adam", "lr": 0.001, "sched": "cosine", "batch_size": 16, "data": "cbf"})";
+
 ModelInfo cifar_resnet_entry(int64_t depth) {
   return {"resnet" + std::to_string(depth),
           fmt::format("CIFAR-style ResNet-{} (3 stages x {} basic blocks, 16/32/64 channels)", depth, (depth - 2) / 6),
@@ -176,10 +187,16 @@ const std::vector<ModelInfo>& zoo() {
        vit, kViTDefaults},
       {"rocket", "ROCKET: 10,000 random dilated kernels (PPV and max features), ridge read-out fitted in closed form "
                  "(--kernels; time-series data)",
-       rocket, R"({"epochs": 1})", "series"},
+       rocket, kSeriesDefaults, "series"},
       {"minirocket", "MiniRocket: 84 fixed kernels, ~10,000 PPV features, ridge read-out fitted in closed form "
                      "(--kernels; time-series data)",
-       minirocket, R"({"epochs": 1})", "series"},
+       minirocket, kSeriesDefaults, "series"},
+      {"fcn", "fully convolutional network for time series (Wang et al. 2017): 3 x (conv 8/5/3, BN, ReLU), "
+              "global average pooling",
+       timeseries_fcn, kDeepSeriesDefaults, "series"},
+      {"resnet-ts", "residual network for time series (Wang et al. 2017): 3 blocks of 64/128/128 channels, "
+                    "global average pooling",
+       timeseries_resnet, kDeepSeriesDefaults, "series"},
       {"unet", "U-Net for segmentation (3 levels, 32-256 channels, transposed-conv upsampling)",
        [](const ModelConfig& c) { return unet(c); }, kUNetDefaults},
       {"unet-bilinear", "U-Net with bilinear upsampling + 1x1 conv instead of transposed convs",

@@ -16,6 +16,7 @@
 #include "nabla/io/file.h"
 #include "nabla/nabla.h"
 #include "nabla/plot/curves.h"
+#include "nabla/models/rocket.h"
 #include "nabla/train/fit_series.h"
 
 namespace nabla::cli {
@@ -123,9 +124,6 @@ int run_train(train::TrainConfig cfg, const std::string& resume, const std::stri
   manual_seed(cfg.seed);
   data::Splits d = load_limited(cfg.data, cfg.limit_train, cfg.limit_test);
   if (d.text) cfg.preprocess.normalize = "none";  // token ids are not scaled
-  const bool series_model = models::model_info(cfg.model).input == "series";
-  if (series_model) cfg.preprocess.normalize = "none";  // the transforms read the series as given (NaN padding too)
-  fit_preprocess(cfg.preprocess, *d.train);
   models::ModelConfig mc = model_config_for(d, cfg);
   nn::ModulePtr model;
   try {
@@ -139,11 +137,13 @@ int run_train(train::TrainConfig cfg, const std::string& resume, const std::stri
                               d.name, cfg.model));
     throw;
   }
-  if (series_model) {
+  if (models::series_transform(*model)) {
     NABLA_CHECK(resume.empty() && weights.empty(), "{} fits in one pass (transform, closed-form read-out): there is "
                 "nothing to --resume or start from --weights", cfg.model);
+    cfg.preprocess.normalize = "none";  // the transforms read the series as given (their NaN padding too)
     return run_series_train(cfg, *model, mc, d);
   }
+  fit_preprocess(cfg.preprocess, *d.train);
   if (!weights.empty()) load_weights(*model, weights);
   // A compressed model resumes as what it became (factorized, adapted, shrunk), before the optimizer sees it.
   if (!resume.empty()) train::adopt_structure(*model, io::load_checkpoint(resume));

@@ -1,0 +1,109 @@
+"""ROCKET's transform in Numba beside nabla's, on the same machine in the same run.
+
+The Numba side follows the structure of the reference implementation (Dempster et
+al.): kernels drawn as the paper defines them, then one compiled loop per series
+(numba.prange over series, as the reference parallelizes), per kernel, per output
+position, per tap. JIT compilation is done (and excluded) before timing. The nabla
+side is build/release/bench/nabla_rocket with the same series count, length and
+kernel count. Prints one JSON line per (implementation, threads) and the ratios.
+
+Usage: /usr/bin/python3 bench/rocket_numba.py [--series N] [--length L] [--kernels K] [--nabla PATH]
+"""
+import argparse
+import json
+import os
+import subprocess
+import time
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+
+def draw_kernels(length, count, rng):
+    lengths = rng.choice(np.array([7, 9, 11], dtype=np.int32), count)
+    weights = np.zeros(lengths.sum(), dtype=np.float64)
+    biases = rng.uniform(-1, 1, count)
+    dilations = np.zeros(count, dtype=np.int32)
+    paddings = np.zeros(count, dtype=np.int32)
+    at = 0
+    for k, n in enumerate(lengths):
+        w = rng.normal(0, 1, n)
+        weights[at:at + n] = w - w.mean()
+        at += n
+        dilations[k] = np.int32(2 ** rng.uniform(0, np.log2((length - 1) / (n - 1))))
+        paddings[k] = ((n - 1) * dilations[k]) // 2 if rng.integers(2) == 1 else 0
+    return weights, lengths, biases, dilations, paddings
+
+
+@njit(fastmath=True)
+def one_kernel(x, w, n, bias, d, pad):
+    L = len(x)
+    out_len = L + 2 * pad - (n - 1) * d
+    positive = 0
+    best = -np.inf
+    for i in range(-pad, L + pad - (n - 1) * d):
+        s = bias
+        t = i
+        for j in range(n):
+            if t > -1 and t < L:
+                s += w[j] * x[t]
+            t += d
+        if s > best:
+            best = s
+        if s > 0:
+            positive += 1
+    return positive / out_len, best
+
+
+@njit(parallel=True, fastmath=True)
+def transform(X, weights, lengths, biases, dilations, paddings):
+    N = X.shape[0]
+    K = len(lengths)
+    out = np.zeros((N, 2 * K), dtype=np.float64)
+    for i in prange(N):
+        at = 0
+        for k in range(K):
+            n = lengths[k]
+            out[i, 2 * k], out[i, 2 * k + 1] = one_kernel(X[i], weights[at:at + n], n, biases[k], dilations[k],
+                                                          paddings[k])
+            at += n
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--series", type=int, default=100)
+    ap.add_argument("--length", type=int, default=500)
+    ap.add_argument("--kernels", type=int, default=10000)
+    ap.add_argument("--nabla", default=os.path.join(os.path.dirname(__file__), "..", "build", "release", "bench",
+                                                     "nabla_rocket"))
+    a = ap.parse_args()
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(a.series, a.length))
+    kernels = draw_kernels(a.length, a.kernels, rng)
+    transform(X[:2], *kernels)  # compile
+    numba_rate = {}
+    for threads in (1, 2):
+        numba.set_num_threads(threads)
+        best = 1e30
+        for _ in range(2):
+            t0 = time.perf_counter()
+            transform(X, *kernels)
+            best = min(best, time.perf_counter() - t0)
+        numba_rate[threads] = a.series / best
+        print(json.dumps({"impl": "numba", "numba": numba.__version__, "transform": "rocket", "threads": threads,
+                          "series": a.series, "length": a.length, "kernels": a.kernels, "seconds": round(best, 4),
+                          "series_per_s": round(numba_rate[threads], 1)}), flush=True)
+    out = subprocess.run([a.nabla, "--series", str(4 * a.series), "--length", str(a.length), "--kernels",
+                          str(a.kernels), "--threads", "1,2"], check=True, capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        r = json.loads(line)
+        print(line)
+        if r["transform"] == "rocket":
+            print(json.dumps({"ratio": "nabla/numba", "transform": "rocket", "threads": r["threads"],
+                              "speedup": round(r["series_per_s"] / numba_rate[r["threads"]], 2)}))
+
+
+if __name__ == "__main__":
+    main()
