@@ -123,8 +123,6 @@ Tensor Rocket::transform(const Tensor& x) const {
   return f;
 }
 
-Tensor Rocket::forward(const Tensor& x) { return (*head)(transform(x)); }
-
 std::string Rocket::extra_repr() const {
   return fmt::format("kernels={}, channels={}, normalize={}", lengths.size(0), in_channels, normalize);
 }
@@ -221,21 +219,9 @@ Tensor MiniRocket::transform(const Tensor& x) const {
   return f;
 }
 
-Tensor MiniRocket::forward(const Tensor& x) { return (*head)(transform(x)); }
-
 std::string MiniRocket::extra_repr() const {
   return fmt::format("features={}, dilations={}, channels={}, normalize={}", biases.size(0), dilations.size(0),
                      in_channels, normalize);
-}
-
-std::unique_ptr<SeriesTransform> series_transform(nn::Module& m) {
-  if (auto* r = dynamic_cast<Rocket*>(&m))
-    return std::make_unique<SeriesTransform>(
-        SeriesTransform{[r](const Tensor& x) { return r->transform(x); }, [](const Tensor&) {}, r->head.get()});
-  if (auto* r = dynamic_cast<MiniRocket*>(&m))
-    return std::make_unique<SeriesTransform>(SeriesTransform{[r](const Tensor& x) { return r->transform(x); },
-                                                             [r](const Tensor& x) { r->fit(x); }, r->head.get()});
-  return nullptr;
 }
 
 namespace {

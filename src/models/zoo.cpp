@@ -12,6 +12,7 @@
 #include "nabla/models/mobilenet.h"
 #include "nabla/models/recurrent.h"
 #include "nabla/models/resnet.h"
+#include "nabla/models/random_features.h"
 #include "nabla/models/rocket.h"
 #include "nabla/models/timeseries_nets.h"
 #include "nabla/models/unet.h"
@@ -127,6 +128,9 @@ constexpr const char* kViTDefaults =
 constexpr const char* kSeriesDefaults =
     R"({"epochs": 10, "lr": 0.001, "batch_size": 256, "data": "cbf"})";
 
+// Random-feature models on any data: the same closed-form fit, ridge up to 10,000 examples.
+constexpr const char* kFeatureDefaults = R"({"epochs": 10, "lr": 0.001, "batch_size": 256})";
+
 // The deep time-series baselines: Adam as Wang et al., more epochs than the archive's small sets would need
 // per example.
 constexpr const char* kDeepSeriesDefaults =
@@ -191,6 +195,12 @@ const std::vector<ModelInfo>& zoo() {
       {"minirocket", "MiniRocket: 84 fixed kernels, ~10,000 PPV features, ridge read-out fitted in closed form "
                      "(--kernels; time-series data)",
        minirocket, kSeriesDefaults, "series"},
+      {"elm", "extreme learning machine: 2,000 frozen random ReLU features, ridge read-out fitted in closed form "
+              "(--kernels)",
+       elm, kFeatureDefaults},
+      {"rff", "random Fourier features of the Gaussian kernel (median-distance bandwidth), 2,000 features, ridge "
+              "read-out fitted in closed form (--kernels)",
+       rff, kFeatureDefaults},
       {"fcn", "fully convolutional network for time series (Wang et al. 2017): 3 x (conv 8/5/3, BN, ReLU), "
               "global average pooling",
        timeseries_fcn, kDeepSeriesDefaults, "series"},

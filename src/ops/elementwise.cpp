@@ -244,6 +244,32 @@ Tensor exp(const Tensor& x_in) {
   return out;
 }
 
+// Written with each other, so every derivative is recorded (any order).
+Tensor sin(const Tensor& x_in) {
+  const Tensor x = detail::float_operand(x_in);
+  Tensor out = unary_float_map("sin", x, [](auto v) { return std::sin(v); });
+  record(out, "sin", {x}, [x](const Tensor& g) { return Grads{mul(g, cos(x))}; }, {x},
+         autograd::Backward::differentiable);
+  return out;
+}
+
+Tensor cos(const Tensor& x_in) {
+  const Tensor x = detail::float_operand(x_in);
+  Tensor out = unary_float_map("cos", x, [](auto v) { return std::cos(v); });
+  record(out, "cos", {x}, [x](const Tensor& g) { return Grads{neg(mul(g, sin(x)))}; }, {x},
+         autograd::Backward::differentiable);
+  return out;
+}
+
+Tensor acos(const Tensor& x_in) {
+  const Tensor x = detail::float_operand(x_in);
+  Tensor out = unary_float_map("acos", x, [](auto v) { return std::acos(v); });
+  // d acos(x) / dx = -1 / sqrt(1 - x^2)
+  record(out, "acos", {x}, [x](const Tensor& g) { return Grads{neg(div(g, sqrt(sub(scalar_like(1.0, x), mul(x, x)))))}; },
+         {x}, autograd::Backward::differentiable);
+  return out;
+}
+
 Tensor log(const Tensor& x_in) {
   const Tensor x = detail::float_operand(x_in);
   Tensor out = unary_float_map("log", x, [](auto v) { return std::log(v); });

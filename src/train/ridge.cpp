@@ -55,23 +55,26 @@ void fold_into(nn::Linear& head, const Tensor& W, const Tensor& b, const Tensor&
 
 }  // namespace
 
-RidgeResult fit_ridge_classifier(nn::Linear& head, const Tensor& X_, const Tensor& y, const RidgeOptions& o) {
-  check_fit_inputs(head, X_, y, "ridge");
+namespace {
+
+// Ridge with an unpenalized intercept and the alpha of least leave-one-out squared error, for targets Y [N, T]
+// (f64), on (optionally) standardized X; writes the read-out of raw features into `head`.
+RidgeResult ridge_loo(nn::Linear& head, const Tensor& X_, const Tensor& Y, const RidgeOptions& o) {
   NABLA_CHECK(!o.alphas.empty(), "ridge: no alphas to choose from");
   for (double a : o.alphas) NABLA_CHECK(a > 0 && std::isfinite(a), "ridge: alphas must be positive, got {}", a);
   NoGradGuard ng;
-  const int64_t N = X_.size(0), F = X_.size(1), K = head.out_features;
+  const int64_t N = X_.size(0), F = X_.size(1);
   Tensor X = X_.to(DType::f64);
   NABLA_CHECK(std::isfinite(sum(X).item()), "ridge: the features hold NaN or infinite values");
+  NABLA_CHECK(std::isfinite(sum(Y).item()), "ridge: the targets hold NaN or infinite values");
   auto [mu, scale] = standardization(X);
   if (!o.standardize) scale = ones({F}, DType::f64);
   Tensor Xs = (X - mu) / scale;
   X = Tensor();
-  Tensor Y = one_hot(y, K).to(DType::f64) * 2.0 - 1.0;  // [N, K]
   Tensor ybar = mean(Y, {0});
   RidgeResult r;
   double best = -INFINITY;
-  Tensor best_coef;  // [K, F]
+  Tensor best_coef;  // [T, F]
   if (N <= F) {
     // Dual: G = (X X^T + 1 1^T) = Q diag(lam) Q^T; the eigenvector along 1 is the intercept's, left unpenalized.
     linalg::Eigh e = linalg::eigh(matmul(Xs, Xs.t()) + 1.0);
@@ -116,6 +119,29 @@ RidgeResult fit_ridge_classifier(nn::Linear& head, const Tensor& X_, const Tenso
   NABLA_CHECK(best_coef.defined(), "ridge: no alpha gave a finite leave-one-out error (scores all NaN)");
   fold_into(head, best_coef, ybar, mu, scale);
   return r;
+}
+
+}  // namespace
+
+
+RidgeResult fit_ridge_classifier(nn::Linear& head, const Tensor& X, const Tensor& y, const RidgeOptions& o) {
+  check_fit_inputs(head, X, y, "ridge");
+  NoGradGuard ng;
+  return ridge_loo(head, X, one_hot(y, head.out_features).to(DType::f64) * 2.0 - 1.0, o);
+}
+
+RidgeResult fit_ridge_regressor(nn::Linear& head, const Tensor& X, const Tensor& Y, const RidgeOptions& o) {
+  NABLA_CHECK(X.dim() == 2 && is_floating(X.dtype()), "ridge: expected features [N, F] (floating), got {} {}",
+              dtype_name(X.dtype()), shape_str(X.sizes()));
+  const Tensor T = Y.dim() == 1 ? Y.unsqueeze(1) : Y;
+  NABLA_CHECK(T.dim() == 2 && is_floating(T.dtype()) && T.size(0) == X.size(0),
+              "ridge: expected floating targets [{}] or [{}, T], got {} {}", X.size(0), X.size(0),
+              dtype_name(Y.dtype()), shape_str(Y.sizes()));
+  NABLA_CHECK(X.size(0) >= 2, "ridge: need at least 2 examples, got {}", X.size(0));
+  NABLA_CHECK(head.in_features == X.size(1) && head.out_features == T.size(1) && head.bias.defined(),
+              "ridge: the read-out Linear({}, {}) does not fit features of width {} and {} targets", head.in_features,
+              head.out_features, X.size(1), T.size(1));
+  return ridge_loo(head, X, T.to(DType::f64), o);
 }
 
 void fit_logistic(nn::Linear& head, const Tensor& X_, const Tensor& y, const LogisticOptions& o,

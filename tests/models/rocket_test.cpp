@@ -130,7 +130,7 @@ TEST(Rocket, LearnsTheSyntheticControlChartsWithRidge) {
       m = std::make_shared<models::Rocket>(1, 60, 6, models::RocketOptions{.num_kernels = 500});
     else
       m = std::make_shared<models::MiniRocket>(1, 60, 6, models::RocketOptions{.num_kernels = 840, .normalize = 0});
-    auto st = models::series_transform(*m);
+    auto st = models::fixed_features(*m);
     ASSERT_TRUE(st);
     st->fit(s.train->inputs());
     train::fit_ridge_classifier(*st->head, st->transform(s.train->inputs()), s.train->labels());
@@ -140,5 +140,5 @@ TEST(Rocket, LearnsTheSyntheticControlChartsWithRidge) {
     EXPECT_GE(acc, 0.95) << (which ? "minirocket" : "rocket");
   }
   nn::Linear lin(3, 2);
-  EXPECT_EQ(models::series_transform(lin), nullptr);
+  EXPECT_EQ(models::fixed_features(lin), nullptr);
 }

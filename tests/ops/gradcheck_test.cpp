@@ -60,6 +60,9 @@ std::vector<Case> all_cases() {
       {"exp", [](const Ins& i) { return exp(i[0]); }, {R({3, 4})}},
       {"log", [](const Ins& i) { return log(i[0]); }, {R({3, 4}, 0.2, 2)}},
       {"log1p", [](const Ins& i) { return log1p(i[0]); }, {R({3, 4}, -0.5, 2)}},
+      {"sin", [](const Ins& i) { return sin(i[0]); }, {R({3, 4}, -3, 3)}},
+      {"cos", [](const Ins& i) { return cos(i[0]); }, {R({3, 4}, -3, 3)}},
+      {"acos", [](const Ins& i) { return acos(i[0]); }, {R({3, 4}, -0.8, 0.8)}},
       {"sqrt", [](const Ins& i) { return sqrt(i[0]); }, {R({3, 4}, 0.2, 2)}},
       {"rsqrt", [](const Ins& i) { return rsqrt(i[0]); }, {R({3, 4}, 0.2, 2)}},
       {"abs", [](const Ins& i) { return abs(i[0]); }, {R({3, 4})}},
@@ -341,7 +344,7 @@ INSTANTIATE_TEST_SUITE_P(Ops, Gradcheck, ::testing::ValuesIn(all_cases()),
 // product or refuses, naming itself: a second derivative is never silently wrong.
 // These must give it (the families the literature's techniques differentiate twice):
 const std::set<std::string> kTwiceDifferentiable = {
-    "add", "sub", "mul", "div", "neg", "exp", "log", "sqrt", "pow_scalar", "where", "masked_fill", "sum",
+    "add", "sub", "mul", "div", "neg", "exp", "sin", "cos", "acos", "log", "sqrt", "pow_scalar", "where", "masked_fill", "sum",
     "sum_all", "mean", "matmul_2d", "matmul_vec", "matmul_dot", "matmul_batched", "matmul_3d_2d", "linear",
     "relu", "sigmoid", "tanh", "softmax", "log_softmax", "cross_entropy", "cross_entropy_prob", "nll_loss",
     "mse_loss", "gather", "cat", "stack", "split", "chunk", "view_reshape", "transpose_permute", "expand",

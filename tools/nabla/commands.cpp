@@ -17,7 +17,7 @@
 #include "nabla/nabla.h"
 #include "nabla/plot/curves.h"
 #include "nabla/models/rocket.h"
-#include "nabla/train/fit_series.h"
+#include "nabla/train/fit_features.h"
 
 namespace nabla::cli {
 
@@ -69,16 +69,17 @@ void load_weights(nn::Module& m, const std::string& path) {
 
 namespace {
 
-// The random-kernel models fit in one pass (transform, closed-form read-out): no epochs of SGD, no optimizer
+// The fixed-feature models (random kernels, random features) fit in one pass (transform, closed-form read-out): no epochs of SGD, no optimizer
 // state; the run folder gets the same files as a trained model's, so eval and predict read it.
-int run_series_train(const train::TrainConfig& cfg, nn::Module& model, const models::ModelConfig& mc,
+int run_feature_fit(const train::TrainConfig& cfg, nn::Module& model, const models::ModelConfig& mc,
                      const data::Splits& d) {
-  std::fprintf(stderr, "nabla train: %s (%lld read-out parameters) on %s: %lld train / %lld test series of %lld x %lld, "
-               "%d threads\n", cfg.model.c_str(), (long long)model.num_parameters(), d.name.c_str(),
-               (long long)d.train->size(), (long long)d.test->size(), (long long)d.train->inputs().size(1),
-               (long long)d.train->inputs().size(2), get_num_threads());
-  train::SeriesFitResult r = train::fit_series_model(model, d, cfg);
-  std::fprintf(stderr, "train accuracy %.4f; test: %lld series in %.2f s\n", r.train_accuracy,
+  std::fprintf(stderr, "nabla train: %s (%lld read-out parameters) on %s: %lld train / %lld test examples of %s, %d threads\n",
+               cfg.model.c_str(), (long long)model.num_parameters(), d.name.c_str(), (long long)d.train->size(),
+               (long long)d.test->size(),
+               shape_str(Shape(d.train->inputs().sizes().begin() + 1, d.train->inputs().sizes().end())).c_str(),
+               get_num_threads());
+  train::FeatureFitResult r = train::fit_feature_model(model, d, cfg);
+  std::fprintf(stderr, "train accuracy %.4f; test: %lld examples in %.2f s\n", r.train_accuracy,
                (long long)d.test->size(), r.test_seconds);
   if (!cfg.out.empty()) {
     fs::create_directories(cfg.out);
@@ -137,11 +138,11 @@ int run_train(train::TrainConfig cfg, const std::string& resume, const std::stri
                               d.name, cfg.model));
     throw;
   }
-  if (models::series_transform(*model)) {
+  if (models::fixed_features(*model)) {
     NABLA_CHECK(resume.empty() && weights.empty(), "{} fits in one pass (transform, closed-form read-out): there is "
                 "nothing to --resume or start from --weights", cfg.model);
     cfg.preprocess.normalize = "none";  // the transforms read the series as given (their NaN padding too)
-    return run_series_train(cfg, *model, mc, d);
+    return run_feature_fit(cfg, *model, mc, d);
   }
   fit_preprocess(cfg.preprocess, *d.train);
   if (!weights.empty()) load_weights(*model, weights);

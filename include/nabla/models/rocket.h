@@ -12,8 +12,7 @@
 #include <functional>
 #include <memory>
 
-#include "nabla/nn/layers.h"
-#include "nabla/nn/module.h"
+#include "nabla/models/fixed_features.h"
 
 namespace nabla::models {
 
@@ -35,20 +34,17 @@ struct RocketOptions {
 /// floor(2^U(0, log2(min(C, length) + 1))) random channels (all of one, univariate).
 /// Features: per kernel the proportion of positive values (PPV) and the max.
 /// Buffers: lengths, dilations, paddings, num_channels, channels, weights, biases.
-class Rocket : public nn::Module {
+class Rocket : public FixedFeatureModel {
  public:
   /// Kernels drawn for series of `channels` channels of (at most) `length` steps.
   Rocket(int64_t channels, int64_t length, int64_t num_classes, const RocketOptions& o = {});
   /// Features [N, 2 num_kernels] of series [N, C, L] (f32; L may differ from the constructor's).
-  Tensor transform(const Tensor& x) const;
-  /// head(transform(x)): class scores [N, classes].
-  Tensor forward(const Tensor& x) override;
+  Tensor transform(const Tensor& x) const override;
   int64_t num_features() const { return 2 * lengths.size(0); }
   std::string type_name() const override { return "Rocket"; }
   std::string extra_repr() const override;
 
   Tensor lengths, dilations, paddings, num_channels, channels, weights, biases;
-  std::shared_ptr<nn::Linear> head;
   bool normalize;
   int64_t in_channels;
 };
@@ -61,32 +57,21 @@ class Rocket : public nn::Module {
 /// multiple of 84. Multivariate: each (dilation, kernel) pair sums its response over
 /// floor(2^U(0, log2(min(C, 9) + 1))) random channels.
 /// Buffers: dilations, features_per_dilation, num_channels, channels, biases.
-class MiniRocket : public nn::Module {
+class MiniRocket : public FixedFeatureModel {
  public:
   MiniRocket(int64_t channels, int64_t length, int64_t num_classes, const RocketOptions& o = {});
   /// Fits the biases to training series x [N, C, L] (f32).
-  void fit(const Tensor& x);
-  Tensor transform(const Tensor& x) const;
-  Tensor forward(const Tensor& x) override;
+  void fit(const Tensor& x) override;
+  Tensor transform(const Tensor& x) const override;
   int64_t num_features() const { return biases.size(0); }
   std::string type_name() const override { return "MiniRocket"; }
   std::string extra_repr() const override;
 
   Tensor dilations, features_per_dilation, num_channels, channels, biases;
-  std::shared_ptr<nn::Linear> head;
   bool normalize;
   int64_t in_channels;
   uint64_t seed;
 };
-
-/// A random-kernel transform (Rocket or MiniRocket) seen through one interface, for
-/// the trainer of train/ridge.h; null for any other module.
-struct SeriesTransform {
-  std::function<Tensor(const Tensor&)> transform;
-  std::function<void(const Tensor&)> fit;  ///< fits the transform to training series (a no-op for ROCKET)
-  nn::Linear* head;
-};
-std::unique_ptr<SeriesTransform> series_transform(nn::Module& m);
 
 /// The zoo entries: input_shape [C, L]; cfg.kernels (0: 10,000) and cfg.kernel_seed.
 nn::ModulePtr rocket(const ModelConfig& cfg);

@@ -29,6 +29,11 @@ Tensor pow(const Tensor& x, double exponent);
 /// x ** y, elementwise with broadcasting.
 Tensor pow(const Tensor& x, const Tensor& y);
 Tensor exp(const Tensor& x);
+/// Sine and cosine (radians); floating dtypes (integers promote to f32).
+Tensor sin(const Tensor& x);
+Tensor cos(const Tensor& x);
+/// Arc cosine in [0, pi] (NaN outside [-1, 1]); floating dtypes.
+Tensor acos(const Tensor& x);
 Tensor log(const Tensor& x);
 Tensor log1p(const Tensor& x);
 Tensor sqrt(const Tensor& x);

@@ -37,6 +37,10 @@ struct RidgeResult {
 /// which fits one column.
 RidgeResult fit_ridge_classifier(nn::Linear& head, const Tensor& X, const Tensor& y, const RidgeOptions& o = {});
 
+/// Ridge regression of targets Y [N] or [N, T] (floating) on features X [N, F] with the same
+/// leave-one-out choice of alpha (scikit-learn's RidgeCV with StandardScaler); head: Linear(F, T).
+RidgeResult fit_ridge_regressor(nn::Linear& head, const Tensor& X, const Tensor& Y, const RidgeOptions& o = {});
+
 struct LogisticOptions {
   int64_t epochs = 20;
   double lr = 1e-3;          ///< Adam's, decayed by a cosine over the epochs

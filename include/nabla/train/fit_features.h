@@ -1,6 +1,7 @@
 #pragma once
-// Training of the random-kernel time-series models (models/rocket.h): fit the
-// transform, compute the training features once, fit the linear read-out in
+// Training of the fixed-feature models (models/fixed_features.h: ROCKET,
+// MiniRocket, random features): fit the transform, compute the training features
+// once, fit the linear read-out in
 // closed form (ridge with leave-one-out cross-validation) or by SGD (logistic
 // regression), then evaluate on the test split.
 #include <string>
@@ -12,8 +13,8 @@ namespace nabla::train {
 
 struct TrainConfig;
 
-/// What fit_series_model did, with its timings.
-struct SeriesFitResult {
+/// What fit_feature_model did, with its timings.
+struct FeatureFitResult {
   std::string classifier;  ///< "ridge" or "logistic"
   double alpha = 0;        ///< ridge: the alpha chosen
   int64_t features = 0;
@@ -23,11 +24,11 @@ struct SeriesFitResult {
   double train_accuracy = 0, test_accuracy = 0, test_loss = 0, test_ece = 0;
 };
 
-/// Fits `model` (a models::Rocket or MiniRocket) to d.train and evaluates it on
+/// Fits `model` (a models::FixedFeatureModel) to d.train and evaluates it on
 /// d.test. cfg.classifier: "ridge", "logistic", or "auto" (ridge up to 10,000
-/// training series, logistic above, as the MiniRocket authors advise); the logistic
+/// training examples, logistic above, as the MiniRocket authors advise); the logistic
 /// read-out trains cfg.epochs epochs at cfg.lr in batches of cfg.batch_size.
 /// Progress lines go to stderr when cfg.progress.
-SeriesFitResult fit_series_model(nn::Module& model, const data::Splits& d, const TrainConfig& cfg);
+FeatureFitResult fit_feature_model(nn::Module& model, const data::Splits& d, const TrainConfig& cfg);
 
 }  // namespace nabla::train

@@ -1,4 +1,4 @@
-#include "nabla/train/fit_series.h"
+#include "nabla/train/fit_features.h"
 
 #include <chrono>
 #include <cstdio>
@@ -20,14 +20,16 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
-SeriesFitResult fit_series_model(nn::Module& model, const data::Splits& d, const TrainConfig& cfg) {
-  std::unique_ptr<models::SeriesTransform> st = models::series_transform(model);
-  NABLA_CHECK(st, "fit_series_model: {} is not a random-kernel time-series model (rocket, minirocket)",
+FeatureFitResult fit_feature_model(nn::Module& model, const data::Splits& d, const TrainConfig& cfg) {
+  models::FixedFeatureModel* st = models::fixed_features(model);
+  NABLA_CHECK(st, "fit_feature_model: {} is not a fixed-feature model (rocket, minirocket, elm, rff)",
               model.type_name());
   NABLA_CHECK(cfg.classifier == "auto" || cfg.classifier == "ridge" || cfg.classifier == "logistic",
               "--classifier: expected ridge, logistic or auto, got '{}'", cfg.classifier);
-  const Tensor& x = d.train->inputs();
-  SeriesFitResult r;
+  data::Preprocess none;  // what evaluation applies: u8 images to [0, 1], floating inputs as they are
+  none.normalize = "none";
+  const Tensor x = none.apply(d.train->inputs());
+  FeatureFitResult r;
   r.classifier = cfg.classifier == "auto" ? (x.size(0) <= 10000 ? "ridge" : "logistic") : cfg.classifier;
   auto say = [&](const std::string& s) {
     if (cfg.progress) std::fprintf(stderr, "%s\n", s.c_str());
@@ -41,8 +43,9 @@ SeriesFitResult fit_series_model(nn::Module& model, const data::Splits& d, const
   }
   r.features = features.size(1);
   r.transform_seconds = seconds_since(t0);
-  say(fmt::format("transform: {} training series [{}, {}] -> {} features in {:.2f} s ({:.0f} series/s)", x.size(0),
-                  x.size(1), x.size(2), r.features, r.transform_seconds, double(x.size(0)) / r.transform_seconds));
+  say(fmt::format("transform: {} training examples {} -> {} features in {:.2f} s ({:.0f} examples/s)", x.size(0),
+                  shape_str(Shape(x.sizes().begin() + 1, x.sizes().end())), r.features, r.transform_seconds,
+                  double(x.size(0)) / r.transform_seconds));
   t0 = std::chrono::steady_clock::now();
   if (r.classifier == "ridge") {
     RidgeResult rr = fit_ridge_classifier(*st->head, features, d.train->labels());
@@ -69,8 +72,6 @@ SeriesFitResult fit_series_model(nn::Module& model, const data::Splits& d, const
   }
   features = Tensor();
   t0 = std::chrono::steady_clock::now();
-  data::Preprocess none;
-  none.normalize = "none";
   EvalResult e = evaluate(model, *d.test, none);
   r.test_seconds = seconds_since(t0);
   r.test_accuracy = e.accuracy;
