@@ -172,6 +172,20 @@ def check_ridge(path):
     print(f"ok {os.path.basename(path)}: alpha {alpha:g}, {len(ours)} predictions as scikit-learn's")
 
 
+def check_ridge_regression(path):
+    from sklearn.linear_model import RidgeCV
+    from sklearn.preprocessing import StandardScaler
+    m = load(path)
+    scaler = StandardScaler().fit(m["X_train"].astype(np.float64))
+    reg = RidgeCV(alphas=np.logspace(-3, 3, 10)).fit(scaler.transform(m["X_train"]), m["Y_train"])
+    alpha = float(m["alpha"])
+    assert np.isclose(reg.alpha_, alpha), f"{path}: scikit-learn chose alpha {reg.alpha_}, nabla {alpha}"
+    want = reg.predict(scaler.transform(m["X_test"]))
+    err = np.abs(want - m["pred_test"]).max() / (1 + np.abs(want).max())
+    assert err < 1e-4, f"{path}: predictions differ by {err:.3g} (relative)"
+    print(f"ok {os.path.basename(path)}: alpha {alpha:g}, predictions as scikit-learn's RidgeCV")
+
+
 def main():
     d = sys.argv[1]
     transforms = sorted(glob.glob(os.path.join(d, "transform_*.safetensors")))
@@ -181,6 +195,10 @@ def main():
         check_transforms(p)
     for p in ridges:
         check_ridge(p)
+    regs = sorted(glob.glob(os.path.join(d, "ridgereg_*.safetensors")))
+    assert regs, f"no ridge regressions in {d}"
+    for p in regs:
+        check_ridge_regression(p)
 
 
 if __name__ == "__main__":

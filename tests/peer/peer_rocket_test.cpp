@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <tuple>
 
 #include "nabla/data/timeseries.h"
 #include "nabla/models/rocket.h"
@@ -87,5 +88,19 @@ TEST(PeerRocket, ExportsTransformsForTheReference) {
                     {"scores_test", head.forward(Xte)}, {"alpha", scalar_tensor(r.alpha, DType::f64)},
                     {"loo_scores", from_vector<double>(r.scores, {int64_t(r.scores.size())})}};
     io::save_safetensors(dir + "/ridge_" + c.name + ".safetensors", m);
+  }
+  // Ridge regression of two targets, wide and tall.
+  for (auto [name, N, F] : {std::tuple<const char*, int64_t, int64_t>{"wide", 30, 60}, {"tall", 120, 15}}) {
+    Generator g(13);
+    Tensor X = randn({N + 40, F}, DType::f32, &g) * 2.0 + 0.5;
+    Tensor w = randn({F, 2}, DType::f32, &g);
+    Tensor Y = matmul(X, w) + randn({N + 40, 2}, DType::f32, &g) * 3.0;
+    Tensor Xtr = X.slice(0, 0, N).contiguous(), Xte = X.slice(0, N, N + 40).contiguous();
+    nn::Linear head(F, 2);
+    train::RidgeResult r = train::fit_ridge_regressor(head, Xtr, Y.slice(0, 0, N).contiguous());
+    NoGradGuard ng;
+    io::TensorMap m{{"X_train", Xtr}, {"Y_train", Y.slice(0, 0, N).contiguous()}, {"X_test", Xte},
+                    {"pred_test", head.forward(Xte)}, {"alpha", scalar_tensor(r.alpha, DType::f64)}};
+    io::save_safetensors(dir + "/ridgereg_" + std::string(name) + ".safetensors", m);
   }
 }
