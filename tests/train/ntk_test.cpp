@@ -74,3 +74,15 @@ TEST(Ntk, KernelRidgeInterpolatesAsAlphaVanishes) {
   Tensor smooth = train::kernel_ridge(K, y, K, 1e3);
   EXPECT_LT(max(abs(smooth)).item(), 0.1);  // heavy regularization pulls toward 0
 }
+
+TEST(Ntk, KernelRidgeOnTheEmpiricalKernelOfAWideNetMatchesTheClosedForm) {
+  Tensor x = sphere_points(12, 4, 5), z = sphere_points(5, 4, 6);
+  Tensor y = sin(x.select(1, 0)) + x.select(1, 1) * 0.5;
+  manual_seed(3);
+  train::NtkMlp net(4, 2048, 1, 1);
+  net.to(DType::f64);
+  Tensor emp = train::kernel_ridge(train::empirical_ntk(net, x), y, train::empirical_ntk(net, z, x), 0.1);
+  train::MlpKernels xx = train::relu_mlp_kernels(x, x, 1), zx = train::relu_mlp_kernels(z, x, 1);
+  Tensor exact = train::kernel_ridge(xx.ntk, y, zx.ntk, 0.1);
+  EXPECT_LT(rel_frobenius(emp, exact), 0.1);
+}
