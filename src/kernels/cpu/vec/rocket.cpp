@@ -19,9 +19,9 @@ void rocket_kernel(const float* const* rows, int64_t nchan, const float* weights
     const int64_t lo = off < 0 ? -off : 0, hi = n - off < out_len ? n - off : out_len;
     for (int64_t c = 0; c < nchan; ++c) {
       const float w = weights[c * length + j];
-      const float* __restrict x = rows[c] + off;
+      const float* __restrict x = rows[c];
 #pragma omp simd
-      for (int64_t i = lo; i < hi; ++i) s[i] += w * x[i];
+      for (int64_t i = lo; i < hi; ++i) s[i] += w * x[i + off];
     }
   }
   int64_t positive = 0;
@@ -44,17 +44,15 @@ void minirocket_planes(const float* x, int64_t n, int64_t dilation, float* alpha
   for (int j : kOrder) {
     const int64_t off = (j - 4) * dilation;
     const int64_t lo = off < 0 ? -off : 0, hi = n - off < n ? n - off : n;
-    const float* __restrict xs = x + off;
-    for (int64_t t = lo; t < hi; ++t) a[t] = a[t] + -xs[t];
+    for (int64_t t = lo; t < hi; ++t) a[t] = a[t] + -x[t + off];
   }
   for (int j = 0; j < 9; ++j) {
     const int64_t off = (j - 4) * dilation;
     const int64_t lo = off < 0 ? -off : 0, hi = n - off < n ? n - off : n;
     float* __restrict g = gamma + j * n;
     for (int64_t t = 0; t < (lo < n ? lo : n); ++t) g[t] = 0.0f;
-    const float* __restrict xs = x + off;
 #pragma omp simd
-    for (int64_t t = lo; t < hi; ++t) g[t] = xs[t] + xs[t] + xs[t];
+    for (int64_t t = lo; t < hi; ++t) g[t] = x[t + off] + x[t + off] + x[t + off];
     for (int64_t t = hi > lo ? hi : lo; t < n; ++t) g[t] = 0.0f;
   }
 }
