@@ -239,6 +239,8 @@ check "eval of a rocket checkpoint" grep -q "^test accuracy: 0\.9[5-9]" "$work/r
 check "minirocket with a logistic read-out" grep -q "^test accuracy: 0\.[89]" "$work/mr.out"
 "$NABLA" predict "$work/mr/best.ckpt" --out "$work/mr.csv" >/dev/null 2>&1
 check "predict with a minirocket checkpoint" test "$(wc -l <"$work/mr.csv")" -eq 901
+"$NABLA" models >"$work/models.out" 2>&1
+check "models lists the time-series zoo" grep -q "^minirocket" "$work/models.out"
 expect_error "rocket on images" "fashion-mnist-series" train --model rocket --data fashion-mnist --limit-train 10 --limit-test 10
 expect_error "classifier choice" "classifier" train --model rocket --data cbf --classifier svm
 expect_error "series seed" "non-negative integer seed" train --model rocket --data cbf:-1

@@ -398,12 +398,15 @@ int run_info() {
 }
 
 int run_models() {
-  models::ModelConfig mc;
-  mc.input_shape = {1, 28, 28};
-  mc.num_classes = 10;
-  std::printf("%-16s %12s  %s\n", "model", "parameters", "description (parameters for 1x28x28 input, 10 classes)");
-  for (const models::ModelInfo& m : models::zoo())
-    std::printf("%-16s %12lld  %s\n", m.name.c_str(), (long long)m.make(mc)->num_parameters(), m.description.c_str());
+  models::ModelConfig image, series;
+  image.input_shape = {1, 28, 28};
+  series.input_shape = {1, 128};
+  std::printf("%-16s %12s  %s\n", "model", "parameters",
+              "description (parameters for 1x28x28 images or 1x128 series, 10 classes)");
+  for (const models::ModelInfo& m : models::zoo()) {
+    const int64_t n = m.make(m.input == "series" ? series : image)->num_parameters();
+    std::printf("%-16s %12lld  %s\n", m.name.c_str(), (long long)n, m.description.c_str());
+  }
   return 0;
 }
 
