@@ -135,43 +135,34 @@ def main():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(a.series, a.length))
     kernels = draw_kernels(a.length, a.kernels, rng)
-    transform(X[:2], *kernels)  # compile
-    numba_rate = {}
-    for threads in (1, 2):
-        numba.set_num_threads(threads)
-        best = 1e30
-        for _ in range(2):
-            t0 = time.perf_counter()
-            transform(X, *kernels)
-            best = min(best, time.perf_counter() - t0)
-        numba_rate[threads] = a.series / best
-        print(json.dumps({"impl": "numba", "numba": numba.__version__, "transform": "rocket", "threads": threads,
-                          "series": a.series, "length": a.length, "kernels": a.kernels, "seconds": round(best, 4),
-                          "series_per_s": round(numba_rate[threads], 1)}), flush=True)
     X32 = X.astype(np.float32)
     dil, counts = minirocket_dilations(a.length, a.kernels)
     biases = rng.normal(size=84 * counts.sum()).astype(np.float32)  # the cost does not depend on their values
-    minirocket_transform(X32[:2], dil, counts, biases, TRIPLES)  # compile
-    mini_rate = {}
-    for threads in (1, 2):
-        numba.set_num_threads(threads)
-        best = 1e30
-        for _ in range(2):
-            t0 = time.perf_counter()
-            minirocket_transform(X32, dil, counts, biases, TRIPLES)
-            best = min(best, time.perf_counter() - t0)
-        mini_rate[threads] = a.series / best
-        print(json.dumps({"impl": "numba", "transform": "minirocket", "threads": threads, "series": a.series,
-                          "length": a.length, "features": int(84 * counts.sum()), "seconds": round(best, 4),
-                          "series_per_s": round(mini_rate[threads], 1)}), flush=True)
+    # Per transform: its compiled function, arguments and size field; JIT compilation happens on 2 series first.
+    runs = {"rocket": (transform, (X,) + kernels, {"kernels": a.kernels}),
+            "minirocket": (minirocket_transform, (X32, dil, counts, biases, TRIPLES),
+                           {"features": int(84 * counts.sum())})}
+    numba_rate = {}
+    for name, (fn, args, size) in runs.items():
+        fn(args[0][:2], *args[1:])
+        for threads in (1, 2):
+            numba.set_num_threads(threads)
+            best = 1e30
+            for _ in range(2):
+                t0 = time.perf_counter()
+                fn(*args)
+                best = min(best, time.perf_counter() - t0)
+            numba_rate[name, threads] = a.series / best
+            print(json.dumps({"impl": "numba", "numba": numba.__version__, "transform": name, "threads": threads,
+                              "series": a.series, "length": a.length, **size, "seconds": round(best, 4),
+                              "series_per_s": round(numba_rate[name, threads], 1)}), flush=True)
     out = subprocess.run([a.nabla, "--series", str(4 * a.series), "--length", str(a.length), "--kernels",
                           str(a.kernels), "--threads", "1,2"], check=True, capture_output=True, text=True).stdout
     for line in out.splitlines():
         r = json.loads(line)
         print(line)
-        rate = numba_rate if r["transform"] == "rocket" else mini_rate
         print(json.dumps({"ratio": "nabla/numba", "transform": r["transform"], "threads": r["threads"],
-                          "speedup": round(r["series_per_s"] / rate[r["threads"]], 2)}))
+                          "speedup": round(r["series_per_s"] / numba_rate[r["transform"], r["threads"]], 2)}))
 
 
 if __name__ == "__main__":

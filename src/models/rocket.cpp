@@ -102,11 +102,10 @@ Rocket::Rocket(int64_t channels, int64_t length, int64_t num_classes, const Rock
 Tensor Rocket::transform(const Tensor& x) const {
   Prepared p = prepare(x, in_channels, normalize, "Rocket");
   const int64_t K = lengths.size(0);
-  NABLA_CHECK(this->channels.size(0) == num_channels.sum().item() &&
-                  weights.size(0) == (num_channels * lengths).sum().item(),
+  std::vector<int64_t> coff = prefix_sums(num_channels), woff = prefix_sums(num_channels, &lengths);
+  NABLA_CHECK(this->channels.size(0) == coff.back() && weights.size(0) == woff.back(),
               "Rocket: inconsistent buffers: {} channels and {} weights for {} kernels", this->channels.size(0),
               weights.size(0), K);
-  std::vector<int64_t> coff = prefix_sums(num_channels), woff = prefix_sums(num_channels, &lengths);
   kernels::RocketKernels k{K,
                            lengths.const_data<int64_t>(),
                            dilations.const_data<int64_t>(),

@@ -9,7 +9,6 @@
 // buffers, so a state_dict (and a checkpoint) rebuilds the model exactly; the read-out
 // is fitted in closed form (train/ridge.h) or by SGD. Series are read over their own
 // lengths: no padding enters a feature.
-#include <functional>
 #include <memory>
 
 #include "nabla/models/fixed_features.h"
