@@ -14,7 +14,7 @@ Batch Dataset::get_batch(const std::vector<int64_t>& indices) const {
     xs.push_back(e.input);
     ys.push_back(e.target);
   }
-  return {stack(xs), stack(ys)};
+  return {stack(xs), stack(ys), indices, static_cast<int64_t>(indices.size())};
 }
 
 TensorDataset::TensorDataset(Tensor inputs, Tensor labels, int64_t num_classes)
@@ -36,7 +36,7 @@ Example TensorDataset::get(int64_t i) const {
 
 Batch TensorDataset::get_batch(const std::vector<int64_t>& indices) const {
   Tensor idx = from_vector<int64_t>(indices);
-  return {index_select(inputs_, 0, idx), index_select(labels_, 0, idx)};
+  return {index_select(inputs_, 0, idx), index_select(labels_, 0, idx), indices, static_cast<int64_t>(indices.size())};
 }
 
 std::shared_ptr<TensorDataset> TensorDataset::head(int64_t n) const {

@@ -1,27 +1,34 @@
 #include "nabla/data/loader.h"
 
-#include "nabla/runtime.h"
-
-#include <algorithm>
-#include <numeric>
-
 #include "nabla/autograd/grad_mode.h"
+#include "nabla/runtime.h"
 
 namespace nabla::data {
 
+namespace {
+
+int64_t checked_size(const std::shared_ptr<const Dataset>& d) {
+  NABLA_CHECK(d != nullptr, "DataLoader: null data set");
+  return d->size();
+}
+
+int64_t checked_batch(int64_t b) {
+  NABLA_CHECK(b > 0, "DataLoader: batch_size must be positive, got {}", b);
+  return b;
+}
+
+}  // namespace
+
 DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, LoaderOptions options, Transform transform)
-    : dataset_(std::move(dataset)), opts_(options), transform_(std::move(transform)) {
-  NABLA_CHECK(dataset_ != nullptr, "DataLoader: null data set");
-  NABLA_CHECK(opts_.batch_size > 0, "DataLoader: batch_size must be positive, got {}", opts_.batch_size);
+    : dataset_(std::move(dataset)), opts_(options), transform_(std::move(transform)),
+      sampler_(checked_size(dataset_), checked_batch(opts_.batch_size), opts_.rank, opts_.world_size, opts_.shuffle,
+               opts_.seed, opts_.drop_last) {
   NABLA_CHECK(opts_.prefetch >= 0, "DataLoader: prefetch must be non-negative");
 }
 
 DataLoader::~DataLoader() { stop(); }
 
-int64_t DataLoader::num_batches() const {
-  int64_t n = dataset_->size(), b = opts_.batch_size;
-  return opts_.drop_last ? n / b : (n + b - 1) / b;
-}
+int64_t DataLoader::num_batches() const { return sampler_.num_steps(); }
 
 void DataLoader::stop() {
   {
@@ -35,20 +42,22 @@ void DataLoader::stop() {
   error_ = nullptr;
 }
 
-Batch DataLoader::make_batch(int64_t b, Generator& gen) const {
-  int64_t lo = b * opts_.batch_size, hi = std::min<int64_t>(lo + opts_.batch_size, order_.size());
-  std::vector<int64_t> idx(order_.begin() + lo, order_.begin() + hi);
+Batch DataLoader::make_batch(int64_t b) const {
+  std::vector<int64_t> idx = sampler_.indices(b);
   Batch batch = dataset_->get_batch(idx);
-  if (transform_) batch.input = transform_(batch.input, gen);
+  if (transform_) {
+    SampleGenerators gens(opts_.seed, epoch_, idx);
+    batch.input = transform_(batch.input, gens);
+  }
+  batch.indices = std::move(idx);
+  batch.global_size = sampler_.global_batch(b);
   return batch;
 }
 
 void DataLoader::start_epoch(int64_t epoch) {
   stop();
-  order_.resize(dataset_->size());
-  std::iota(order_.begin(), order_.end(), 0);
-  gen_.manual_seed(opts_.seed + static_cast<uint64_t>(epoch) * 1000003ULL);
-  if (opts_.shuffle) std::shuffle(order_.begin(), order_.end(), gen_.engine());
+  sampler_.set_epoch(epoch);
+  epoch_ = epoch;
   next_batch_ = 0;
   if (opts_.prefetch == 0) return;
   worker_ = std::thread([this] {
@@ -59,7 +68,7 @@ void DataLoader::start_epoch(int64_t epoch) {
     int64_t nb = num_batches();
     try {
       for (int64_t b = 0; b < nb; ++b) {
-        Batch batch = make_batch(b, gen_);
+        Batch batch = make_batch(b);
         std::unique_lock<std::mutex> lock(mu_);
         cv_.wait(lock, [&] { return stop_ || static_cast<int64_t>(queue_.size()) < opts_.prefetch; });
         if (stop_) return;
@@ -80,7 +89,7 @@ std::optional<Batch> DataLoader::next() {
   if (opts_.prefetch == 0) {
     if (next_batch_ >= num_batches()) return std::nullopt;
     NoGradGuard ng;
-    return make_batch(next_batch_++, gen_);
+    return make_batch(next_batch_++);
   }
   NABLA_CHECK(worker_.joinable(), "DataLoader: call start_epoch() before next()");
   std::unique_lock<std::mutex> lock(mu_);

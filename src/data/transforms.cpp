@@ -37,7 +37,48 @@ void check_images(const Tensor& x, const char* op) {
 
 }  // namespace
 
+namespace {
+
+// splitmix64's finalizer: nearby (seed, epoch, index) triples give unrelated seeds.
+uint64_t mix(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+}  // namespace
+
+SampleGenerators::SampleGenerators(uint64_t seed, int64_t epoch, const std::vector<int64_t>& indices) {
+  own_.reserve(indices.size());
+  uint64_t base = mix(mix(seed) ^ static_cast<uint64_t>(epoch));
+  for (int64_t i : indices) own_.emplace_back(mix(base ^ static_cast<uint64_t>(i)));
+}
+
+Generator& SampleGenerators::operator[](int64_t i) {
+  if (shared_) return *shared_;
+  NABLA_CHECK(i >= 0 && i < static_cast<int64_t>(own_.size()),
+              "augmentation: example {} of a batch of {} has no generator (the transform changed the batch size?)", i,
+              own_.size());
+  return own_[static_cast<size_t>(i)];
+}
+
 Tensor random_crop(const Tensor& x, int64_t padding, Generator& gen) {
+  SampleGenerators g(gen);
+  return random_crop(x, padding, g);
+}
+
+Tensor random_horizontal_flip(const Tensor& x, double p, Generator& gen) {
+  SampleGenerators g(gen);
+  return random_horizontal_flip(x, p, g);
+}
+
+Tensor random_erasing(const Tensor& x, double p, Generator& gen) {
+  SampleGenerators g(gen);
+  return random_erasing(x, p, g);
+}
+
+Tensor random_crop(const Tensor& x, int64_t padding, SampleGenerators& gens) {
   check_images(x, "random_crop");
   if (padding <= 0) return x;
   int64_t N = x.sizes()[0], C = x.sizes()[1], H = x.sizes()[2], W = x.sizes()[3];
@@ -48,6 +89,7 @@ Tensor random_crop(const Tensor& x, int64_t padding, Generator& gen) {
     const T* in = xc.const_data<T>();
     T* o = out.data<T>();
     for (int64_t n = 0; n < N; ++n) {
+      Generator& gen = gens[n];
       int64_t dy = gen.randint(-padding, padding + 1), dx = gen.randint(-padding, padding + 1);
       for (int64_t c = 0; c < C; ++c)
         for (int64_t y = 0; y < H; ++y) {
@@ -66,8 +108,9 @@ Tensor random_crop(const Tensor& x, int64_t padding, Generator& gen) {
 namespace {
 
 // A copy of images x [N, C, H, W] in which each image, with probability p, is
-// changed in place by edit(img, C, H, W); the shared frame of the random augmentations.
-template <class Edit> Tensor edit_some_images(const Tensor& x, double p, Generator& gen, const char* op, Edit edit) {
+// changed in place by edit(img, C, H, W, its generator); the shared frame of the random augmentations.
+template <class Edit>
+Tensor edit_some_images(const Tensor& x, double p, SampleGenerators& gens, const char* op, Edit edit) {
   check_images(x, op);
   int64_t N = x.sizes()[0], C = x.sizes()[1], H = x.sizes()[2], W = x.sizes()[3];
   Tensor out = Tensor::empty(x.sizes(), x.dtype());
@@ -76,21 +119,23 @@ template <class Edit> Tensor edit_some_images(const Tensor& x, double p, Generat
     using T = typename decltype(tag)::type;
     T* o = out.data<T>();
     for (int64_t n = 0; n < N; ++n)
-      if (gen.uniform() < p) edit(o + n * C * H * W, C, H, W);
+      if (gens[n].uniform() < p) edit(o + n * C * H * W, C, H, W, gens[n]);
   });
   return out;
 }
 
 }  // namespace
 
-Tensor random_horizontal_flip(const Tensor& x, double p, Generator& gen) {
-  return edit_some_images(x, p, gen, "random_horizontal_flip", [](auto* img, int64_t C, int64_t H, int64_t W) {
+Tensor random_horizontal_flip(const Tensor& x, double p, SampleGenerators& gens) {
+  return edit_some_images(x, p, gens, "random_horizontal_flip", [](auto* img, int64_t C, int64_t H, int64_t W,
+                                                                   Generator&) {
     for (int64_t r = 0; r < C * H; ++r) std::reverse(img + r * W, img + (r + 1) * W);
   });
 }
 
-Tensor random_erasing(const Tensor& x, double p, Generator& gen) {
-  return edit_some_images(x, p, gen, "random_erasing", [&gen](auto* img, int64_t C, int64_t H, int64_t W) {
+Tensor random_erasing(const Tensor& x, double p, SampleGenerators& gens) {
+  return edit_some_images(x, p, gens, "random_erasing", [](auto* img, int64_t C, int64_t H, int64_t W,
+                                                          Generator& gen) {
     for (int attempt = 0; attempt < 10; ++attempt) {
       double area = H * W * (0.02 + gen.uniform() * (0.33 - 0.02));
       double logr = std::log(0.3) + gen.uniform() * (std::log(3.3) - std::log(0.3));
@@ -135,12 +180,12 @@ Tensor Preprocess::apply(const Tensor& batch) const {
 
 Transform Preprocess::eval_transform() const {
   Preprocess p = *this;
-  return [p](const Tensor& b, Generator&) { return p.apply(b); };
+  return [p](const Tensor& b, SampleGenerators&) { return p.apply(b); };
 }
 
 Transform Preprocess::train_transform() const {
   Preprocess p = *this;
-  return [p](const Tensor& b, Generator& g) {
+  return [p](const Tensor& b, SampleGenerators& g) {
     Tensor x = p.apply(b);
     if (x.dim() == 4) {
       if (p.crop_padding > 0) x = random_crop(x, p.crop_padding, g);

@@ -187,10 +187,14 @@ BatchNorm::BatchNorm(int64_t n, double eps, double momentum, bool affine, bool t
   }
 }
 
-Tensor BatchNorm::forward(const Tensor& x) {
+void BatchNorm::validate(const Tensor& x) const {
   check_input(x);
   NABLA_CHECK(x.sizes()[1] == num_features, "{}: expected input [N, {}, ...] ({} features), got {}", type_name(),
               num_features, num_features, shape_str(x.sizes()));
+}
+
+Tensor BatchNorm::forward(const Tensor& x) {
+  validate(x);
   bool use_batch_stats = training_ || !running_mean.defined();
   if (training_ && num_batches_tracked.defined()) num_batches_tracked.add_(1.0);
   return batch_norm(x, running_mean, running_var, weight, bias, use_batch_stats, momentum, eps);

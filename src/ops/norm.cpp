@@ -184,7 +184,11 @@ template <class T> struct BnPasses {
 
 template <class T> const T* data_or_null(const Tensor& t) { return t.defined() ? t.data<T>() : nullptr; }
 
-Tensor batch_norm_train(const Tensor& x, const Tensor& w, const Tensor& b, double eps, BnStats* st) {
+// `reduce` (optional) sums per-channel statistics over more than this batch (sync batch norm over ranks): the
+// sums of x with the count appended, the squared deviations, and backward's two gradient sums. *count gets the
+// total count. The parameters' gradients stay this batch's part (summed over ranks with the other gradients).
+Tensor batch_norm_train(const Tensor& x, const Tensor& w, const Tensor& b, double eps, BnStats* st,
+                        const ChannelSumReducer* reduce = nullptr, double* count = nullptr) {
   const int64_t N = x.sizes()[0], C = x.sizes()[1], L = x.numel() / (N * C);
   const bool cl = is_channels_last(x) && !x.is_contiguous();
   Tensor xc = cl ? x.detach() : x.detach().contiguous();
@@ -197,10 +201,19 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& w, const Tensor& b, doubl
     const T* in = xc.const_data<T>();
     Tensor bc = b.defined() ? b.detach().contiguous() : Tensor();
     const T *wp = data_or_null<T>(wc), *bp = data_or_null<T>(bc);
-    const double cnt = static_cast<double>(N * L);
+    double cnt = static_cast<double>(N * L);
     std::vector<double> mean = pass.sums(in);
+    if (reduce) {
+      mean.push_back(cnt);
+      (*reduce)(mean);
+      cnt = mean.back();
+      mean.pop_back();
+      NABLA_CHECK(cnt > 1, "sync batch_norm: expected more than 1 value per channel over all ranks, got {}", cnt);
+    }
+    if (count) *count = cnt;
     for (double& m : mean) m /= cnt;
     std::vector<double> var = pass.sq_devs(in, mean);
+    if (reduce) (*reduce)(var);
     std::vector<T> scale(C), shift(C);
     for (int64_t c = 0; c < C; ++c) {
       var[c] /= cnt;
@@ -215,9 +228,13 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& w, const Tensor& b, doubl
   });
   bool gx = x.requires_grad(), gw = w.defined() && w.requires_grad(), gb = b.defined() && b.requires_grad();
   Tensor mean = st->mean, rstd = st->rstd;
+  std::optional<ChannelSumReducer> red;
+  if (reduce) red = *reduce;
+  const double total = count ? *count : static_cast<double>(N * L);
   autograd::record(
       y, "batch_norm", {x, w, b},
-      [x, w, b, eps, xc, wc, mean, rstd, N, C, L, cl, gx, gw, gb](const Tensor& g) {
+      [x, w, b, eps, xc, wc, mean, rstd, N, C, L, cl, gx, gw, gb, red, total](const Tensor& g) {
+        NABLA_CHECK(!(red && grad_enabled()), "sync batch_norm: second derivatives (create_graph) are not supported");
         if (grad_enabled()) {  // create_graph: differentiate the composite form instead
           return autograd::composite_backward(
               [eps](const std::vector<Tensor>& in) {
@@ -239,12 +256,15 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& w, const Tensor& b, doubl
           const BnPasses<T> pass{cl, N, C, L};
           const T *gp = gc.const_data<T>(), *in = xc.const_data<T>(), *mp = mean.const_data<T>(), *rp = rstd.const_data<T>();
           const T* wp = data_or_null<T>(wc);
-          const double cnt = static_cast<double>(N * L);
+          const double cnt = total;
           std::vector<double> sums = pass.grad_sums(gp, in, mp, rp);
-          std::vector<T> k(C), mg(C), mgx(C);
           for (int64_t c = 0; c < C; ++c) {
             dw.data<T>()[c] = static_cast<T>(sums[C + c]);
             db.data<T>()[c] = static_cast<T>(sums[c]);
+          }
+          if (red) (*red)(sums);  // dx needs the whole batch's sums; dw and db stay this part's
+          std::vector<T> k(C), mg(C), mgx(C);
+          for (int64_t c = 0; c < C; ++c) {
             k[c] = static_cast<T>((wp ? wp[c] : 1.0) * rp[c]);
             mg[c] = static_cast<T>(sums[c] / cnt);
             mgx[c] = static_cast<T>(sums[C + c] / cnt * rp[c]);
@@ -258,6 +278,47 @@ Tensor batch_norm_train(const Tensor& x, const Tensor& w, const Tensor& b, doubl
 }
 
 }  // namespace
+
+namespace {
+
+// The checks every batch norm makes of its arguments.
+void check_batch_norm_args(const Tensor& x, const Tensor& rm, const Tensor& rv, const Tensor& w, const Tensor& b,
+                           const char* op) {
+  NABLA_CHECK(x.dim() >= 2, "{}: expected input [N, C, *], got {}", op, shape_str(x.sizes()));
+  int64_t C = x.sizes()[1];
+  check_channel_vec(rm, C, "running_mean", op);
+  check_channel_vec(rv, C, "running_var", op);
+  check_channel_vec(w, C, "weight", op);
+  check_channel_vec(b, C, "bias", op);
+  for (const Tensor* t : {&w, &b, &rm, &rv})
+    if (t->defined())
+      NABLA_CHECK(t->dtype() == x.dtype(), "{}: parameter dtype {} differs from input dtype {}", op,
+                  dtype_name(t->dtype()), dtype_name(x.dtype()));
+}
+
+// Training's batch statistics (of `count` values per channel) into the running ones, with the unbiased variance.
+void update_running_stats(const Tensor& rm, const Tensor& rv, const BnStats& st, double momentum, double count) {
+  if (!rm.defined() || !rv.defined()) return;
+  NoGradGuard ng;
+  Tensor rmv = rm, rvv = rv;
+  rmv.mul_(1.0 - momentum).add_(mul(st.mean, momentum));
+  rvv.mul_(1.0 - momentum).add_(mul(st.var, momentum * count / (count - 1.0)));
+}
+
+}  // namespace
+
+Tensor batch_norm_reduced(const Tensor& x, const Tensor& rm, const Tensor& rv, const Tensor& w, const Tensor& b,
+                          double momentum, double eps, const ChannelSumReducer& reduce) {
+  NABLA_CHECK(reduce, "batch_norm_reduced: no reducer");
+  NABLA_CHECK(x.dtype() == DType::f32 || x.dtype() == DType::f64, "batch_norm_reduced: f32 or f64, got {}",
+              dtype_name(x.dtype()));
+  check_batch_norm_args(x, rm, rv, w, b, "batch_norm_reduced");
+  BnStats st;
+  double count = 0;
+  Tensor y = batch_norm_train(x, w, b, eps, &st, &reduce, &count);
+  update_running_stats(rm, rv, st, momentum, count);
+  return y;
+}
 
 Tensor batch_norm(const Tensor& x, const Tensor& rm, const Tensor& rv, const Tensor& w, const Tensor& b,
                   bool training, double momentum, double eps) {
@@ -273,16 +334,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& rm, const Tensor& rv, const Ten
     if (training && rv.defined() && rv32.storage() != rv.storage()) Tensor(rv).copy_(rv32);
     return y;
   }
-  NABLA_CHECK(x.dim() >= 2, "batch_norm: expected input [N, C, *], got {}", shape_str(x.sizes()));
+  check_batch_norm_args(x, rm, rv, w, b, "batch_norm");
   int64_t C = x.sizes()[1];
-  check_channel_vec(rm, C, "running_mean", "batch_norm");
-  check_channel_vec(rv, C, "running_var", "batch_norm");
-  check_channel_vec(w, C, "weight", "batch_norm");
-  check_channel_vec(b, C, "bias", "batch_norm");
-  for (const Tensor* t : {&w, &b, &rm, &rv})
-    if (t->defined())
-      NABLA_CHECK(t->dtype() == x.dtype(), "batch_norm: parameter dtype {} differs from input dtype {}",
-                  dtype_name(t->dtype()), dtype_name(x.dtype()));
   Shape cs = channel_shape(x);
   if (!training) {
     NABLA_CHECK(rm.defined() && rv.defined(), "batch_norm: evaluation mode needs running_mean and running_var");
@@ -294,13 +347,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& rm, const Tensor& rv, const Ten
               shape_str(x.sizes()));
   BnStats st;
   Tensor y = batch_norm_train(x, w, b, eps, &st);
-  if (rm.defined() && rv.defined()) {
-    NoGradGuard ng;
-    Tensor rmv = rm, rvv = rv;
-    rmv.mul_(1.0 - momentum).add_(mul(st.mean, momentum));
-    double unbias = static_cast<double>(count) / static_cast<double>(count - 1);
-    rvv.mul_(1.0 - momentum).add_(mul(st.var, momentum * unbias));
-  }
+  update_running_stats(rm, rv, st, momentum, static_cast<double>(count));
   return y;
 }
 

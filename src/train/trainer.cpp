@@ -10,6 +10,11 @@
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/data/loader.h"
 #include "nabla/data/text.h"
+#include "nabla/dist/process_group.h"
+#include "nabla/dist/reducer.h"
+#include "nabla/dist/sampler.h"
+#include "nabla/dist/sync_batch_norm.h"
+#include "nabla/ops/index.h"
 #include "nabla/ops/activation.h"
 #include "nabla/ops/elementwise.h"
 #include "nabla/ops/loss.h"
@@ -34,6 +39,9 @@ std::string TrainConfig::to_json() const {
             {"data", data},
             {"epochs", epochs},
             {"batch_size", batch_size},
+            {"accumulate", accumulate},
+            {"bucket_mb", bucket_mb},
+            {"sync_bn", sync_bn},
             {"bptt", bptt},
             {"opt", opt},
             {"lr", lr},
@@ -91,6 +99,9 @@ void TrainConfig::merge_json(const std::string& text) {
       else if (k == "epochs") epochs = io::json_int<int64_t>(v, "config: " + k);
       else if (k == "batch_size") batch_size = io::json_int<int64_t>(v, "config: " + k);
       else if (k == "bptt") bptt = io::json_int<int64_t>(v, "config: " + k);
+      else if (k == "accumulate") accumulate = io::json_int<int64_t>(v, "config: " + k);
+      else if (k == "bucket_mb") bucket_mb = v.get<double>();
+      else if (k == "sync_bn") sync_bn = v.get<bool>();
       else if (k == "opt") opt = v.get<std::string>();
       else if (k == "lr") lr = v.get<double>();
       else if (k == "wd") wd = v.get<double>();
@@ -139,6 +150,11 @@ std::string EpochMetrics::to_json() const {
          {"test_loss", test_loss}, {"test_acc", test_acc},     {"test_ece", test_ece},
          {"lr", lr},               {"seconds", seconds},       {"samples_per_s", samples_per_s}};
   if (!std::isnan(test_miou)) j["test_miou"] = test_miou;
+  if (!std::isnan(step_backward_s)) {
+    j["step_backward_s"] = step_backward_s;
+    j["step_comm_wait_s"] = step_comm_wait_s;
+    j["step_comm_span_s"] = step_comm_span_s;
+  }
   if (!std::isnan(test_bpc)) {
     j.erase("test_ece");  // no class probabilities to calibrate
     j["test_bpc"] = test_bpc;
@@ -148,7 +164,7 @@ std::string EpochMetrics::to_json() const {
 }
 
 EvalResult evaluate(nn::Module& model, const data::TensorDataset& ds, const data::Preprocess& pre,
-                    int64_t batch_size) {
+                    int64_t batch_size, const dist::ProcessGroup* group) {
   NoGradGuard ng;
   bool was_training = model.is_training();
   model.eval();
@@ -156,9 +172,17 @@ EvalResult evaluate(nn::Module& model, const data::TensorDataset& ds, const data
   std::vector<Tensor> probs;
   bool seg = ds.labels().dim() > 1;
   double loss_sum = 0;
-  for (int64_t lo = 0; lo < ds.size(); lo += batch_size) {
-    int64_t n = std::min(batch_size, ds.size() - lo);
+  // Rank r of W evaluates the contiguous share [r N / W, (r + 1) N / W): gathered in rank order, the shares are the data set's order.
+  // Fewer examples than ranks: every rank evaluates them all.
+  int W = group && ds.size() >= group->size() ? group->size() : 1, rank = W > 1 ? group->rank() : 0;
+  int64_t begin = ds.size() * rank / W, end = ds.size() * (rank + 1) / W;
+  // A model trained in f64 (--precision f64) reads f64 inputs.
+  std::vector<Tensor> ps = model.parameters();
+  const bool f64_model = !ps.empty() && ps[0].dtype() == DType::f64;
+  for (int64_t lo = begin; lo < end; lo += batch_size) {
+    int64_t n = std::min(batch_size, end - lo);
     Tensor x = pre.apply(ds.inputs().narrow(0, lo, n));
+    if (f64_model && x.dtype() == DType::f32) x = x.to(DType::f64);
     Tensor y = ds.labels().narrow(0, lo, n);
     Tensor logits = model.forward(x);
     if (seg) {
@@ -185,6 +209,10 @@ EvalResult evaluate(nn::Module& model, const data::TensorDataset& ds, const data
   }
   model.train(was_training);
   NABLA_CHECK(ds.size() > 0, "evaluate: empty data set");
+  if (W > 1) {
+    loss_sum = group->all_reduce_sum(std::vector<double>{loss_sum})[0];
+    if (seg) group->all_reduce_sum(r.confusion);
+  }
   r.loss = loss_sum / static_cast<double>(ds.size());
   if (seg) {
     std::vector<int64_t> cm = r.confusion.to_vector<int64_t>();
@@ -200,6 +228,7 @@ EvalResult evaluate(nn::Module& model, const data::TensorDataset& ds, const data
     return r;
   }
   r.probs = probs.size() == 1 ? probs[0] : nabla::cat(probs, 0);
+  if (W > 1) r.probs = group->all_gather(r.probs.contiguous());
   r.labels = ds.labels().contiguous();
   r.preds = argmax(r.probs, 1);
   r.accuracy = accuracy(r.probs, r.labels);
@@ -221,9 +250,17 @@ std::pair<Tensor, Tensor> batchify(const Tensor& ids, int64_t streams, int64_t o
           ids.narrow(0, offset + 1, streams * n).reshape({streams, n})};
 }
 
+// Rows r, r + W, r + 2W, ... of x [R, n] (`count` of them).
+Tensor rows_of_rank(const Tensor& x, int64_t r, int64_t W, int64_t count) {
+  std::vector<int64_t> rows;
+  for (int64_t i = r; i < x.size(0) && static_cast<int64_t>(rows.size()) < count; i += W) rows.push_back(i);
+  return index_select(x, 0, from_vector<int64_t>(rows, {static_cast<int64_t>(rows.size())}));
+}
+
 }  // namespace
 
-TextEvalResult evaluate_text(models::LanguageModel& model, const Tensor& ids, int64_t streams, int64_t bptt) {
+TextEvalResult evaluate_text(models::LanguageModel& model, const Tensor& ids, int64_t streams, int64_t bptt,
+                             const dist::ProcessGroup* group) {
   NoGradGuard ng;
   NABLA_CHECK(ids.dim() == 1 && ids.dtype() == DType::i64, "evaluate_text: expected ids [L] (i64), got {} {}",
               dtype_name(ids.dtype()), shape_str(ids.sizes()));
@@ -233,11 +270,18 @@ TextEvalResult evaluate_text(models::LanguageModel& model, const Tensor& ids, in
   bool was_training = model.is_training();
   model.eval();
   auto [x, y] = batchify(ids, streams);
+  int64_t characters = x.numel();
+  if (group && group->size() > 1) {
+    // The slices are independent rows: rank r reads rows r, r + W, ... (none where there are fewer rows than ranks).
+    int64_t W = group->size(), mine = (streams - group->rank() + W - 1) / W;
+    x = rows_of_rank(x, group->rank(), W, mine);
+    y = rows_of_rank(y, group->rank(), W, mine);
+  }
   models::RecurrentState state;
   double loss_sum = 0, correct = 0;
   CrossEntropyOptions o;
   o.reduction = Reduction::Sum;
-  for (int64_t t0 = 0; t0 < x.size(1); t0 += bptt) {
+  for (int64_t t0 = 0; x.size(0) > 0 && t0 < x.size(1); t0 += bptt) {
     int64_t T = std::min(bptt, x.size(1) - t0);
     Tensor logits = model.forward_state(x.narrow(1, t0, T).contiguous(), state);
     NABLA_CHECK(logits.dim() == 3 && logits.size(2) == model.vocab_size(),
@@ -249,8 +293,13 @@ TextEvalResult evaluate_text(models::LanguageModel& model, const Tensor& ids, in
     correct += accuracy(flat, target) * static_cast<double>(target.numel());
   }
   model.train(was_training);
+  if (group && group->size() > 1) {
+    std::vector<double> sums = group->all_reduce_sum(std::vector<double>{loss_sum, correct});
+    loss_sum = sums[0];
+    correct = sums[1];
+  }
   TextEvalResult r;
-  r.characters = x.numel();
+  r.characters = characters;
   r.loss = loss_sum / static_cast<double>(r.characters);
   r.accuracy = correct / static_cast<double>(r.characters);
   return r;
@@ -270,16 +319,23 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& c, nn::Modul
 
 }  // namespace
 
-Trainer::Trainer(TrainConfig cfg, nn::ModulePtr model, models::ModelConfig model_cfg, data::Splits data)
-    : cfg_(std::move(cfg)), model_(std::move(model)), model_cfg_(std::move(model_cfg)), data_(std::move(data)) {
+Trainer::Trainer(TrainConfig cfg, nn::ModulePtr model, models::ModelConfig model_cfg, data::Splits data,
+                 std::shared_ptr<dist::ProcessGroup> group)
+    : cfg_(std::move(cfg)), model_(std::move(model)), model_cfg_(std::move(model_cfg)), data_(std::move(data)),
+      group_(group ? std::move(group) : dist::ProcessGroup::world()) {
   NABLA_CHECK(cfg_.epochs >= 1, "--epochs must be at least 1, got {}", cfg_.epochs);
   NABLA_CHECK(cfg_.batch_size >= 1, "--batch-size must be at least 1, got {}", cfg_.batch_size);
+  NABLA_CHECK(cfg_.accumulate >= 1, "--accumulate must be at least 1, got {}", cfg_.accumulate);
+  NABLA_CHECK(cfg_.bucket_mb > 0 && std::isfinite(cfg_.bucket_mb), "--bucket-mb must be positive, got {}",
+              cfg_.bucket_mb);
   NABLA_CHECK(cfg_.lr > 0 && std::isfinite(cfg_.lr), "--lr must be positive, got {}", cfg_.lr);
   NABLA_CHECK(cfg_.loss == "ce" || cfg_.loss == "dice" || cfg_.loss == "ce+dice",
               "--loss: unknown loss '{}' (expected ce, dice or ce+dice)", cfg_.loss);
   NABLA_CHECK(cfg_.bptt >= 1, "--bptt must be at least 1, got {}", cfg_.bptt);
-  NABLA_CHECK(cfg_.precision == "f32" || cfg_.precision == "bf16",
-              "--precision: unknown precision '{}' (expected f32 or bf16)", cfg_.precision);
+  NABLA_CHECK(cfg_.precision == "f32" || cfg_.precision == "bf16" || cfg_.precision == "f64",
+              "--precision: unknown precision '{}' (expected f32, bf16 or f64)", cfg_.precision);
+  NABLA_CHECK(cfg_.precision != "f64" || cfg_.teacher.empty(),
+              "--precision f64: distillation (--teacher) runs in f32 or bf16");
   bool language_model = dynamic_cast<models::LanguageModel*>(model_.get()) != nullptr;
   if (data_.text) {
     NABLA_CHECK(language_model, "text data ({}) trains a language model (char-lstm, char-gru, char-mingru, gpt), not {}",
@@ -288,9 +344,9 @@ Trainer::Trainer(TrainConfig cfg, nn::ModulePtr model, models::ModelConfig model
     const data::Preprocess& p = cfg_.preprocess;
     NABLA_CHECK(p.crop_padding == 0 && !p.hflip && p.erasing == 0,
                 "text data ({}): image augmentations (--crop-padding, --hflip, --erasing) do not apply", data_.name);
-    NABLA_CHECK(data_.train->size() > cfg_.batch_size,
+    NABLA_CHECK(data_.train->size() > cfg_.batch_size * group_->size(),
                 "text data ({}): {} training characters are too few for {} parallel streams; lower --batch-size",
-                data_.name, data_.train->size(), cfg_.batch_size);
+                data_.name, data_.train->size(), cfg_.batch_size * group_->size());
   } else {
     NABLA_CHECK(!language_model, "{} is a language model: train it on text (--data text:FILE), not {}", cfg_.model,
                 data_.name);
@@ -318,9 +374,13 @@ Trainer::Trainer(TrainConfig cfg, nn::ModulePtr model, models::ModelConfig model
     lo.alpha = cfg_.lora_alpha;
     compress::add_lora(*model_, lo);
   }
+  if (cfg_.precision == "f64") model_->to(DType::f64);  // reference runs: weights, inputs and optimizer state in f64
   opt_ = make_optimizer(cfg_, *model_);
-  int64_t per_epoch = (data_.train->size() + cfg_.batch_size - 1) / cfg_.batch_size;
-  if (data_.text) per_epoch = ((data_.train->size() - 1) / cfg_.batch_size + cfg_.bptt - 1) / cfg_.bptt;
+  // Optimizer steps per epoch: the loader's (or the text windows') micro-batches, `accumulate` to a step.
+  int64_t W = group_->size();
+  int64_t per_epoch = dist::DistributedSampler(data_.train->size(), cfg_.batch_size, 0, static_cast<int>(W)).num_steps();
+  if (data_.text) per_epoch = ((data_.train->size() - 1) / (cfg_.batch_size * W) + cfg_.bptt - 1) / cfg_.bptt;
+  per_epoch = std::max<int64_t>(1, (per_epoch + cfg_.accumulate - 1) / cfg_.accumulate);
   total_steps_ = cfg_.epochs * per_epoch;
   const std::string& s = cfg_.sched;
   if (s == "none") {
@@ -351,7 +411,12 @@ Trainer::Trainer(TrainConfig cfg, nn::ModulePtr model, models::ModelConfig model
 
 Trainer::~Trainer() = default;
 
-int64_t Trainer::samples_per_step() const { return data_.text ? cfg_.batch_size * cfg_.bptt : cfg_.batch_size; }
+int64_t Trainer::samples_per_step() const {
+  int64_t per_rank = data_.text ? cfg_.batch_size * cfg_.bptt : cfg_.batch_size;
+  return per_rank * cfg_.accumulate * group_->size();
+}
+
+bool Trainer::is_main() const { return group_->rank() == 0; }
 
 io::Checkpoint Trainer::checkpoint() const {
   io::Checkpoint ck;
@@ -388,15 +453,21 @@ void Trainer::resume(const std::string& path) {
   if (auto it = ck.meta.find("shrunk"); it != ck.meta.end()) extra_meta_["shrunk"] = it->second;
 }
 
-double Trainer::optimize(const Tensor& loss) {
+double Trainer::optimize(const Tensor& loss, double share, bool first_micro, bool last_micro) {
   double lv = loss.item();
   NABLA_CHECK(std::isfinite(lv),
               "training diverged: loss is {} at epoch {}, step {}; stopped before this step changed the weights "
               "(checkpoints already written are untouched). Lower --lr (now {}), set --clip-grad, or rerun with "
               "--detect-anomaly to name the op that made it",
               lv, epoch_ + 1, step_ + 1, opt_->lr());
-  opt_->zero_grad();
-  loss.backward();
+  if (first_micro) opt_->zero_grad();
+  if (reducer_) {
+    reducer_->set_sync(last_micro);
+    if (last_micro) reducer_->begin_backward();
+  }
+  (share == 1.0 ? loss : mul(loss, share)).backward();
+  if (!last_micro) return lv;
+  if (reducer_) reducer_->finish();
   if (cfg_.clip_grad > 0) optim::clip_grad_norm_(params_, cfg_.clip_grad);
   opt_->step();
   ++step_;
@@ -410,11 +481,18 @@ Trainer::EpochTotals Trainer::train_epoch_examples(std::chrono::steady_clock::ti
   ce.label_smoothing = cfg_.label_smoothing;
   EpochTotals tot;
   int64_t batch = 0, nb = loader_->num_batches();
+  int64_t step_examples = 0;  // all ranks' examples in the current optimizer step's micro-batches
   while (auto b = loader_->next()) {
+    int64_t micro = batch % cfg_.accumulate;
+    bool last_micro = micro == cfg_.accumulate - 1 || batch + 1 == nb;
+    if (micro == 0) {
+      step_examples = 0;
+      for (int64_t k = batch; k < std::min(nb, batch + cfg_.accumulate); ++k) step_examples += loader_->global_batch(k);
+    }
     Tensor logits, loss;
     {
       AutocastGuard ac(DType::bf16, mixed_precision());
-      logits = model_->forward(b->input);
+      logits = model_->forward(cfg_.precision == "f64" ? b->input.to(DType::f64) : b->input);
       if (cfg_.loss != "dice") loss = cross_entropy(logits, b->target, ce);
       if (teacher_) {
         Tensor kd = distillation_loss(logits, teacher_->logits(b->input), cfg_.kd_temperature);
@@ -425,8 +503,8 @@ Trainer::EpochTotals Trainer::train_epoch_examples(std::chrono::steady_clock::ti
         loss = loss.defined() ? add(loss, dice) : dice;
       }
     }
-    double lv = optimize(loss);
     int64_t n = b->size();
+    double lv = optimize(loss, static_cast<double>(n) / static_cast<double>(step_examples), micro == 0, last_micro);
     {
       NoGradGuard ng;
       tot.correct += accuracy(logits.detach(), b->target) * static_cast<double>(n);
@@ -447,14 +525,27 @@ Trainer::EpochTotals Trainer::train_epoch_text(std::chrono::steady_clock::time_p
   Generator g(cfg_.seed * 1000003 + static_cast<uint64_t>(epoch_));
   // At most bptt - 1, and small enough that every slice keeps at least one (input, target) pair.
   int64_t offset = g.randint(0, std::min<int64_t>(cfg_.bptt, data_.train->size() - cfg_.batch_size));
-  auto [x, y] = batchify(data_.train->inputs(), cfg_.batch_size, offset);
+  // Under MPI: W B slices, of which rank r reads r, r + W, ...: together the batch of one process with W B streams.
+  int64_t W = group_->size();
+  auto [x, y] = batchify(data_.train->inputs(), cfg_.batch_size * W, offset);
+  if (W > 1) {
+    x = rows_of_rank(x, group_->rank(), W, cfg_.batch_size);
+    y = rows_of_rank(y, group_->rank(), W, cfg_.batch_size);
+  }
   CrossEntropyOptions ce;
   ce.label_smoothing = cfg_.label_smoothing;
   models::RecurrentState state;
   EpochTotals tot;
   int64_t nb = (x.size(1) + cfg_.bptt - 1) / cfg_.bptt;
+  int64_t step_chars = 0;
   for (int64_t batch = 0; batch < nb; ++batch) {
     int64_t t = batch * cfg_.bptt, T = std::min(cfg_.bptt, x.size(1) - t);
+    int64_t micro = batch % cfg_.accumulate;
+    bool last_micro = micro == cfg_.accumulate - 1 || batch + 1 == nb;
+    if (micro == 0) {
+      int64_t end = std::min(x.size(1), (batch + cfg_.accumulate) * cfg_.bptt);
+      step_chars = (end - t) * cfg_.batch_size * W;
+    }
     state = models::detach(state);  // backpropagate through this window only; the state itself carries on
     Tensor target = y.narrow(1, t, T).contiguous().reshape({-1});
     Tensor logits, loss;
@@ -463,8 +554,8 @@ Trainer::EpochTotals Trainer::train_epoch_text(std::chrono::steady_clock::time_p
       logits = lm.forward_state(x.narrow(1, t, T).contiguous(), state).reshape({-1, lm.vocab_size()});
       loss = cross_entropy(logits, target, ce);
     }
-    double lv = optimize(loss);
     int64_t n = target.numel();
+    double lv = optimize(loss, static_cast<double>(n) / static_cast<double>(step_chars), micro == 0, last_micro);
     {
       NoGradGuard ng;
       tot.correct += accuracy(logits.detach(), target) * static_cast<double>(n);
@@ -485,15 +576,26 @@ std::vector<EpochMetrics> Trainer::fit() {
     lo.batch_size = cfg_.batch_size;
     lo.shuffle = true;
     lo.seed = cfg_.seed;
+    lo.rank = group_->rank();
+    lo.world_size = group_->size();
     loader_ = std::make_unique<data::DataLoader>(data_.train, lo, cfg_.preprocess.train_transform());
   }
   std::vector<EpochMetrics> history;
   for (auto& cb : callbacks_) cb->on_train_begin(*this);
   params_ = model_->parameters();
+  if (group_->size() > 1) start_distributed();
   while (epoch_ < cfg_.epochs && !stop_) {
     auto t0 = std::chrono::steady_clock::now();
     model_->train();
+    if (reducer_) reducer_->clear_timings();
     EpochTotals tot = data_.text ? train_epoch_text(t0) : train_epoch_examples(t0);
+    if (group_->size() > 1) {  // every rank reports the whole step's figures
+      std::vector<double> sums =
+          group_->all_reduce_sum({tot.loss_sum, tot.correct, static_cast<double>(tot.seen)});
+      tot.loss_sum = sums[0];
+      tot.correct = sums[1];
+      tot.seen = static_cast<int64_t>(sums[2]);
+    }
     double train_secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     EpochMetrics m;
     m.epoch = epoch_ + 1;
@@ -504,19 +606,21 @@ std::vector<EpochMetrics> Trainer::fit() {
     {
       AutocastGuard ac(DType::bf16, mixed_precision());  // evaluate what this run computes
       if (data_.text) {
-        TextEvalResult ev = evaluate_text(dynamic_cast<models::LanguageModel&>(*model_), data_.test->inputs());
+        TextEvalResult ev = evaluate_text(dynamic_cast<models::LanguageModel&>(*model_), data_.test->inputs(), 16, 256,
+                                          group_.get());
         m.test_loss = ev.loss;
         m.test_acc = ev.accuracy;
         m.test_ece = 0;
         m.test_bpc = ev.bits_per_char();
       } else {
-        EvalResult ev = evaluate(*model_, *data_.test, cfg_.preprocess);
+        EvalResult ev = evaluate(*model_, *data_.test, cfg_.preprocess, 500, group_.get());
         m.test_loss = ev.loss;
         m.test_acc = ev.accuracy;
         m.test_ece = ev.ece;
         m.test_miou = ev.miou;
       }
     }
+    if (reducer_) distributed_epoch_metrics(m);
     m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     ++epoch_;
     if (sched_ && !sched_per_batch_) sched_->step();
@@ -527,6 +631,39 @@ std::vector<EpochMetrics> Trainer::fit() {
   }
   for (auto& cb : callbacks_) cb->on_train_end(*this);
   return history;
+}
+
+void Trainer::start_distributed() {
+  // Batch-norm statistics get a communicator of their own: their collectives run inside forward and backward,
+  // between the gradient buckets' non-blocking ones.
+  if (cfg_.sync_bn) dist::convert_sync_batchnorm(*model_, group_->duplicate());
+  dist::broadcast_state(*model_, *group_);
+  reducer_ = std::make_unique<dist::GradientReducer>(params_, group_, cfg_.bucket_mb);
+  // Rank 0 keeps the single-process stream of random numbers (dropout); the others draw their own.
+  if (group_->rank() > 0)
+    default_generator().manual_seed(cfg_.seed * 1000003ULL + static_cast<uint64_t>(epoch_) * 7919ULL +
+                                    static_cast<uint64_t>(group_->rank()));
+}
+
+void Trainer::distributed_epoch_metrics(EpochMetrics& m) {
+  const auto& steps = reducer_->timings();
+  if (steps.empty()) return;
+  double back = 0, wait = 0, span = 0;
+  for (const dist::StepTiming& t : steps) {
+    back += t.backward_seconds;
+    wait += t.wait_seconds;
+    double first = 1e300, last = 0;
+    for (const auto& b : t.buckets) {
+      first = std::min(first, b.launch);
+      last = std::max(last, b.complete);
+    }
+    if (!t.buckets.empty()) span += last - first;
+  }
+  // Rank 0's view; the ranks' timings differ by their compute.
+  double n = static_cast<double>(steps.size());
+  m.step_backward_s = back / n;
+  m.step_comm_wait_s = wait / n;
+  m.step_comm_span_s = span / n;
 }
 
 void adopt_structure(nn::Module& model, const io::Checkpoint& ck) {

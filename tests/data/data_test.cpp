@@ -201,7 +201,7 @@ TEST(DataLoader, PrefetchWorkerRunsOnOneThread) {
   std::atomic<int> seen{0};
   data::LoaderOptions o;
   o.batch_size = 4;
-  data::DataLoader l(ds, o, [&seen](const Tensor& x, Generator&) {
+  data::DataLoader l(ds, o, [&seen](const Tensor& x, data::SampleGenerators&) {
     seen = get_num_threads();
     return x;
   });
@@ -213,7 +213,7 @@ TEST(DataLoader, PrefetchWorkerRunsOnOneThread) {
 
 TEST(DataLoader, TransformErrorsReachTheCaller) {
   auto ds = std::make_shared<data::TensorDataset>(zeros({4, 3}), zeros({4}, DType::i64));
-  data::DataLoader l(ds, {}, [](const Tensor& x, Generator&) { return data::random_crop(x, 2, default_generator()); });
+  data::DataLoader l(ds, {}, [](const Tensor& x, data::SampleGenerators&) { return data::random_crop(x, 2, default_generator()); });
   l.start_epoch(0);
   EXPECT_THROW(l.next(), Error);  // random_crop needs [N, C, H, W]
 }

@@ -24,4 +24,18 @@ inline void expect_close(const Tensor& a, const Tensor& b, double tol, const std
   EXPECT_LE(worst, tol) << what << " at " << at << ": " << x[at] << " vs " << y[at];
 }
 
+/// max |a - b| / max |b| over the whole tensor (0 when both are all zero):
+/// "equal within 1e-5 relative" for a parameter tensor.
+inline double max_relative_difference(const Tensor& a, const Tensor& b) {
+  auto x = a.to(DType::f64).to_vector<double>(), y = b.to(DType::f64).to_vector<double>();
+  if (x.size() != y.size()) return INFINITY;
+  double diff = 0, scale = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (std::isnan(x[i]) != std::isnan(y[i])) return INFINITY;
+    diff = std::max(diff, std::abs(x[i] - y[i]));
+    scale = std::max(scale, std::abs(y[i]));
+  }
+  return scale > 0 ? diff / scale : diff;
+}
+
 }  // namespace nabla::testing

@@ -12,6 +12,8 @@
 
 #include "nabla/data/readers.h"
 #include "nabla/data/text.h"
+#include "nabla/dist/process_group.h"
+#include "nabla/dist/reducer.h"
 #include "nabla/train/generate.h"
 #include "nabla/io/file.h"
 #include "nabla/nabla.h"
@@ -151,27 +153,36 @@ int run_train(train::TrainConfig cfg, const std::string& resume, const std::stri
   NABLA_CHECK(cfg.lora == 0 || !weights.empty() || !resume.empty(),
               "--lora trains adapters on a trained base: give its weights (--weights FILE.safetensors or RUN/best.ckpt)");
   train::Trainer trainer(cfg, model, mc, d);  // checks the configuration before anything is printed
-  std::fprintf(stderr, "nabla train: %s (%lld parameters) on %s: %lld train / %lld %s %s, %d threads\n",
-               cfg.model.c_str(), (long long)model->num_parameters(), d.name.c_str(), (long long)d.train->size(),
-               (long long)d.test->size(), d.text ? "validation" : "test",
-               d.text ? fmt::format("characters, vocabulary of {}", d.text->vocab.size()).c_str() : "examples",
-               get_num_threads());
-  if (cfg.lora > 0) {
+  // Under mpirun only rank 0 prints and writes; every rank trains.
+  const bool main_rank = trainer.is_main();
+  const dist::ProcessGroup& group = trainer.group();
+  if (main_rank) {
+    std::fprintf(stderr, "nabla train: %s (%lld parameters) on %s: %lld train / %lld %s %s, %d threads\n",
+                 cfg.model.c_str(), (long long)model->num_parameters(), d.name.c_str(), (long long)d.train->size(),
+                 (long long)d.test->size(), d.text ? "validation" : "test",
+                 d.text ? fmt::format("characters, vocabulary of {}", d.text->vocab.size()).c_str() : "examples",
+                 get_num_threads());
+    if (group.size() > 1)
+      std::fprintf(stderr, "data parallel over %d MPI ranks (%d on this machine): %lld %s per rank, %lld per step%s\n",
+                   group.size(), group.local_size(), (long long)cfg.batch_size, d.text ? "streams" : "examples",
+                   (long long)(cfg.batch_size * cfg.accumulate * group.size()), cfg.sync_bn ? ", synchronized batch norm" : "");
+  }
+  if (cfg.lora > 0 && main_rank) {
     int64_t trainable = 0;
     for (const Tensor& p : model->parameters())
       if (p.requires_grad()) trainable += p.numel();
     std::fprintf(stderr, "LoRA rank %lld (alpha %g): %lld of the %lld parameters train, the base is frozen\n",
                  (long long)cfg.lora, cfg.lora_alpha, (long long)trainable, (long long)model->num_parameters());
   }
-  if (!cfg.teacher.empty())
+  if (!cfg.teacher.empty() && main_rank)
     std::fprintf(stderr, "distilling from %s (temperature %g, soft-target weight %g)\n", cfg.teacher.c_str(),
                  cfg.kd_temperature, cfg.kd_alpha);
   if (!resume.empty()) {
     trainer.resume(resume);
-    std::fprintf(stderr, "resumed from %s after epoch %lld\n", resume.c_str(), (long long)trainer.epoch());
+    if (main_rank) std::fprintf(stderr, "resumed from %s after epoch %lld\n", resume.c_str(), (long long)trainer.epoch());
   }
-  if (cfg.progress) trainer.add_callback(train::progress_callback());
-  if (!cfg.out.empty()) {
+  if (cfg.progress && main_rank) trainer.add_callback(train::progress_callback());
+  if (!cfg.out.empty() && main_rank) {
     fs::create_directories(cfg.out);
     io::write_file_atomic((fs::path(cfg.out) / "config.json").string(), cfg.to_json() + "\n");
     trainer.add_callback(train::metrics_logger((fs::path(cfg.out) / "metrics.jsonl").string()));
@@ -179,6 +190,7 @@ int run_train(train::TrainConfig cfg, const std::string& resume, const std::stri
   }
   if (cfg.early_stop > 0) trainer.add_callback(train::early_stopping(cfg.early_stop));
   auto history = trainer.fit();
+  if (!main_rank) return 0;
   if (d.text) {
     NABLA_CHECK(!history.empty(), "train: the run had already finished all {} epochs", cfg.epochs);
     const train::EpochMetrics& m = history.back();
@@ -394,6 +406,13 @@ int run_info() {
               v->patch, dname);
   std::printf("bf16 matmul/conv: %s (NABLA_BF16=auto|native|convert)\n",
               native_bf16() ? "oneDNN's bf16 kernels" : "converted to f32");
+  if (!dist::mpi_compiled())
+    std::printf("MPI: not compiled in (built with NABLA_MPI=OFF or without libopenmpi-dev)\n");
+  else if (dist::mpi_running())
+    std::printf("MPI: compiled in; rank %d of %d (%d on this machine)\n", dist::ProcessGroup::world()->rank(),
+                dist::ProcessGroup::world()->size(), dist::ProcessGroup::world()->local_size());
+  else
+    std::printf("MPI: compiled in (run under mpirun -np N for data-parallel training)\n");
   return 0;
 }
 

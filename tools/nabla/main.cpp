@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "nabla/io/file.h"
+#include "nabla/dist/process_group.h"
 #include "nabla/models/zoo.h"
 #include "nabla/nn/attention_variant.h"
 
@@ -87,6 +88,11 @@ int main(int argc, char** argv) {
   tr->add_option("--epochs", cfg.epochs, "epochs")->check(kPositive);
   tr->add_option("--batch-size", cfg.batch_size, "batch size (text: parallel streams)")->check(kPositive);
   tr->add_option("--bptt", cfg.bptt, "text: characters per truncated-BPTT window")->check(kPositive);
+  tr->add_option("--accumulate", cfg.accumulate, "micro-batches of --batch-size per optimizer step (default 1)")
+      ->check(kPositive);
+  tr->add_option("--bucket-mb", cfg.bucket_mb, "under mpirun: gradient bucket size in MiB (default 0.25)")
+      ->check(kPositive);
+  tr->add_flag("--sync-bn", cfg.sync_bn, "under mpirun: batch-norm statistics over every rank's batch");
   tr->add_option("--opt", cfg.opt, "optimizer")->check(CLI::IsMember({"sgd", "adam", "adamw", "rmsprop", "adagrad"}));
   tr->add_option("--lr", cfg.lr, "learning rate")->check(kPositive);
   tr->add_option("--wd", cfg.wd, "weight decay")->check(kNonNegative);
@@ -102,8 +108,9 @@ int main(int argc, char** argv) {
   tr->add_option("--label-smoothing", cfg.label_smoothing, "label smoothing")->check(CLI::Range(0.0, 1.0));
   tr->add_option("--clip-grad", cfg.clip_grad, "clip the global gradient norm to this")->check(kNonNegative);
   tr->add_option("--precision", cfg.precision,
-                 "f32, or bf16: mixed precision (matmuls and convolutions in bf16, f32 weights and optimizer state)")
-      ->check(CLI::IsMember({"f32", "bf16"}));
+                 "f32; bf16: mixed precision (matmuls and convolutions in bf16, f32 weights and optimizer state); f64: "
+                 "everything in double (reference runs)")
+      ->check(CLI::IsMember({"f32", "bf16", "f64"}));
   tr->add_flag("--detect-anomaly", cfg.detect_anomaly,
                "stop at the first op whose forward or backward makes NaN or Inf, naming it (slower)");
   tr->add_option("--teacher", cfg.teacher, "distill from this trained classifier's checkpoint (soft targets plus labels)")
@@ -327,7 +334,18 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  // Under mpirun every rank runs this program; an error on one must end them all, not leave them waiting.
+  auto fail = [](const char* what) {
+    if (dist::mpi_running() && dist::ProcessGroup::world()->size() > 1) {
+      std::fprintf(stderr, "nabla: error (rank %d of %d): %s\n", dist::ProcessGroup::world()->rank(),
+                   dist::ProcessGroup::world()->size(), what);
+      dist::abort_job(1);
+    }
+    std::fprintf(stderr, "nabla: error: %s\n", what);
+    return 1;
+  };
   try {
+    dist::init();
     if (tr->parsed()) {
       // Precedence: the model's recommended defaults < --config file < flags on the command line.
       nlohmann::json given = nlohmann::json::parse(cfg.to_json()), flags = nlohmann::json::object();
@@ -393,12 +411,8 @@ int main(int argc, char** argv) {
       if (!input_csv.empty()) so.input = parse_sizes(input_csv, "--input", "3,32,32");
       return cli::run_summary(so);
     }
-  } catch (const Error& e) {
-    std::fprintf(stderr, "nabla: error: %s\n", e.what());
-    return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "nabla: error: %s\n", e.what());
-    return 1;
+    return fail(e.what());
   }
   return 0;
 }

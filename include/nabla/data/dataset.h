@@ -18,6 +18,8 @@ struct Example {
 struct Batch {
   Tensor input;
   Tensor target;
+  std::vector<int64_t> indices;  ///< the examples' indices in the data set (a DataLoader fills it)
+  int64_t global_size = 0;       ///< a DataLoader's step: examples all ranks read together (this batch's size alone)
   int64_t size() const { return input.defined() ? input.sizes()[0] : 0; }
 };
 

@@ -120,6 +120,8 @@ class BatchNorm : public Module {
             bool track_running_stats = true);
   Tensor forward(const Tensor& x) override;
   std::string extra_repr() const override;
+  /// Throws the layer's error for an input it does not take (rank, feature count).
+  void validate(const Tensor& x) const;
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
   int64_t num_features;
   double eps, momentum;

@@ -1,6 +1,8 @@
 #pragma once
 // Normalization layers' functional forms, and dropout.
+#include <functional>
 #include <optional>
+#include <vector>
 
 #include "nabla/tensor/generator.h"
 #include "nabla/tensor/tensor.h"
@@ -13,6 +15,20 @@ namespace nabla {
 /// statistics otherwise. weight/bias [C] are optional.
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
                   const Tensor& bias, bool training, double momentum = 0.1, double eps = 1e-5);
+
+/// Sums per-channel statistics in place over more than one process's batch.
+using ChannelSumReducer = std::function<void(std::vector<double>& sums)>;
+
+/// batch_norm in training mode whose per-channel sums go through `reduce`
+/// before use (forward: the sums of x with the element count appended, then
+/// the squared deviations from the mean; backward: the sums of the gradient
+/// and of gradient x normalized input): with `reduce` summing them over ranks
+/// it is synchronized batch norm (dist::sync_batch_norm), the whole batch's
+/// statistics and input gradient on the fused kernel, while the weight and
+/// bias gradients stay this process's part. First derivatives only. f32, f64.
+Tensor batch_norm_reduced(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
+                          const Tensor& weight, const Tensor& bias, double momentum, double eps,
+                          const ChannelSumReducer& reduce);
 
 /// Normalizes over the trailing dims given by `normalized_shape`.
 Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& weight = Tensor(),

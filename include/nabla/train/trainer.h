@@ -22,6 +22,11 @@ namespace nabla::data {
 class DataLoader;
 }
 
+namespace nabla::dist {
+class ProcessGroup;
+class GradientReducer;
+}  // namespace nabla::dist
+
 namespace nabla::train {
 class Teacher;
 }
@@ -33,7 +38,10 @@ struct TrainConfig {
   std::string model = "mlp";
   std::string data = "fashion-mnist";
   int64_t epochs = 10;
-  int64_t batch_size = 128;      ///< examples per step; for text, parallel streams per step
+  int64_t batch_size = 128;      ///< examples per step (per rank under MPI); for text, parallel streams per step
+  int64_t accumulate = 1;        ///< micro-batches of batch_size per optimizer step (gradient accumulation)
+  double bucket_mb = 0.25;       ///< MPI: gradient bucket size in MiB (each bucket's all-reduce starts when it is full)
+  bool sync_bn = false;          ///< MPI: batch-norm statistics over every rank's batch (SyncBatchNorm)
   int64_t bptt = 128;            ///< text: characters per truncated-BPTT window (the state carries across windows)
   std::string opt = "adam";     ///< sgd | adam | adamw | rmsprop | adagrad
   double lr = 1e-3;
@@ -47,8 +55,8 @@ struct TrainConfig {
   std::string loss = "ce";      ///< ce | dice | ce+dice (dice: segmentation)
   double clip_grad = 0.0;       ///< max global gradient norm; 0 disables
   bool detect_anomaly = false;  ///< autograd::AnomalyMode while training: name the first op making NaN/Inf
-  /// f32, or bf16: mixed precision (forward, loss and evaluation under AutocastGuard(bf16); f32
-  /// weights, gradients and optimizer state)
+  /// f32; bf16: mixed precision (forward, loss and evaluation under AutocastGuard(bf16); f32
+  /// weights, gradients and optimizer state); f64: the model and its inputs in double (reference runs)
   std::string precision = "f32";
   std::string teacher;          ///< knowledge distillation from this classifier checkpoint ("" disables)
   double kd_temperature = 4.0;  ///< softmax temperature of the soft targets
@@ -84,6 +92,11 @@ struct EpochMetrics {
          samples_per_s = 0;
   double test_miou = std::numeric_limits<double>::quiet_NaN();  ///< segmentation only
   double test_bpc = std::numeric_limits<double>::quiet_NaN();   ///< text only: bits per character (perplexity = e^test_loss)
+  /// MPI runs only: per optimizer step, the mean seconds of backward, of waiting for the gradient all-reduces
+  /// after it (the communication backward did not hide), and from the first bucket's launch to the last's completion.
+  double step_backward_s = std::numeric_limits<double>::quiet_NaN();
+  double step_comm_wait_s = std::numeric_limits<double>::quiet_NaN();
+  double step_comm_span_s = std::numeric_limits<double>::quiet_NaN();
   /// What "best" means: lowest validation loss for text, mean IoU for segmentation, accuracy otherwise.
   double score() const {
     if (!std::isnan(test_bpc)) return -test_loss;
@@ -105,9 +118,11 @@ struct EvalResult {
   bool segmentation() const { return !std::isnan(miou); }
 };
 
-/// Runs `model` (in eval mode, without autograd) over `ds`.
+/// Runs `model` (in eval mode, without autograd) over `ds`. With a process
+/// group of several ranks, each evaluates its contiguous share of `ds` and
+/// the results are combined, giving every rank the single-process result.
 EvalResult evaluate(nn::Module& model, const data::TensorDataset& ds, const data::Preprocess& pre,
-                    int64_t batch_size = 500);
+                    int64_t batch_size = 500, const dist::ProcessGroup* group = nullptr);
 
 /// A language model's next-character results on a stream of ids.
 struct TextEvalResult {
@@ -121,8 +136,9 @@ struct TextEvalResult {
 /// Runs a language model (in eval mode, without autograd) over `ids` [L]:
 /// `streams` parallel slices read in windows of `bptt` with the state carried,
 /// so every character but the first of each slice is predicted from its whole slice so far.
+/// With a process group, rank r reads slices r, r + W, ... and the sums are combined.
 TextEvalResult evaluate_text(models::LanguageModel& model, const Tensor& ids, int64_t streams = 16,
-                             int64_t bptt = 256);
+                             int64_t bptt = 256, const dist::ProcessGroup* group = nullptr);
 
 class Trainer;
 
@@ -138,9 +154,16 @@ class Callback {
 };
 
 /// Trains a classifier. Owns the optimizer and scheduler it builds from the config.
+/// Under MPI (dist::init() started it) it trains data-parallel over the world
+/// group, or over `group` if given: the ranks start from rank 0's weights,
+/// each reads its share of every step (batch_size per rank) and the gradients
+/// are averaged in buckets that overlap backward; evaluation is sharded. Every
+/// rank runs the callbacks; the caller adds the printing and writing ones on
+/// rank 0 only (is_main()).
 class Trainer {
  public:
-  Trainer(TrainConfig cfg, nn::ModulePtr model, models::ModelConfig model_cfg, data::Splits data);
+  Trainer(TrainConfig cfg, nn::ModulePtr model, models::ModelConfig model_cfg, data::Splits data,
+          std::shared_ptr<dist::ProcessGroup> group = nullptr);
   ~Trainer();
   /// Continues from a checkpoint written by this trainer (model, optimizer,
   /// scheduler, epoch, step, RNG).
@@ -160,6 +183,11 @@ class Trainer {
   const char* sample_unit() const { return data_.text ? "chars" : "samples"; }
 
   const TrainConfig& config() const { return cfg_; }
+  const dist::ProcessGroup& group() const { return *group_; }
+  /// Rank 0 (or the only process): the one that prints and writes.
+  bool is_main() const;
+  /// The gradient reducer of a distributed run (nullptr before fit() or with one rank).
+  const dist::GradientReducer* reducer() const { return reducer_.get(); }
   nn::Module& model() { return *model_; }
   optim::Optimizer& optimizer() { return *opt_; }
   int64_t epoch() const { return epoch_; }
@@ -176,9 +204,12 @@ class Trainer {
   };
   EpochTotals train_epoch_examples(std::chrono::steady_clock::time_point t0);
   EpochTotals train_epoch_text(std::chrono::steady_clock::time_point t0);
-  // One optimizer step on a loss; returns its value.
-  double optimize(const Tensor& loss);
-  
+  // Backward of one micro-batch's loss, scaled by `share` (its part of the step's examples over all ranks and
+  // micro-batches); the optimizer steps after the last one. Returns the unscaled loss.
+  double optimize(const Tensor& loss, double share, bool first_micro, bool last_micro);
+  void start_distributed();
+  void distributed_epoch_metrics(EpochMetrics& m);
+
   TrainConfig cfg_;
   nn::ModulePtr model_;
   models::ModelConfig model_cfg_;
@@ -192,6 +223,8 @@ class Trainer {
   std::unique_ptr<Teacher> teacher_;
   std::map<std::string, std::string> extra_meta_;
   std::vector<Tensor> params_;
+  std::shared_ptr<dist::ProcessGroup> group_;
+  std::unique_ptr<dist::GradientReducer> reducer_;
   int64_t total_steps_ = 0;  // per-batch schedules stop here
   int64_t epoch_ = 0;  // epochs completed
   int64_t step_ = 0;   // optimizer steps taken
