@@ -1,6 +1,8 @@
 #include "nabla/dist/reducer.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <string>
 
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/tensor/factory.h"
@@ -35,6 +37,7 @@ GradientReducer::GradientReducer(std::vector<Tensor> params, std::shared_ptr<Pro
   NABLA_CHECK(group_ != nullptr, "GradientReducer: null process group");
   NABLA_CHECK(bucket_mb > 0 && bucket_mb < 1e6, "--bucket-mb must be positive, got {}", bucket_mb);
   bucket_bytes_ = std::max<int64_t>(1, static_cast<int64_t>(bucket_mb * 1024.0 * 1024.0));
+  if (const char* e = std::getenv("NABLA_DIST_PROGRESS"); e && std::string(e) == "0") progress_in_hooks_ = false;
   for (Tensor& p : params) {
     if (!p.requires_grad()) continue;  // frozen: nothing to average
     NABLA_CHECK(p.dtype() == DType::f32 || p.dtype() == DType::f64,
@@ -120,7 +123,7 @@ void GradientReducer::on_grad_ready(int64_t i) {
   if (first && !rebuilt_) arrival_.push_back(i);
   pack(i);  // again if a second backward in this step added to it
   if (first && b.pending == 0) launch_ready();
-  progress();
+  if (progress_in_hooks_) progress();
 }
 
 void GradientReducer::pack(int64_t i) {
@@ -175,6 +178,11 @@ void GradientReducer::finish() {
     t.buckets.push_back({b.launch_t, b.complete_t, b.flat.numel() * static_cast<int64_t>(dtype_size(b.flat.dtype()))});
   }
   t.wait_seconds = now() - t_enter;
+  auto clock = [](std::chrono::steady_clock::time_point p) {
+    return std::chrono::duration<double>(p.time_since_epoch()).count();
+  };
+  t.backward_end_clock = clock(t0_) + t_enter;
+  t.finish_end_clock = clock(std::chrono::steady_clock::now());
   NoGradGuard ng;
   for (Bucket& b : buckets_)
     for (size_t s = 0; s < b.params.size(); ++s) {

@@ -153,7 +153,11 @@ std::string EpochMetrics::to_json() const {
   if (!std::isnan(step_backward_s)) {
     j["step_backward_s"] = step_backward_s;
     j["step_comm_wait_s"] = step_comm_wait_s;
+    j["step_peer_wait_s"] = step_peer_wait_s;
+    j["step_comm_exposed_s"] = step_comm_exposed_s;
     j["step_comm_span_s"] = step_comm_span_s;
+    j["launched_in_backward"] = launched_in_backward;
+    j["completed_in_backward"] = completed_in_backward;
   }
   if (!std::isnan(test_bpc)) {
     j.erase("test_ece");  // no class probabilities to calibrate
@@ -646,24 +650,42 @@ void Trainer::start_distributed() {
 }
 
 void Trainer::distributed_epoch_metrics(EpochMetrics& m) {
+  // A collective: every rank has timed the same steps. Their backward-end timestamps (one monotonic clock per
+  // machine) tell waiting for a slower peer apart from communication left after the last backward ended.
   const auto& steps = reducer_->timings();
-  if (steps.empty()) return;
-  double back = 0, wait = 0, span = 0;
-  for (const dist::StepTiming& t : steps) {
+  int64_t n = static_cast<int64_t>(steps.size());
+  Tensor ends = Tensor::empty({1, n}, DType::f64);
+  for (int64_t i = 0; i < n; ++i) ends.data<double>()[i] = steps[static_cast<size_t>(i)].backward_end_clock;
+  Tensor all = group_->all_gather(ends);  // [W, n]; across machines the clocks differ and only rank 0's own figures hold
+  if (n == 0) return;
+  std::vector<double> a = all.to_vector<double>();
+  double back = 0, wait = 0, peer = 0, exposed = 0, span = 0, early = 0, done_early = 0, bytes = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const dist::StepTiming& t = steps[static_cast<size_t>(i)];
+    double last_end = t.backward_end_clock;
+    for (int64_t r = 0; r < all.size(0); ++r) last_end = std::max(last_end, a[static_cast<size_t>(r * n + i)]);
     back += t.backward_seconds;
     wait += t.wait_seconds;
+    peer += std::min(t.wait_seconds, last_end - t.backward_end_clock);
+    exposed += std::max(0.0, t.finish_end_clock - last_end);
     double first = 1e300, last = 0;
     for (const auto& b : t.buckets) {
       first = std::min(first, b.launch);
       last = std::max(last, b.complete);
+      bytes += static_cast<double>(b.bytes);
+      if (b.launch < t.backward_seconds) early += static_cast<double>(b.bytes);
+      if (b.complete < t.backward_seconds) done_early += static_cast<double>(b.bytes);
     }
     if (!t.buckets.empty()) span += last - first;
   }
-  // Rank 0's view; the ranks' timings differ by their compute.
-  double n = static_cast<double>(steps.size());
-  m.step_backward_s = back / n;
-  m.step_comm_wait_s = wait / n;
-  m.step_comm_span_s = span / n;
+  double k = static_cast<double>(n);
+  m.step_backward_s = back / k;
+  m.step_comm_wait_s = wait / k;
+  m.step_peer_wait_s = peer / k;
+  m.step_comm_exposed_s = exposed / k;
+  m.step_comm_span_s = span / k;
+  m.launched_in_backward = bytes > 0 ? early / bytes : 0;
+  m.completed_in_backward = bytes > 0 ? done_early / bytes : 0;
 }
 
 void adopt_structure(nn::Module& model, const io::Checkpoint& ck) {

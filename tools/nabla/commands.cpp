@@ -144,6 +144,12 @@ int run_train(train::TrainConfig cfg, const std::string& resume, const std::stri
     NABLA_CHECK(resume.empty() && weights.empty(), "{} fits in one pass (transform, closed-form read-out): there is "
                 "nothing to --resume or start from --weights", cfg.model);
     cfg.preprocess.normalize = "none";  // the transforms read the series as given (their NaN padding too)
+    auto world = dist::ProcessGroup::world();
+    if (world->size() > 1) {  // a closed-form fit has nothing to split: rank 0 does it, the others are done
+      if (world->rank() > 0) return 0;
+      std::fprintf(stderr, "%s fits in one pass: rank 0 fits it alone (the other %d ranks have nothing to do)\n",
+                   cfg.model.c_str(), world->size() - 1);
+    }
     return run_feature_fit(cfg, *model, mc, d);
   }
   fit_preprocess(cfg.preprocess, *d.train);
@@ -157,11 +163,11 @@ int run_train(train::TrainConfig cfg, const std::string& resume, const std::stri
   const bool main_rank = trainer.is_main();
   const dist::ProcessGroup& group = trainer.group();
   if (main_rank) {
-    std::fprintf(stderr, "nabla train: %s (%lld parameters) on %s: %lld train / %lld %s %s, %d threads\n",
+    std::fprintf(stderr, "nabla train: %s (%lld parameters) on %s: %lld train / %lld %s %s, %d thread%s\n",
                  cfg.model.c_str(), (long long)model->num_parameters(), d.name.c_str(), (long long)d.train->size(),
                  (long long)d.test->size(), d.text ? "validation" : "test",
                  d.text ? fmt::format("characters, vocabulary of {}", d.text->vocab.size()).c_str() : "examples",
-                 get_num_threads());
+                 get_num_threads(), get_num_threads() == 1 ? "" : "s");
     if (group.size() > 1)
       std::fprintf(stderr, "data parallel over %d MPI ranks (%d on this machine): %lld %s per rank, %lld per step%s\n",
                    group.size(), group.local_size(), (long long)cfg.batch_size, d.text ? "streams" : "examples",

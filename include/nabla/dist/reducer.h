@@ -21,7 +21,10 @@ void broadcast_state(nn::Module& model, const ProcessGroup& group, int root = 0)
 /// it is seen complete (MPI_Test in a later gradient hook, or the final wait).
 struct StepTiming {
   double backward_seconds = 0;  ///< backward begin to finish() called: the compute the buckets may overlap
-  double wait_seconds = 0;      ///< spent in finish(): communication left exposed after backward
+  double wait_seconds = 0;      ///< spent in finish(): for slower peers and for communication left after backward
+  /// finish() called and returned, in seconds of the monotonic clock (which every process on one machine shares,
+  /// so ranks' timestamps compare: the exposed communication is the return minus the last rank's call).
+  double backward_end_clock = 0, finish_end_clock = 0;
   struct Bucket {
     double launch = 0, complete = 0;
     int64_t bytes = 0;
@@ -39,6 +42,8 @@ struct StepTiming {
 /// Open MPI's progress. Buckets first follow the reverse of parameters()' order;
 /// after the first step they follow the order the gradients actually came in.
 /// Parameters that received no gradient contribute zeros. f32 and f64 parameters.
+/// NABLA_DIST_PROGRESS=0 turns the hooks' tests off (to measure what they buy:
+/// the buckets then progress only in finish()).
 class GradientReducer {
  public:
   /// `bucket_mb`: bucket capacity in MiB (a parameter larger than it has a bucket of its own).
@@ -93,6 +98,7 @@ class GradientReducer {
   bool rebuilt_ = false;
   bool sync_ = true;
   bool in_step_ = false;
+  bool progress_in_hooks_ = true;
   size_t next_launch_ = 0;
   std::chrono::steady_clock::time_point t0_;
   std::vector<StepTiming> timings_;

@@ -92,11 +92,17 @@ struct EpochMetrics {
          samples_per_s = 0;
   double test_miou = std::numeric_limits<double>::quiet_NaN();  ///< segmentation only
   double test_bpc = std::numeric_limits<double>::quiet_NaN();   ///< text only: bits per character (perplexity = e^test_loss)
-  /// MPI runs only: per optimizer step, the mean seconds of backward, of waiting for the gradient all-reduces
-  /// after it (the communication backward did not hide), and from the first bucket's launch to the last's completion.
+  /// MPI runs only, rank 0's means per optimizer step: backward; the wait after it for the gradient all-reduces,
+  /// split into waiting for the slowest rank to finish its backward and the communication still left after that
+  /// (what backward did not hide); the first bucket's launch to the last's completion; the shares of gradient
+  /// bytes whose all-reduce started, and completed, before this rank's backward ended.
   double step_backward_s = std::numeric_limits<double>::quiet_NaN();
   double step_comm_wait_s = std::numeric_limits<double>::quiet_NaN();
+  double step_peer_wait_s = std::numeric_limits<double>::quiet_NaN();
+  double step_comm_exposed_s = std::numeric_limits<double>::quiet_NaN();
   double step_comm_span_s = std::numeric_limits<double>::quiet_NaN();
+  double launched_in_backward = std::numeric_limits<double>::quiet_NaN();
+  double completed_in_backward = std::numeric_limits<double>::quiet_NaN();
   /// What "best" means: lowest validation loss for text, mean IoU for segmentation, accuracy otherwise.
   double score() const {
     if (!std::isnan(test_bpc)) return -test_loss;
