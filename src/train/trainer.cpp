@@ -29,6 +29,7 @@
 #include "nabla/tensor/autocast.h"
 #include "nabla/tensor/factory.h"
 #include "nabla/train/metrics.h"
+#include "nabla/train/run_meta.h"
 
 namespace nabla::train {
 
@@ -422,22 +423,30 @@ int64_t Trainer::samples_per_step() const {
 
 bool Trainer::is_main() const { return group_->rank() == 0; }
 
+std::map<std::string, std::string> run_metadata(const TrainConfig& cfg, const models::ModelConfig& model_cfg,
+                                                const data::Splits& data, int64_t epoch, int64_t step,
+                                                double best_score) {
+  std::map<std::string, std::string> meta = {{"model", cfg.model},
+                                             {"model_config", model_cfg.to_json()},
+                                             {"preprocess", cfg.preprocess.to_json()},
+                                             {"train_config", cfg.to_json()},
+                                             {"data", data.name},
+                                             {"epoch", std::to_string(epoch)},
+                                             {"step", std::to_string(step)},
+                                             {"best_acc", fmt::format("{}", best_score)},
+                                             {"rng", default_generator().state()}};
+  if (data.text) meta["vocab"] = data.text->vocab.to_json();
+  if (!data.classes.empty()) meta["classes"] = nlohmann::json(data.classes).dump();
+  return meta;
+}
+
 io::Checkpoint Trainer::checkpoint() const {
   io::Checkpoint ck;
   ck.model = model_->state_dict();
   ck.optimizer = opt_->state_dict();
   if (sched_) ck.scheduler = sched_->state_dict();
   if (plateau_) ck.scheduler = plateau_->state_dict();
-  ck.meta = {{"model", cfg_.model},
-             {"model_config", model_cfg_.to_json()},
-             {"preprocess", cfg_.preprocess.to_json()},
-             {"train_config", cfg_.to_json()},
-             {"data", data_.name},
-             {"epoch", std::to_string(epoch_)},
-             {"step", std::to_string(step_)},
-             {"best_acc", fmt::format("{}", best_acc_)},
-             {"rng", default_generator().state()}};
-  if (data_.text) ck.meta["vocab"] = data_.text->vocab.to_json();
+  ck.meta = run_metadata(cfg_, model_cfg_, data_, epoch_, step_, best_acc_);
   for (const auto& [k, v] : extra_meta_) ck.meta[k] = v;
   return ck;
 }

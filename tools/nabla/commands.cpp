@@ -20,6 +20,7 @@
 #include "nabla/plot/curves.h"
 #include "nabla/models/rocket.h"
 #include "nabla/train/fit_features.h"
+#include "nabla/train/run_meta.h"
 
 namespace nabla::cli {
 
@@ -104,16 +105,7 @@ int run_feature_fit(const train::TrainConfig& cfg, nn::Module& model, const mode
     io::write_file_atomic((fs::path(cfg.out) / "metrics.jsonl").string(), line.dump() + "\n");
     io::Checkpoint ck;
     ck.model = model.state_dict();
-    ck.meta = {{"model", cfg.model},
-               {"model_config", mc.to_json()},
-               {"preprocess", cfg.preprocess.to_json()},
-               {"train_config", cfg.to_json()},
-               {"data", d.name},
-               {"epoch", "1"},
-               {"step", "0"},
-               {"best_acc", fmt::format("{}", r.test_accuracy)},
-               {"rng", default_generator().state()}};
-    if (!d.classes.empty()) ck.meta["classes"] = nlohmann::json(d.classes).dump();
+    ck.meta = train::run_metadata(cfg, mc, d, 1, 0, r.test_accuracy);
     for (const char* name : {"last.ckpt", "best.ckpt"}) io::save_checkpoint((fs::path(cfg.out) / name).string(), ck);
   }
   std::printf("test accuracy: %.4f\n", r.test_accuracy);
