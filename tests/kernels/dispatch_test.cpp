@@ -2,6 +2,7 @@
 // whichever ISA the process has chosen (so one machine tests each copy).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <random>
@@ -333,3 +334,29 @@ TEST(Dispatch, RmspropAndAdagradAgreeAcrossIsas) {
 }
 
 }  // namespace
+
+TEST(Dispatch, U8QuantizationIsPyTorchsAndBitIdenticalAcrossIsas) {
+  // Halves (ties go to even), values past either end, NaN and infinities, and a length no vector width divides.
+  std::vector<float> x = random_vec(1003, 21, -8.0f, 8.0f);
+  const float specials[] = {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 0.49999997f, 1e30f, -1e30f, INFINITY, -INFINITY, NAN, 0.0f};
+  for (size_t i = 0; i < std::size(specials); ++i) x[i * 7] = specials[i] * 0.25f;
+  const float scale = 0.25f, inv = 1.0f / scale;
+  for (int32_t zp : {0, 73, 255}) {
+    std::vector<uint8_t> want(x.size()), got(x.size());
+    baseline::kTable.quant.quantize_u8(static_cast<int64_t>(x.size()), x.data(), inv, zp, want.data());
+    for (size_t i = 0; i < x.size(); ++i) {
+      if (std::isnan(x[i])) continue;  // a defined byte, checked equal across ISAs below
+      const double q = std::nearbyint(static_cast<double>(x[i] * inv)) + zp;  // torch.quantize_per_tensor
+      ASSERT_EQ(want[i], static_cast<uint8_t>(std::clamp(q, 0.0, 255.0))) << "x = " << x[i] << ", zp = " << zp;
+    }
+    std::vector<float> back(x.size()), back_t(x.size());
+    baseline::kTable.quant.dequantize_u8(static_cast<int64_t>(x.size()), want.data(), scale, zp, back.data());
+    for (size_t i = 0; i < x.size(); ++i) ASSERT_EQ(back[i], (static_cast<int>(want[i]) - zp) * scale);
+    for (const KernelTable* t : runnable_tables()) {
+      t->quant.quantize_u8(static_cast<int64_t>(x.size()), x.data(), inv, zp, got.data());
+      ASSERT_EQ(got, want) << t->isa;
+      t->quant.dequantize_u8(static_cast<int64_t>(x.size()), want.data(), scale, zp, back_t.data());
+      ASSERT_EQ(back_t, back) << t->isa;
+    }
+  }
+}

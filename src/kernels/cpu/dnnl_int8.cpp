@@ -5,6 +5,7 @@
 #include "kernels/cpu/dnnl_runtime.h"
 #include "kernels/cpu/isa.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/vec/table.h"
 
 #include <algorithm>
 
@@ -25,20 +26,13 @@ bool int8_pairs_saturate() {
 }
 
 void quantize_u8(const float* x, int64_t n, float inv_scale, int32_t zp, uint8_t* q) {
-  parallel_ranges(n, n, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) {
-      // Clamped first, then rounded by adding 1.5 * 2^23 (exact for |v| < 2^22): a loop the compiler vectorizes.
-      const float v = std::min(std::max(x[i] * inv_scale + static_cast<float>(zp), -1.0f), 256.0f);
-      const float r = (v + 12582912.0f) - 12582912.0f;
-      q[i] = static_cast<uint8_t>(std::min(std::max(r, 0.0f), 255.0f));
-    }
-  });
+  const auto kernel = vec().quant.quantize_u8;
+  parallel_ranges(n, n, [&](int64_t lo, int64_t hi) { kernel(hi - lo, x + lo, inv_scale, zp, q + lo); });
 }
 
 void dequantize_u8(const uint8_t* q, int64_t n, float scale, int32_t zp, float* x) {
-  parallel_ranges(n, n, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) x[i] = (static_cast<float>(q[i]) - static_cast<float>(zp)) * scale;
-  });
+  const auto kernel = vec().quant.dequantize_u8;
+  parallel_ranges(n, n, [&](int64_t lo, int64_t hi) { kernel(hi - lo, q + lo, scale, zp, x + lo); });
 }
 
 struct Int8Layer::Prim {

@@ -22,8 +22,8 @@ struct Int8ConvGeometry {
 /// to 7 bits (|q| <= 63), as PyTorch's reduce_range, so no pair overflows 16 bits.
 bool int8_pairs_saturate();
 
-/// q[i] = clamp(round(x[i] * inv_scale) + zero_point, 0, 255), rounding half
-/// to even (as nearbyint); on all threads when n is large.
+/// q[i] = clamp(nearbyint(x[i] * inv_scale) + zero_point, 0, 255) (PyTorch's
+/// quantize_per_tensor; the dispatched kernel, on all threads when n is large).
 void quantize_u8(const float* x, int64_t n, float inv_scale, int32_t zero_point, uint8_t* q);
 /// x[i] = (q[i] - zero_point) * scale.
 void dequantize_u8(const uint8_t* q, int64_t n, float scale, int32_t zero_point, float* x);

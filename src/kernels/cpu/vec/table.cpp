@@ -54,6 +54,7 @@ const KernelTable kTable = {NABLA_STR(NABLA_ISA), typed<float>(), typed<double>(
                             {.rocket_kernel = &rocket_kernel,
                              .minirocket_planes = &minirocket_planes,
                              .minirocket_response = &minirocket_response,
-                             .minirocket_ppv = &minirocket_ppv}};
+                             .minirocket_ppv = &minirocket_ppv},
+                            {.quantize_u8 = &quantize_u8, .dequantize_u8 = &dequantize_u8}};
 
 }  // namespace nabla::kernels::NABLA_ISA

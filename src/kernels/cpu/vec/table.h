@@ -151,12 +151,21 @@ struct SeriesKernels {
                          float* out);
 };
 
+/// Affine u8 quantization of contiguous f32 runs (kernels/cpu/vec/quantize.cpp):
+/// q = clamp(nearbyint(x * inv_scale) + zero_point, 0, 255) (NaN gives a
+/// defined byte); x = (q - zero_point) * scale. Bit-identical on every ISA.
+struct QuantKernels {
+  void (*quantize_u8)(int64_t n, const float* x, float inv_scale, int32_t zero_point, uint8_t* q);
+  void (*dequantize_u8)(int64_t n, const uint8_t* q, float scale, int32_t zero_point, float* x);
+};
+
 struct KernelTable {
   const char* isa;
   TypedKernels<float> f32;
   TypedKernels<double> f64;
   PanelDotFn panel_dot;
   SeriesKernels series;
+  QuantKernels quant;
 };
 
 /// The table of the active ISA.
