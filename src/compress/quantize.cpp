@@ -5,8 +5,9 @@
 #include <cmath>
 #include <memory>
 
-#include "kernels/cpu/dnnl_int8.h"
+#include "compress/int8_delegate.h"
 #include "compress/layer_access.h"
+#include "kernels/cpu/dnnl_int8.h"
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/compress/lora.h"
 #include "nabla/compress/prune.h"
@@ -130,116 +131,7 @@ namespace {
 
 constexpr const char* kChild = "int8";
 
-// A quantized layer's computation: the parent Linear or Conv2d's calls run here.
-// Its five tensors are buffers (saved and loaded); the kernel is built from them
-// when they change.
-class Int8Delegate : public nn::Module {
- public:
-  Int8Delegate(nn::Module& base, const Shape& weight_shape) : base_(base) {
-    const int64_t O = weight_shape[0];
-    weight_ = &add_buffer("weight", zeros(weight_shape, DType::i8));
-    scale_ = &add_buffer("weight_scale", ones({O}));
-    bias_ = &add_buffer("bias", zeros({O}));
-    in_scale_ = &add_buffer("input_scale", ones({1}));
-    in_zp_ = &add_buffer("input_zero_point", zeros({1}, DType::i64));
-  }
-  void set(const QuantizedWeight& w, const Tensor& bias, QParams in) {
-    NoGradGuard ng;
-    weight_->copy_(w.q);
-    scale_->copy_(w.scale);
-    if (bias.defined()) bias_->copy_(bias.detach());
-    in_scale_->fill_(in.scale);
-    in_zp_->fill_(static_cast<double>(in.zero_point));
-  }
-  Tensor forward(const Tensor& x) override {
-    refresh();
-    const float s = in_scale_->const_data<float>()[0];
-    const int32_t zp = static_cast<int32_t>(in_zp_->const_data<int64_t>()[0]);
-    if (auto* l = dynamic_cast<nn::Linear*>(&base_)) {
-      NABLA_CHECK(x.dim() >= 1 && x.size(-1) == l->in_features, "Linear (int8): expected input [..., {}], got {}",
-                  l->in_features, shape_str(x.sizes()));
-      Tensor xq = quantized(x.to(DType::f32).contiguous(), s, zp);
-      const int64_t M = x.numel() / std::max<int64_t>(l->in_features, 1);
-      Shape out = x.sizes();
-      out.back() = l->out_features;
-      Tensor y = Tensor::empty(out, DType::f32);
-      if (M > 0 && kernel_->linear(M, xq.const_data<uint8_t>(), y.mutable_data<float>())) return y;
-      return linear(dequantized(xq, s, zp), dq_weight(), *bias_).reshape(out);
-    }
-    auto& c = dynamic_cast<nn::Conv2d&>(base_);
-    NABLA_CHECK(x.dim() == 4 && x.size(1) == c.in_channels, "Conv2d (int8): expected input [N, {}, H, W], got {}",
-                c.in_channels, shape_str(x.sizes()));
-    const Conv2dParams p = c.params();
-    const int64_t N = x.size(0), H = x.size(2), W = x.size(3), kh = c.options.kernel_size[0],
-                  kw = c.options.kernel_size[1];
-    const int64_t Ho = (H + p.padding[0] + p.padding[1] - p.dilation[0] * (kh - 1) - 1) / p.stride[0] + 1;
-    const int64_t Wo = (W + p.padding[2] + p.padding[3] - p.dilation[1] * (kw - 1) - 1) / p.stride[1] + 1;
-    NABLA_CHECK(Ho > 0 && Wo > 0, "Conv2d (int8): input {} is smaller than the kernel", shape_str(x.sizes()));
-    Tensor xq = quantized(channels_last_copy(x.to(DType::f32)), s, zp);  // NHWC bytes
-    Tensor y = empty_in_order({N, c.out_channels, Ho, Wo}, {0, 2, 3, 1}, DType::f32);
-    if (N > 0 && kernel_->conv(N, H, W, Ho, Wo, xq.const_data<uint8_t>(), y.mutable_data<float>())) return y;
-    return conv2d(dequantized(xq, s, zp), dq_weight(), *bias_, p);
-  }
-  std::string type_name() const override { return "Int8"; }
-
- private:
-  // x_q with x's shape and layout (u8).
-  static Tensor quantized(const Tensor& x, float scale, int32_t zp) {
-    Tensor q = empty_like_layout(x, DType::u8);
-    kernels::quantize_u8(x.const_data<float>(), x.numel(), 1.0f / scale, zp, q.mutable_data<uint8_t>());
-    return q;
-  }
-  static Tensor dequantized(const Tensor& q, float scale, int32_t zp) {
-    Tensor x = empty_like_layout(q, DType::f32);
-    kernels::dequantize_u8(q.const_data<uint8_t>(), q.numel(), scale, zp, x.mutable_data<float>());
-    return x;
-  }
-  Tensor dq_weight() {
-    if (!dq_w_.defined()) {
-      Shape b(weight_->dim(), 1);
-      b[0] = weight_->size(0);
-      dq_w_ = (weight_->to(DType::f32) * scale_->reshape(b)).contiguous();
-    }
-    return dq_w_;
-  }
-  uint64_t contents() const {
-    uint64_t k = 0;
-    for (const Tensor* t : {weight_, scale_, bias_, in_scale_, in_zp_})
-      k = k * 1000003 + t->storage()->id() * 7919 + t->storage()->version();
-    return k;
-  }
-  void refresh() {
-    if (kernel_ && built_for_ == contents()) return;
-    dq_w_ = Tensor();
-    const float s = in_scale_->const_data<float>()[0];
-    const int64_t zp64 = in_zp_->const_data<int64_t>()[0];
-    NABLA_CHECK(std::isfinite(s) && s > 0 && zp64 >= 0 && zp64 <= 255,
-                "{} (int8): input scale {} and zero point {} are not a u8 quantization (scale > 0, zero point in "
-                "[0, 255])", base_.type_name(), s, zp64);
-    const int32_t zp = static_cast<int32_t>(zp64);
-    const int8_t* w = weight_->const_data<int8_t>();
-    const float* ws = scale_->const_data<float>();
-    const float* b = bias_->const_data<float>();
-    if (auto* l = dynamic_cast<nn::Linear*>(&base_)) {
-      kernel_ = std::make_unique<kernels::Int8Layer>(l->out_features, l->in_features, w, ws, b, s, zp);
-    } else {
-      auto& c = dynamic_cast<nn::Conv2d&>(base_);
-      const Conv2dParams p = c.params();
-      kernels::Int8ConvGeometry g;
-      g.C = c.in_channels, g.O = c.out_channels, g.kh = c.options.kernel_size[0], g.kw = c.options.kernel_size[1];
-      g.sh = p.stride[0], g.sw = p.stride[1], g.pt = p.padding[0], g.pb = p.padding[1], g.pl = p.padding[2];
-      g.pr = p.padding[3], g.dh = p.dilation[0], g.dw = p.dilation[1], g.groups = p.groups;
-      kernel_ = std::make_unique<kernels::Int8Layer>(g, w, ws, b, s, zp);
-    }
-    built_for_ = contents();
-  }
-
-  nn::Module& base_;  // the parent: it outlives its delegate
-  Tensor *weight_, *scale_, *bias_, *in_scale_, *in_zp_;
-  std::unique_ptr<kernels::Int8Layer> kernel_;
-  uint64_t built_for_ = 0;
-  Tensor dq_w_;
-};
+using detail::Int8Delegate;
 
 bool quantizable(nn::Module& m) {
   if (m.delegate() || m.is_computed_tensor("weight")) return false;
@@ -335,6 +227,8 @@ QuantizeResult quantize(nn::Module& model, const std::function<void(nn::Module&)
     install(*m, d);
     r.layers.push_back({path, m->type_name(), in, qmax});
   }
+  detail::fuse_int8_blocks(model, true);
+  for (QuantizedLayer& l : r.layers) l.input = detail::int8_of(model.get_submodule(l.path))->input();  // aligned
   model.train(was_training);
   NABLA_CHECK(!r.layers.empty() || layers.empty(), "quantize: no layer was called while calibrating");
   return r;
@@ -361,6 +255,7 @@ int64_t adopt_int8(nn::Module& model, const std::map<std::string, Tensor>& state
     if (auto* c = dynamic_cast<nn::Conv2d*>(m.get()); c && !c->delegate() && !c->bias.defined() &&
                                                      state.count((path.empty() ? "" : path + ".") + "bias"))
       c->restore_parameter("bias", c->bias, zeros({c->out_channels}));
+  detail::fuse_int8_blocks(model, false);
   return n;
 }
 

@@ -35,52 +35,69 @@ void dequantize_u8(const uint8_t* q, int64_t n, float scale, int32_t zp, float* 
   parallel_ranges(n, n, [&](int64_t lo, int64_t hi) { kernel(hi - lo, q + lo, scale, zp, x + lo); });
 }
 
+bool Int8Output::operator<(const Int8Output& o) const {
+  return std::tie(act, clip_max, u8, scale, zero_point, accumulate) <
+         std::tie(o.act, o.clip_max, o.u8, o.scale, o.zero_point, o.accumulate);
+}
+
 struct Int8Layer::Prim {
   dnnl::primitive p;
   memory::desc src, dst;
   memory weights, bias;
   memory scratch;
+  std::vector<float> bias_values;  // in the units oneDNN adds them (see prim)
 };
 
 Int8Layer::Int8Layer(int64_t O, int64_t K, const int8_t* w, const float* ws, const float* b, float xs, int32_t zp)
     : is_conv_(false), O_(O), K_(K), w_(w, w + O * K), has_bias_(b != nullptr), zp_(zp) {
   for (int64_t o = 0; o < O; ++o) out_scale_.push_back(xs * ws[o]);
-  set_bias(b);
+  bias_.assign(static_cast<size_t>(O_), 0.0f);
+  if (b) bias_.assign(b, b + O);
 }
 
 Int8Layer::Int8Layer(const Int8ConvGeometry& g, const int8_t* w, const float* ws, const float* b, float xs, int32_t zp)
     : is_conv_(true), g_(g), O_(g.O), K_(g.C / g.groups * g.kh * g.kw), w_(w, w + g.O * K_), has_bias_(b != nullptr),
       zp_(zp) {
   for (int64_t o = 0; o < O_; ++o) out_scale_.push_back(xs * ws[o]);
-  set_bias(b);
+  bias_.assign(static_cast<size_t>(O_), 0.0f);
+  if (b) bias_.assign(b, b + O_);
 }
 
 Int8Layer::~Int8Layer() = default;
 
-void Int8Layer::set_bias(const float* b) {
-  // oneDNN 2.x scales the sum with the bias added (dst = scale * (sum + bias)): the bias goes in divided by the scale.
-  bias_.assign(static_cast<size_t>(O_), 0.0f);
-  if (b)
-    for (int64_t o = 0; o < O_; ++o) bias_[o] = out_scale_[o] != 0 ? b[o] / out_scale_[o] : 0.0f;
-}
-
-Int8Layer::Prim* Int8Layer::prim(const std::tuple<int64_t, int64_t, int64_t>& shape) {
-  auto it = prims_.find(shape);
+Int8Layer::Prim* Int8Layer::prim(const Key& key) {
+  auto it = prims_.find(key);
   if (it != prims_.end()) return it->second.get();
+  const Int8Output& out = std::get<3>(key);
   std::unique_ptr<Prim> p;
   try {
     const dnnl::engine& eng = dnnl_engine();
+    // A u8 output is in units of its own scale: the product's scales, the bias and the clip bound divided by it.
+    const float unit = out.u8 ? out.scale : 1.0f;
+    std::vector<float> scales(out_scale_);
+    for (float& v : scales) v /= unit;
     dnnl::primitive_attr attr;
-    attr.set_output_scales(1 << 1, out_scale_);  // per output channel: dim 1 of [M, O] and of [N, O, H, W]
+    attr.set_output_scales(1 << 1, scales);  // per output channel: dim 1 of [M, O] and of [N, O, H, W]
     if (zp_ != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {zp_});
+    if (out.u8 && out.zero_point != 0) attr.set_zero_points(DNNL_ARG_DST, 0, {out.zero_point});
+    dnnl::post_ops ops;
+    if (out.accumulate) ops.append_sum(1.0f);
+    if (out.act == Int8Output::Act::relu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+    if (out.act == Int8Output::Act::clip)
+      ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, 0.0f, out.clip_max / unit);
+    attr.set_post_ops(ops);
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     p = std::make_unique<Prim>();
+    // oneDNN 2.x scales the sum with the bias added (dst = scale * (sum + bias)): the bias goes in divided by the scale.
+    p->bias_values.assign(static_cast<size_t>(O_), 0.0f);
+    for (int64_t o = 0; o < O_; ++o) p->bias_values[o] = scales[o] != 0 ? bias_[o] / unit / scales[o] : 0.0f;
+    const dt dst_type = out.u8 ? dt::u8 : dt::f32;
     memory::desc b_md({1, O_}, dt::f32, tag::ab);
     memory::desc w_user, w_pref;
     if (!is_conv_) {
-      const int64_t M = std::get<0>(shape);
+      const int64_t M = std::get<0>(key);
       p->src = memory::desc({M, K_}, dt::u8, tag::ab);
-      p->dst = memory::desc({M, O_}, dt::f32, tag::ab);
+      p->dst = memory::desc({M, O_}, dst_type, tag::ab);
       w_user = memory::desc({K_, O_}, dt::s8, tag::ba);  // our [O, K] row-major is W^T
       memory::desc w_any({K_, O_}, dt::s8, tag::any);
       dnnl::matmul::desc d = has_bias_ ? dnnl::matmul::desc(p->src, w_any, b_md, p->dst)
@@ -90,11 +107,11 @@ Int8Layer::Prim* Int8Layer::prim(const std::tuple<int64_t, int64_t, int64_t>& sh
       p->p = dnnl::matmul(pd);
       p->scratch = memory(pd.scratchpad_desc(), eng);
     } else {
-      const auto [N, H, W] = shape;
+      const auto [N, H, W, unused] = key;
       const int64_t Ho = (H + g_.pt + g_.pb - g_.dh * (g_.kh - 1) - 1) / g_.sh + 1;
       const int64_t Wo = (W + g_.pl + g_.pr - g_.dw * (g_.kw - 1) - 1) / g_.sw + 1;
       p->src = memory::desc({N, g_.C, H, W}, dt::u8, tag::nhwc);
-      p->dst = memory::desc({N, O_, Ho, Wo}, dt::f32, tag::nhwc);
+      p->dst = memory::desc({N, O_, Ho, Wo}, dst_type, tag::nhwc);
       memory::dims wd = g_.groups == 1
                             ? memory::dims{O_, g_.C, g_.kh, g_.kw}
                             : memory::dims{g_.groups, O_ / g_.groups, g_.C / g_.groups, g_.kh, g_.kw};
@@ -114,15 +131,15 @@ Int8Layer::Prim* Int8Layer::prim(const std::tuple<int64_t, int64_t, int64_t>& sh
     memory user(w_user, eng, w_.data());
     p->weights = memory(w_pref, eng);
     dnnl::reorder(user, p->weights).execute(dnnl_stream(), user, p->weights);
-    p->bias = memory(b_md, eng, bias_.data());
+    p->bias = memory(b_md, eng, p->bias_values.data());
     dnnl_stream().wait();
   } catch (const dnnl::error&) {
     p.reset();
   }
-  return prims_.emplace(shape, std::move(p)).first->second.get();
+  return prims_.emplace(key, std::move(p)).first->second.get();
 }
 
-void Int8Layer::run(Prim& p, const uint8_t* x, float* y) {
+void Int8Layer::run(Prim& p, const uint8_t* x, void* y) {
   const dnnl::engine& eng = dnnl_engine();
   memory src(p.src, eng, const_cast<uint8_t*>(x)), dst(p.dst, eng, y);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, p.weights}, {DNNL_ARG_DST, dst},
@@ -135,16 +152,21 @@ void Int8Layer::run(Prim& p, const uint8_t* x, float* y) {
 bool Int8Layer::linear(int64_t M, const uint8_t* x, float* y) {
   if (!dnnl_enabled() || is_conv_ || M == 0) return false;
   std::lock_guard<std::mutex> lock(mu_);
-  Prim* p = prim({M, 0, 0});
+  Prim* p = prim({M, 0, 0, Int8Output{}});
   if (!p) return false;
   run(*p, x, y);
   return true;
 }
 
 bool Int8Layer::conv(int64_t N, int64_t H, int64_t W, int64_t Ho, int64_t Wo, const uint8_t* x, float* y) {
-  if (!dnnl_enabled() || !is_conv_ || N == 0) return false;
+  return conv(N, H, W, Ho, Wo, x, y, Int8Output{});
+}
+
+bool Int8Layer::conv(int64_t N, int64_t H, int64_t W, int64_t Ho, int64_t Wo, const uint8_t* x, void* y,
+                     const Int8Output& out) {
+  if (!dnnl_enabled() || !is_conv_ || N == 0 || (out.u8 && out.accumulate)) return false;
   std::lock_guard<std::mutex> lock(mu_);
-  Prim* p = prim({N, H, W});
+  Prim* p = prim({N, H, W, out});
   if (!p || p->dst.dims()[2] != Ho || p->dst.dims()[3] != Wo) return false;
   run(*p, x, y);
   return true;

@@ -1,8 +1,9 @@
 #pragma once
 // Quantized Linear and Conv2d on oneDNN's int8 kernels: u8 activations with
 // one scale and zero point, s8 weights with a scale per output channel, f32
-// bias and f32 output (y = x_scale * w_scale[o] * sum (x_q - x_zp) w_q + b[o]).
-// The weights are reordered to oneDNN's layout once per batch shape.
+// bias and f32 output (y = x_scale * w_scale[o] * sum (x_q - x_zp) w_q + b[o]),
+// or u8 output for the int8 layer that reads it, with an activation fused. The
+// weights are reordered to oneDNN's layout once per batch shape and output kind.
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -28,6 +29,21 @@ void quantize_u8(const float* x, int64_t n, float inv_scale, int32_t zero_point,
 /// x[i] = (q[i] - zero_point) * scale.
 void dequantize_u8(const uint8_t* q, int64_t n, float scale, int32_t zero_point, float* x);
 
+/// What an int8 layer writes: f32 (optionally added to what the output holds:
+/// a residual sum), or u8 requantized for the layer that reads it; either
+/// after an activation (relu, or clip to [0, clip_max] as ReLU6), fused into
+/// the product's epilogue.
+struct Int8Output {
+  enum class Act : uint8_t { none, relu, clip };
+  Act act = Act::none;
+  float clip_max = 0;     ///< clip's upper end, in the output's real units
+  bool u8 = false;        ///< u8 output, quantized with scale and zero_point
+  float scale = 1;
+  int32_t zero_point = 0;
+  bool accumulate = false;  ///< f32 only: y = act(y + product)
+  bool operator<(const Int8Output& o) const;
+};
+
 class Int8Layer {
  public:
   /// A Linear [O, K]: w_q row-major, scales and bias [O] (bias may be null).
@@ -41,21 +57,24 @@ class Int8Layer {
   bool linear(int64_t M, const uint8_t* x_q, float* y);
   /// y [N, Ho, Wo, O] (channels-last) from x_q [N, H, W, C] (channels-last). False when oneDNN cannot run it.
   bool conv(int64_t N, int64_t H, int64_t W, int64_t Ho, int64_t Wo, const uint8_t* x_q, float* y);
+  /// The same, writing `out`'s kind of output (f32 or u8) to y.
+  bool conv(int64_t N, int64_t H, int64_t W, int64_t Ho, int64_t Wo, const uint8_t* x_q, void* y,
+            const Int8Output& out);
 
  private:
   struct Prim;
-  void set_bias(const float* b);
-  void run(Prim& p, const uint8_t* x, float* y);
-  Prim* prim(const std::tuple<int64_t, int64_t, int64_t>& shape);
+  using Key = std::tuple<int64_t, int64_t, int64_t, Int8Output>;
+  void run(Prim& p, const uint8_t* x, void* y);
+  Prim* prim(const Key& key);
   bool is_conv_;
   Int8ConvGeometry g_;
   int64_t O_, K_;
   std::vector<int8_t> w_;
-  std::vector<float> out_scale_, bias_;
+  std::vector<float> out_scale_, bias_;  // bias_: the real bias (null bias: zeros)
   bool has_bias_;
   int32_t zp_;
   std::mutex mu_;
-  std::map<std::tuple<int64_t, int64_t, int64_t>, std::unique_ptr<Prim>> prims_;  // null: oneDNN refused
+  std::map<Key, std::unique_ptr<Prim>> prims_;  // null: oneDNN refused
 };
 
 }  // namespace nabla::kernels
