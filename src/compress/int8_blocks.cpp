@@ -84,10 +84,14 @@ std::optional<Tensor> run_chain(const Chain& c, const Tensor& x) {
   return y;
 }
 
-bool runs_fused(const nn::Module& block, const Tensor& x) {
-  return !block.is_training() && !(grad_enabled() && x.requires_grad()) && x.dim() == 4 &&
-         x.dtype() == DType::f32 && x.size(0) > 0;
+// Fused paths run only where nothing could tell: inference (eval mode, no autograd through x) and no thread
+// forward hook (it must see every module call).
+bool plain_call(const nn::Module& m, const Tensor& x) {
+  return !m.is_training() && !(grad_enabled() && x.requires_grad()) && x.dtype() == DType::f32 && x.numel() > 0 &&
+         !nn::forward_hook_installed();
 }
+
+bool runs_fused(const nn::Module& block, const Tensor& x) { return plain_call(block, x) && x.dim() == 4; }
 
 // torchvision's BasicBlock: relu(bn1(conv1 x)) -> bn2(conv2 .) + shortcut -> relu, the batch norms folded.
 std::optional<Chain> basic_block_chain(models::BasicBlock& b) {
@@ -142,6 +146,100 @@ template <class Block> class FusedBlock : public nn::Module {
   Find find_;
 };
 
+// --- Sequential containers: an int8 layer hands u8 to the next one across the
+// modules that commute with quantization (max pooling, flattening, identities)
+// and takes a ReLU / ReLU6 right after it (past folded batch norms) into its
+// epilogue; a layer with no int8 reader writes f32, the activation still fused.
+
+bool free_to_skip(const nn::Module& m) { return !m.has_hooks(); }
+
+// Applies m (a max pooling, flattening or identity) to u8 codes; false where m is none of those.
+bool apply_to_codes(nn::Module& m, Tensor& q) {
+  if (dynamic_cast<nn::Identity*>(&m) && !m.delegate()) return true;
+  if (auto* d = dynamic_cast<nn::Dropout*>(&m)) return !d->is_training() || d->p == 0;
+  if (auto* f = dynamic_cast<nn::Flatten*>(&m)) {
+    q = q.flatten(f->start_dim, f->end_dim);
+    return true;
+  }
+  auto* p = dynamic_cast<nn::MaxPool2d*>(&m);
+  if (!p || m.delegate() || q.dim() != 4 || !is_channels_last(q) || p->params.dilation != std::array<int64_t, 2>{1, 1} ||
+      p->params.ceil_mode)
+    return false;
+  kernels::U8PoolGeometry g;
+  g.N = q.size(0), g.C = q.size(1), g.H = q.size(2), g.W = q.size(3);
+  g.kh = p->params.kernel[0], g.kw = p->params.kernel[1], g.ph = p->params.padding[0], g.pw = p->params.padding[1];
+  g.sh = p->params.stride[0] ? p->params.stride[0] : g.kh, g.sw = p->params.stride[1] ? p->params.stride[1] : g.kw;
+  if (2 * g.ph > g.kh || 2 * g.pw > g.kw) return false;  // max_pool2d refuses these; let it say so
+  g.Ho = (g.H + 2 * g.ph - g.kh) / g.sh + 1, g.Wo = (g.W + 2 * g.pw - g.kw) / g.sw + 1;
+  if (g.Ho <= 0 || g.Wo <= 0) return false;
+  Tensor y = empty_in_order({g.N, g.C, g.Ho, g.Wo}, kChannelsLast, DType::u8);
+  kernels::max_pool_u8(g, q.const_data<uint8_t>(), y.mutable_data<uint8_t>());
+  q = y;
+  return true;
+}
+
+Tensor output_for(Int8Delegate& d, const Shape& shape, bool u8) {
+  const DType dt = u8 ? DType::u8 : DType::f32;
+  return d.is_conv() ? empty_in_order(shape, kChannelsLast, dt) : Tensor::empty(shape, dt);
+}
+
+std::optional<Tensor> run_sequence(nn::Sequential& seq, const Tensor& x) {
+  if (!plain_call(seq, x)) return std::nullopt;
+  std::vector<nn::Module*> kids;
+  for (const auto& [name, m] : seq.named_children()) kids.push_back(m.get());
+  const size_t n = kids.size();
+  Tensor h = x, q;  // the running value: f32, or (while `coded`) u8 in the next int8 layer's quantization
+  bool coded = false;
+  for (size_t i = 0; i < n;) {
+    Int8Delegate* d = int8_of(*kids[i]);
+    if (!d || !free_to_skip(*kids[i])) {
+      h = (*kids[i])(h);
+      ++i;
+      continue;
+    }
+    Tensor xq = coded ? q : d->quantize_input(h);
+    coded = false;
+    size_t j = i + 1;
+    while (j < n && folded(kids[j]) && free_to_skip(*kids[j])) ++j;
+    kernels::Int8Output o;
+    if (j < n && free_to_skip(*kids[j]) && !kids[j]->delegate()) {
+      if (dynamic_cast<nn::ReLU*>(kids[j])) o.act = Act::relu, ++j;
+      else if (dynamic_cast<nn::ReLU6*>(kids[j])) o.act = Act::clip, o.clip_max = 6.0f, ++j;
+    }
+    size_t k = j;  // past the modules u8 codes can go through
+    while (k < n && free_to_skip(*kids[k]) && !int8_of(*kids[k]) &&
+           (dynamic_cast<nn::MaxPool2d*>(kids[k]) || dynamic_cast<nn::Flatten*>(kids[k]) ||
+            dynamic_cast<nn::Dropout*>(kids[k]) || (dynamic_cast<nn::Identity*>(kids[k]) && !kids[k]->delegate())))
+      ++k;
+    Int8Delegate* next = k < n && free_to_skip(*kids[k]) ? int8_of(*kids[k]) : nullptr;
+    const Shape shape = d->output_shape(xq.sizes());
+    if (next) {
+      o.u8 = true;
+      const QParams in = next->input();
+      o.scale = in.scale, o.zero_point = in.zero_point;
+      Tensor y = output_for(*d, shape, true);
+      if (!d->run(xq, o, y)) return std::nullopt;
+      bool through = true;
+      for (size_t t = j; t < k && through; ++t) through = apply_to_codes(*kids[t], y);
+      if (through) {
+        q = next->is_conv() ? y : y.contiguous();
+        if (next->is_conv() ? (q.dim() == 4 && is_channels_last(q)) : q.is_contiguous()) {
+          coded = true;
+          i = k;
+          continue;
+        }
+      }
+      return std::nullopt;  // a module refused codes after all: the container runs layer by layer
+    }
+    Tensor y = output_for(*d, shape, false);
+    if (!d->run(xq, o, y)) return std::nullopt;
+    h = y;
+    i = j;
+  }
+  if (coded) return std::nullopt;  // cannot happen: codes are made only for an int8 layer that follows
+  return h;
+}
+
 constexpr const char* kChild = "int8_block";
 
 template <class Block>
@@ -155,13 +253,23 @@ bool fuse(nn::Module& m, std::optional<Chain> (*find)(Block&), bool align) {
   return true;
 }
 
+// A Sequential with an int8 layer gets the chain as its fused forward.
+bool fuse_sequence(nn::Module& m) {
+  auto* seq = dynamic_cast<nn::Sequential*>(&m);
+  if (!seq || seq->has_fused_forward()) return false;
+  bool any = false;
+  for (const auto& [name, c] : seq->named_children()) any = any || int8_of(*c);
+  if (any) seq->set_fused_forward(run_sequence);
+  return any;
+}
+
 }  // namespace
 
 int64_t fuse_int8_blocks(nn::Module& model, bool align) {
   int64_t n = 0;
   for (auto& [path, m] : model.named_modules())
     n += fuse<models::BasicBlock>(*m, basic_block_chain, align) ||
-         fuse<models::InvertedResidual>(*m, inverted_residual_chain, align);
+         fuse<models::InvertedResidual>(*m, inverted_residual_chain, align) || fuse_sequence(*m);
   return n;
 }
 

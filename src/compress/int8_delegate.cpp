@@ -60,12 +60,16 @@ Shape Int8Delegate::output_shape(const Shape& in) const {
 
 Tensor Int8Delegate::quantize_input(const Tensor& x) const {
   const QParams q = input();
+  if (linear_) return quantized(x.to(DType::f32).contiguous(), q.scale, q.zero_point);
   return quantized(channels_last_copy(x.to(DType::f32)), q.scale, q.zero_point);  // NHWC bytes
 }
 
 bool Int8Delegate::run(const Tensor& xq, const kernels::Int8Output& out, Tensor& y) {
   refresh();
-  if (!conv_ || xq.size(0) == 0) return false;
+  if (xq.numel() == 0 || y.numel() == 0) return false;
+  if (linear_)
+    return kernel_->linear(xq.numel() / linear_->in_features, xq.const_data<uint8_t>(),
+                           out.u8 ? static_cast<void*>(y.mutable_data<uint8_t>()) : y.mutable_data<float>(), out);
   return kernel_->conv(xq.size(0), xq.size(2), xq.size(3), y.size(2), y.size(3), xq.const_data<uint8_t>(),
                        out.u8 ? static_cast<void*>(y.mutable_data<uint8_t>()) : y.mutable_data<float>(), out);
 }
@@ -74,16 +78,10 @@ Tensor Int8Delegate::forward(const Tensor& x) {
   refresh();
   const auto [s, zp] = input();
   const Shape out = output_shape(x.sizes());
-  if (linear_) {
-    Tensor xq = quantized(x.to(DType::f32).contiguous(), s, zp);
-    const int64_t M = x.numel() / std::max<int64_t>(linear_->in_features, 1);
-    Tensor y = Tensor::empty(out, DType::f32);
-    if (M > 0 && kernel_->linear(M, xq.const_data<uint8_t>(), y.mutable_data<float>())) return y;
-    return linear(dequantized(xq, s, zp), dq_weight(), *bias_).reshape(out);
-  }
   Tensor xq = quantize_input(x);
-  Tensor y = empty_in_order(out, {0, 2, 3, 1}, DType::f32);
+  Tensor y = linear_ ? Tensor::empty(out, DType::f32) : empty_in_order(out, {0, 2, 3, 1}, DType::f32);
   if (run(xq, {}, y)) return y;
+  if (linear_) return linear(dequantized(xq, s, zp), dq_weight(), *bias_).reshape(out);
   return conv2d(dequantized(xq, s, zp), dq_weight(), *bias_, conv_->params());
 }
 

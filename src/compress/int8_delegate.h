@@ -24,13 +24,15 @@ class Int8Delegate : public nn::Module {
   QParams input() const;
   void set_input(QParams in);
   bool is_conv() const { return conv_ != nullptr; }
-  /// Conv2d only: x (f32 [N, C, H, W], any layout) as channels-last u8 in this layer's input quantization.
+  /// x in this layer's input quantization (u8): for a Conv2d (x [N, C, H, W], any layout) channels-last, for a
+  /// Linear contiguous.
   Tensor quantize_input(const Tensor& x) const;
   /// The output shape [N, O, Ho, Wo] for an input [N, C, H, W]; throws on a wrong input.
   Shape output_shape(const Shape& in) const;
-  /// Conv2d only: runs the int8 kernel on xq (channels-last u8 of this layer's input quantization), writing `out`'s
-  /// kind of output into y (channels-last, output_shape's shape, u8 or f32 as `out` says). False when oneDNN cannot
-  /// run it (nothing written): the caller computes another way.
+  /// Runs the int8 kernel on xq (u8 in this layer's input quantization, laid out as quantize_input lays it out),
+  /// writing `out`'s kind of output into y (output_shape's shape, u8 or f32 as `out` says; channels-last for a
+  /// Conv2d, contiguous for a Linear). False when oneDNN cannot run it (nothing written): the caller computes
+  /// another way.
   bool run(const Tensor& xq, const kernels::Int8Output& out, Tensor& y);
 
  private:

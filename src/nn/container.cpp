@@ -14,6 +14,8 @@ ModulePtr Sequential::push_back(const std::string& name, ModulePtr m) {
 }
 
 Tensor Sequential::forward(const Tensor& x) {
+  if (fused_)
+    if (std::optional<Tensor> y = fused_(*this, x)) return *y;
   Tensor h = x;
   for (const auto& [n, m] : named_children()) h = (*m)(h);
   return h;

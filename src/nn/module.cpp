@@ -155,6 +155,8 @@ Module& Module::apply(const std::function<void(Module&)>& fn) {
   return *this;
 }
 
+bool forward_hook_installed() { return static_cast<bool>(t_forward_hook); }
+
 ForwardHookGuard::ForwardHookGuard(ForwardHook hook) : previous_(std::move(t_forward_hook)) {
   t_forward_hook = std::move(hook);
 }

@@ -188,6 +188,24 @@ int64_t fused_blocks(nn::Module& m) {
   return n;
 }
 
+int64_t fused_sequences(nn::Module& m) {
+  int64_t n = 0;
+  for (auto& [path, mod] : m.named_modules())
+    if (auto* s = dynamic_cast<nn::Sequential*>(mod.get())) n += s->has_fused_forward();
+  return n;
+}
+
+// The fused int8 output of `net` on x, and the layer-by-layer one (autograd on: the fused paths step aside).
+std::pair<Tensor, Tensor> fused_and_layered(nn::Module& net, const Tensor& x) {
+  Tensor fused;
+  {
+    NoGradGuard ng;
+    fused = net(x);
+  }
+  Tensor xg = x.clone().requires_grad_(true);
+  return {fused, net(xg).detach()};
+}
+
 // A zoo model with batch norms away from identity, quantized on x; checks the fused blocks against the layer-by-layer
 // int8 path (run with autograd on, which the fused path leaves), against f32, and after reloading.
 void check_fused(const std::string& name, const Shape& input, int64_t blocks) {
@@ -208,13 +226,8 @@ void check_fused(const std::string& name, const Shape& input, int64_t blocks) {
   Tensor f32 = (*net)(x).detach();
   auto r = quant::quantize(*net, [&](nn::Module& m) { m(x); }, x);
   EXPECT_EQ(fused_blocks(*net), blocks) << name;
-  Tensor fused;
-  {
-    NoGradGuard ng;
-    fused = (*net)(x);
-  }
-  Tensor xg = x.clone().requires_grad_(true);
-  Tensor layered = (*net)(xg).detach();
+  EXPECT_GT(fused_sequences(*net), 0) << name;
+  auto [fused, layered] = fused_and_layered(*net, x);
   // The chain requantizes in the kernels' epilogue instead of after an f32 pass: a code may round the other way.
   EXPECT_LT(rel_err(fused, layered), 0.02) << name;
   EXPECT_LT(rel_err(fused, f32), 0.1) << name;
@@ -230,6 +243,7 @@ void check_fused(const std::string& name, const Shape& input, int64_t blocks) {
   fresh->load_state_dict(net->state_dict());
   fresh->eval();
   EXPECT_EQ(fused_blocks(*fresh), blocks);
+  EXPECT_EQ(fused_sequences(*fresh), fused_sequences(*net));
   NoGradGuard ng;
   EXPECT_TRUE(allclose((*fresh)(x), fused, 0, 0)) << name;
   EXPECT_EQ((*net)(randn({0, input[0], input[1], input[2]})).sizes(), (Shape{0, 10}));  // an empty batch
@@ -242,4 +256,41 @@ void check_fused(const std::string& name, const Shape& input, int64_t blocks) {
 TEST(Quantize, ResidualBlocksRunAsOneInt8Chain) {
   check_fused("resnet20", {1, 12, 12}, 9);
   check_fused("mobilenet-v2", {3, 16, 16}, 17);
+}
+
+// In a Sequential an int8 layer takes the ReLU / ReLU6 after it into its epilogue
+// and hands u8 codes to the next int8 layer through max pooling and flattening.
+TEST(Quantize, SequentialsChainInt8LayersThroughPoolingAndFlattening) {
+  manual_seed(12);
+  auto net = std::make_shared<nn::Sequential>(
+      std::make_shared<nn::Conv2d>(3, 8, 3, 1, 1), std::make_shared<nn::BatchNorm2d>(8), std::make_shared<nn::ReLU6>(),
+      std::make_shared<nn::MaxPool2d>(3, 2, 1), std::make_shared<nn::Conv2d>(8, 6, 3), std::make_shared<nn::ReLU>(),
+      std::make_shared<nn::MaxPool2d>(2), std::make_shared<nn::Flatten>(), std::make_shared<nn::Linear>(6 * 2 * 2, 9),
+      std::make_shared<nn::ReLU>(), std::make_shared<nn::Linear>(9, 4));
+  net->train();
+  {
+    NoGradGuard ng;
+    for (int i = 0; i < 4; ++i) (*net)(randn({8, 3, 11, 11}) * 3.0);
+  }
+  net->eval();
+  Tensor x = randn({5, 3, 11, 11}) * 3.0;  // ReLU6 clips some of it
+  Tensor f32 = (*net)(x).detach();
+  quant::quantize(*net, [&](nn::Module& m) { m(x); }, x);
+  EXPECT_EQ(fused_sequences(*net), 1);
+  auto [fused, layered] = fused_and_layered(*net, x);
+  EXPECT_LT(rel_err(fused, layered), 0.02);
+  EXPECT_LT(rel_err(fused, f32), 0.1);
+  // The layers called one by one still compute f32 outputs of their own, no activation folded in.
+  NoGradGuard ng;
+  Tensor a = (*(*net)[0])(x);
+  EXPECT_LT(min(a).item(), 0.0);
+  // A hook on a module the chain would skip sends the container back to its children.
+  int calls = 0;
+  auto handle = (*net)[5]->register_forward_hook(nn::Module::ModuleForwardHook([&](nn::Module&, const Tensor&, const Tensor&) {
+    ++calls;
+    return Tensor();
+  }));
+  EXPECT_LT(rel_err((*net)(x), layered), 0.02);
+  EXPECT_EQ(calls, 1);
+  handle.remove();
 }

@@ -1,7 +1,9 @@
 #pragma once
 // Containers: Sequential chains modules; ModuleList and ModuleDict hold them.
+#include <functional>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 
@@ -52,6 +54,15 @@ class Sequential : public Module {
   size_t size() const { return named_children().size(); }
   ModulePtr operator[](size_t i) const;
   std::string type_name() const override { return "Sequential"; }
+  /// A computation forward() tries first, which may run several children at
+  /// once (the int8 chains quant::quantize installs) and returns nothing where
+  /// it does not apply; the children themselves are unchanged. Empty: none.
+  using FusedForward = std::function<std::optional<Tensor>(Sequential&, const Tensor&)>;
+  void set_fused_forward(FusedForward f) { fused_ = std::move(f); }
+  bool has_fused_forward() const { return static_cast<bool>(fused_); }
+
+ private:
+  FusedForward fused_;
 };
 
 /// An indexable list of modules; forward is the caller's business.

@@ -68,6 +68,8 @@ class Module : public std::enable_shared_from_this<Module> {
   /// return value replaces all the inputs (outputs).
   using MultiForwardPreHook = std::function<Tensors(Module& m, const Tensors& inputs)>;
   using MultiForwardHook = std::function<Tensors(Module& m, const Tensors& inputs, const Tensors& outputs)>;
+  /// Whether forward (pre-)hooks are registered on this module (fused paths that skip a module's call check it).
+  bool has_hooks() const { return !pre_hooks_.empty() || !hooks_.empty(); }
   autograd::HookHandle register_forward_pre_hook(ForwardPreHook hook);
   autograd::HookHandle register_forward_hook(ModuleForwardHook hook);
   autograd::HookHandle register_forward_pre_hook(MultiForwardPreHook hook);
@@ -221,6 +223,10 @@ using ModulePtr = std::shared_ptr<Module>;
 
 /// Called after each module call made through Module::call (and so operator()).
 using ForwardHook = std::function<void(Module& m, const Tensors& inputs, const Tensors& outputs)>;
+
+/// Whether a ForwardHookGuard is active on this thread (fused paths step aside:
+/// it must see every module call).
+bool forward_hook_installed();
 
 /// Installs a forward hook on this thread for its lifetime (the previous one
 /// is restored after): how `nabla summary` sees every layer's output shape.

@@ -35,6 +35,29 @@ void dequantize_u8(const uint8_t* q, int64_t n, float scale, int32_t zp, float* 
   parallel_ranges(n, n, [&](int64_t lo, int64_t hi) { kernel(hi - lo, q + lo, scale, zp, x + lo); });
 }
 
+void max_pool_u8(const U8PoolGeometry& g, const uint8_t* x, uint8_t* y) {
+  const int64_t rows = g.N * g.Ho;
+  parallel_ranges(rows, rows * g.Wo * g.C * g.kh * g.kw, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      const int64_t n = r / g.Ho, oh = r % g.Ho;
+      for (int64_t ow = 0; ow < g.Wo; ++ow) {
+        uint8_t* o = y + ((r * g.Wo) + ow) * g.C;
+        std::fill(o, o + g.C, uint8_t{0});  // every window holds at least one pixel, and codes are >= 0
+        for (int64_t i = 0; i < g.kh; ++i) {
+          const int64_t ih = oh * g.sh - g.ph + i;
+          if (ih < 0 || ih >= g.H) continue;
+          for (int64_t j = 0; j < g.kw; ++j) {
+            const int64_t iw = ow * g.sw - g.pw + j;
+            if (iw < 0 || iw >= g.W) continue;
+            const uint8_t* v = x + ((n * g.H + ih) * g.W + iw) * g.C;
+            for (int64_t c = 0; c < g.C; ++c) o[c] = std::max(o[c], v[c]);
+          }
+        }
+      }
+    }
+  });
+}
+
 bool Int8Output::operator<(const Int8Output& o) const {
   return std::tie(act, clip_max, u8, scale, zero_point, accumulate) <
          std::tie(o.act, o.clip_max, o.u8, o.scale, o.zero_point, o.accumulate);
@@ -149,10 +172,12 @@ void Int8Layer::run(Prim& p, const uint8_t* x, void* y) {
   dnnl_stream().wait();
 }
 
-bool Int8Layer::linear(int64_t M, const uint8_t* x, float* y) {
-  if (!dnnl_enabled() || is_conv_ || M == 0) return false;
+bool Int8Layer::linear(int64_t M, const uint8_t* x, float* y) { return linear(M, x, y, Int8Output{}); }
+
+bool Int8Layer::linear(int64_t M, const uint8_t* x, void* y, const Int8Output& out) {
+  if (!dnnl_enabled() || is_conv_ || M == 0 || (out.u8 && out.accumulate)) return false;
   std::lock_guard<std::mutex> lock(mu_);
-  Prim* p = prim({M, 0, 0, Int8Output{}});
+  Prim* p = prim({M, 0, 0, out});
   if (!p) return false;
   run(*p, x, y);
   return true;

@@ -44,6 +44,14 @@ struct Int8Output {
   bool operator<(const Int8Output& o) const;
 };
 
+/// Max pooling of channels-last u8 codes [N, H, W, C] into [N, Ho, Wo, C]
+/// (windows kh x kw, stride, zero-based padding that never wins, dilation 1):
+/// the max of codes is the code of the max, quantization being monotone.
+struct U8PoolGeometry {
+  int64_t N, H, W, C, Ho, Wo, kh, kw, sh, sw, ph, pw;
+};
+void max_pool_u8(const U8PoolGeometry& g, const uint8_t* x, uint8_t* y);
+
 class Int8Layer {
  public:
   /// A Linear [O, K]: w_q row-major, scales and bias [O] (bias may be null).
@@ -55,6 +63,8 @@ class Int8Layer {
   ~Int8Layer();
   /// y [M, O] from x_q [M, K]. False (nothing written) when oneDNN cannot run it.
   bool linear(int64_t M, const uint8_t* x_q, float* y);
+  /// The same, writing `out`'s kind of output (f32 or u8) to y.
+  bool linear(int64_t M, const uint8_t* x_q, void* y, const Int8Output& out);
   /// y [N, Ho, Wo, O] (channels-last) from x_q [N, H, W, C] (channels-last). False when oneDNN cannot run it.
   bool conv(int64_t N, int64_t H, int64_t W, int64_t Ho, int64_t Wo, const uint8_t* x_q, float* y);
   /// The same, writing `out`'s kind of output (f32 or u8) to y.
