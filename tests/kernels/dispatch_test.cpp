@@ -360,3 +360,30 @@ TEST(Dispatch, U8QuantizationIsPyTorchsAndBitIdenticalAcrossIsas) {
     }
   }
 }
+
+TEST(Dispatch, U8MaxPoolingAgreesAcrossIsasAndWithItsDefinition) {
+  // 3x3 windows, stride 2, padding 1 over 7x6 pixels of 37 channels (no vector width divides it).
+  const U8PoolGeometry g{2, 7, 6, 37, 4, 3, 3, 3, 2, 2, 1, 1};
+  std::mt19937 gen(5);
+  std::vector<uint8_t> x(static_cast<size_t>(g.N * g.H * g.W * g.C));
+  for (uint8_t& v : x) v = static_cast<uint8_t>(gen() % 256);
+  const size_t row = static_cast<size_t>(g.Wo * g.C);
+  std::vector<uint8_t> want(row * g.N * g.Ho), got(want.size());
+  for (int64_t r = 0; r < g.N * g.Ho; ++r) baseline::kTable.quant.max_pool_u8_row(g, x.data(), r, want.data() + r * row);
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t oh = 0; oh < g.Ho; ++oh)
+      for (int64_t ow = 0; ow < g.Wo; ++ow)
+        for (int64_t c = 0; c < g.C; ++c) {
+          int m = -1;
+          for (int64_t i = 0; i < g.kh; ++i)
+            for (int64_t j = 0; j < g.kw; ++j) {
+              const int64_t ih = oh * g.sh - g.ph + i, iw = ow * g.sw - g.pw + j;
+              if (ih >= 0 && ih < g.H && iw >= 0 && iw < g.W) m = std::max<int>(m, x[((n * g.H + ih) * g.W + iw) * g.C + c]);
+            }
+          ASSERT_EQ(want[((n * g.Ho + oh) * g.Wo + ow) * g.C + c], m);
+        }
+  for (const KernelTable* t : runnable_tables()) {
+    for (int64_t r = 0; r < g.N * g.Ho; ++r) t->quant.max_pool_u8_row(g, x.data(), r, got.data() + r * row);
+    ASSERT_EQ(got, want) << t->isa;
+  }
+}

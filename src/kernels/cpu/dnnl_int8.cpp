@@ -36,25 +36,10 @@ void dequantize_u8(const uint8_t* q, int64_t n, float scale, int32_t zp, float* 
 }
 
 void max_pool_u8(const U8PoolGeometry& g, const uint8_t* x, uint8_t* y) {
-  const int64_t rows = g.N * g.Ho;
-  parallel_ranges(rows, rows * g.Wo * g.C * g.kh * g.kw, [&](int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; ++r) {
-      const int64_t n = r / g.Ho, oh = r % g.Ho;
-      for (int64_t ow = 0; ow < g.Wo; ++ow) {
-        uint8_t* o = y + ((r * g.Wo) + ow) * g.C;
-        std::fill(o, o + g.C, uint8_t{0});  // every window holds at least one pixel, and codes are >= 0
-        for (int64_t i = 0; i < g.kh; ++i) {
-          const int64_t ih = oh * g.sh - g.ph + i;
-          if (ih < 0 || ih >= g.H) continue;
-          for (int64_t j = 0; j < g.kw; ++j) {
-            const int64_t iw = ow * g.sw - g.pw + j;
-            if (iw < 0 || iw >= g.W) continue;
-            const uint8_t* v = x + ((n * g.H + ih) * g.W + iw) * g.C;
-            for (int64_t c = 0; c < g.C; ++c) o[c] = std::max(o[c], v[c]);
-          }
-        }
-      }
-    }
+  const auto row = vec().quant.max_pool_u8_row;
+  const int64_t rows = g.N * g.Ho, per_row = g.Wo * g.C;
+  parallel_ranges(rows, rows * per_row * g.kh * g.kw, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) row(g, x, r, y + r * per_row);
   });
 }
 

@@ -11,6 +11,8 @@
 #include <tuple>
 #include <vector>
 
+#include "kernels/cpu/vec/table.h"
+
 namespace nabla::kernels {
 
 /// A convolution's geometry (the input size comes with each call).
@@ -45,11 +47,8 @@ struct Int8Output {
 };
 
 /// Max pooling of channels-last u8 codes [N, H, W, C] into [N, Ho, Wo, C]
-/// (windows kh x kw, stride, zero-based padding that never wins, dilation 1):
-/// the max of codes is the code of the max, quantization being monotone.
-struct U8PoolGeometry {
-  int64_t N, H, W, C, Ho, Wo, kh, kw, sh, sw, ph, pw;
-};
+/// (see U8PoolGeometry), on all threads: the max of codes is the code of the
+/// max, quantization being monotone.
 void max_pool_u8(const U8PoolGeometry& g, const uint8_t* x, uint8_t* y);
 
 class Int8Layer {

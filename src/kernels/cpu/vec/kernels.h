@@ -52,6 +52,7 @@ template <class T> void sgd(int64_t n, T* p, const T* g, T* m, const SgdArgs<T>&
 template <class T> void adam(int64_t n, T* p, const T* g, T* m, T* v, T* vmax, const AdamArgs<T>& a);
 void quantize_u8(int64_t n, const float* x, float inv_scale, int32_t zero_point, uint8_t* q);
 void dequantize_u8(int64_t n, const uint8_t* q, float scale, int32_t zero_point, float* x);
+void max_pool_u8_row(const U8PoolGeometry& g, const uint8_t* x, int64_t row, uint8_t* out);
 void panel_dot(const float* x, const float* panel, const int32_t* keep, int64_t nkeep, float* acc);
 void rocket_kernel(const float* const* rows, int64_t nchan, const float* weights, int64_t length, int64_t dilation,
                    int64_t padding, int64_t n, float bias, float* scratch, float* ppv, float* max);

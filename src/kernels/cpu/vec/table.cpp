@@ -55,6 +55,6 @@ const KernelTable kTable = {NABLA_STR(NABLA_ISA), typed<float>(), typed<double>(
                              .minirocket_planes = &minirocket_planes,
                              .minirocket_response = &minirocket_response,
                              .minirocket_ppv = &minirocket_ppv},
-                            {.quantize_u8 = &quantize_u8, .dequantize_u8 = &dequantize_u8}};
+                            {.quantize_u8 = &quantize_u8, .dequantize_u8 = &dequantize_u8, .max_pool_u8_row = &max_pool_u8_row}};
 
 }  // namespace nabla::kernels::NABLA_ISA

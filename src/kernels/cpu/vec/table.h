@@ -151,12 +151,20 @@ struct SeriesKernels {
                          float* out);
 };
 
+/// Max pooling of channels-last u8 [N, H, W, C] into [N, Ho, Wo, C]: windows
+/// kh x kw, stride, padding (never counted: every window holds a pixel), dilation 1.
+struct U8PoolGeometry {
+  int64_t N, H, W, C, Ho, Wo, kh, kw, sh, sw, ph, pw;
+};
+
 /// Affine u8 quantization of contiguous f32 runs (kernels/cpu/vec/quantize.cpp):
 /// q = clamp(nearbyint(x * inv_scale) + zero_point, 0, 255) (NaN gives a
 /// defined byte); x = (q - zero_point) * scale. Bit-identical on every ISA.
 struct QuantKernels {
   void (*quantize_u8)(int64_t n, const float* x, float inv_scale, int32_t zero_point, uint8_t* q);
   void (*dequantize_u8)(int64_t n, const uint8_t* q, float scale, int32_t zero_point, float* x);
+  // Output row `row` (= n Ho + oh) of a u8 max pooling: Wo x C codes.
+  void (*max_pool_u8_row)(const U8PoolGeometry& g, const uint8_t* x, int64_t row, uint8_t* out);
 };
 
 struct KernelTable {
