@@ -74,11 +74,16 @@ std::optional<Tensor> run_chain(const Chain& c, const Tensor& x) {
       Tensor xq = a.scale == b.scale && a.zero_point == b.zero_point ? c.stages.front().layer->quantize_input(x)
                                                                      : c.shortcut->quantize_input(x);
       if (c.shortcut->output_shape(x.sizes()) != shape || !c.shortcut->run(xq, {}, y)) return std::nullopt;
+      o.accumulate = true;
     } else {
+      // The input itself, read by the kernel's epilogue (a binary add) in the output's layout.
       if (x.sizes() != shape) return std::nullopt;
-      y.copy_(x);
+      o.add = true;
+      Tensor addend = x.dtype() == DType::f32 && is_channels_last(x) && x.strides() == y.strides() ? x
+                                                                                                   : channels_last_copy(x);
+      if (!last.layer->run(h, o, y, addend)) return std::nullopt;
+      return y;
     }
-    o.accumulate = true;
   }
   if (!last.layer->run(h, o, y)) return std::nullopt;
   return y;

@@ -64,14 +64,18 @@ Tensor Int8Delegate::quantize_input(const Tensor& x) const {
   return quantized(channels_last_copy(x.to(DType::f32)), q.scale, q.zero_point);  // NHWC bytes
 }
 
-bool Int8Delegate::run(const Tensor& xq, const kernels::Int8Output& out, Tensor& y) {
+bool Int8Delegate::run(const Tensor& xq, const kernels::Int8Output& out, Tensor& y, const Tensor& addend) {
   refresh();
   if (xq.numel() == 0 || y.numel() == 0) return false;
+  if (out.add && (!addend.defined() || addend.dtype() != DType::f32 || addend.sizes() != y.sizes() ||
+                  addend.strides() != y.strides()))
+    return false;
   if (linear_)
     return kernel_->linear(xq.numel() / linear_->in_features, xq.const_data<uint8_t>(),
                            out.u8 ? static_cast<void*>(y.mutable_data<uint8_t>()) : y.mutable_data<float>(), out);
   return kernel_->conv(xq.size(0), xq.size(2), xq.size(3), y.size(2), y.size(3), xq.const_data<uint8_t>(),
-                       out.u8 ? static_cast<void*>(y.mutable_data<uint8_t>()) : y.mutable_data<float>(), out);
+                       out.u8 ? static_cast<void*>(y.mutable_data<uint8_t>()) : y.mutable_data<float>(), out,
+                       out.add ? addend.const_data<float>() : nullptr);
 }
 
 Tensor Int8Delegate::forward(const Tensor& x) {

@@ -33,7 +33,8 @@ class Int8Delegate : public nn::Module {
   /// writing `out`'s kind of output into y (output_shape's shape, u8 or f32 as `out` says; channels-last for a
   /// Conv2d, contiguous for a Linear). False when oneDNN cannot run it (nothing written): the caller computes
   /// another way.
-  bool run(const Tensor& xq, const kernels::Int8Output& out, Tensor& y);
+  /// With out.add, `addend` (f32, y's shape and layout) is added before the activation.
+  bool run(const Tensor& xq, const kernels::Int8Output& out, Tensor& y, const Tensor& addend = Tensor());
 
  private:
   static Tensor quantized(const Tensor& x, float scale, int32_t zp);

@@ -44,8 +44,8 @@ void max_pool_u8(const U8PoolGeometry& g, const uint8_t* x, uint8_t* y) {
 }
 
 bool Int8Output::operator<(const Int8Output& o) const {
-  return std::tie(act, clip_max, u8, scale, zero_point, accumulate) <
-         std::tie(o.act, o.clip_max, o.u8, o.scale, o.zero_point, o.accumulate);
+  return std::tie(act, clip_max, u8, scale, zero_point, accumulate, add) <
+         std::tie(o.act, o.clip_max, o.u8, o.scale, o.zero_point, o.accumulate, o.add);
 }
 
 struct Int8Layer::Prim {
@@ -53,6 +53,7 @@ struct Int8Layer::Prim {
   memory::desc src, dst;
   memory weights, bias;
   memory scratch;
+  int addend_arg = 0;  // the binary post-op's argument, for Int8Output::add
   std::vector<float> bias_values;  // in the units oneDNN adds them (see prim)
 };
 
@@ -90,22 +91,34 @@ Int8Layer::Prim* Int8Layer::prim(const Key& key) {
     if (out.u8 && out.zero_point != 0) attr.set_zero_points(DNNL_ARG_DST, 0, {out.zero_point});
     dnnl::post_ops ops;
     if (out.accumulate) ops.append_sum(1.0f);
+    const int add_index = ops.len();
+    const dt dst_type = out.u8 ? dt::u8 : dt::f32;
+    memory::dims dst_dims;
+    if (!is_conv_) {
+      dst_dims = {std::get<0>(key), O_};
+    } else {
+      const auto [N, H, W, unused] = key;
+      dst_dims = {N, O_, (H + g_.pt + g_.pb - g_.dh * (g_.kh - 1) - 1) / g_.sh + 1,
+                  (W + g_.pl + g_.pr - g_.dw * (g_.kw - 1) - 1) / g_.sw + 1};
+    }
+    const tag dst_tag = is_conv_ ? tag::nhwc : tag::ab;
+    if (out.add) ops.append_binary(dnnl::algorithm::binary_add, memory::desc(dst_dims, dt::f32, dst_tag));
     if (out.act == Int8Output::Act::relu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
     if (out.act == Int8Output::Act::clip)
       ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, 0.0f, out.clip_max / unit);
     attr.set_post_ops(ops);
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     p = std::make_unique<Prim>();
+    p->addend_arg = DNNL_ARG_ATTR_MULTIPLE_POST_OP(add_index) | DNNL_ARG_SRC_1;
     // oneDNN 2.x scales the sum with the bias added (dst = scale * (sum + bias)): the bias goes in divided by the scale.
     p->bias_values.assign(static_cast<size_t>(O_), 0.0f);
     for (int64_t o = 0; o < O_; ++o) p->bias_values[o] = scales[o] != 0 ? bias_[o] / unit / scales[o] : 0.0f;
-    const dt dst_type = out.u8 ? dt::u8 : dt::f32;
     memory::desc b_md({1, O_}, dt::f32, tag::ab);
     memory::desc w_user, w_pref;
     if (!is_conv_) {
       const int64_t M = std::get<0>(key);
       p->src = memory::desc({M, K_}, dt::u8, tag::ab);
-      p->dst = memory::desc({M, O_}, dst_type, tag::ab);
+      p->dst = memory::desc(dst_dims, dst_type, dst_tag);
       w_user = memory::desc({K_, O_}, dt::s8, tag::ba);  // our [O, K] row-major is W^T
       memory::desc w_any({K_, O_}, dt::s8, tag::any);
       dnnl::matmul::desc d = has_bias_ ? dnnl::matmul::desc(p->src, w_any, b_md, p->dst)
@@ -116,10 +129,8 @@ Int8Layer::Prim* Int8Layer::prim(const Key& key) {
       p->scratch = memory(pd.scratchpad_desc(), eng);
     } else {
       const auto [N, H, W, unused] = key;
-      const int64_t Ho = (H + g_.pt + g_.pb - g_.dh * (g_.kh - 1) - 1) / g_.sh + 1;
-      const int64_t Wo = (W + g_.pl + g_.pr - g_.dw * (g_.kw - 1) - 1) / g_.sw + 1;
       p->src = memory::desc({N, g_.C, H, W}, dt::u8, tag::nhwc);
-      p->dst = memory::desc({N, O_, Ho, Wo}, dst_type, tag::nhwc);
+      p->dst = memory::desc(dst_dims, dst_type, dst_tag);
       memory::dims wd = g_.groups == 1
                             ? memory::dims{O_, g_.C, g_.kh, g_.kw}
                             : memory::dims{g_.groups, O_ / g_.groups, g_.C / g_.groups, g_.kh, g_.kw};
@@ -147,12 +158,13 @@ Int8Layer::Prim* Int8Layer::prim(const Key& key) {
   return prims_.emplace(key, std::move(p)).first->second.get();
 }
 
-void Int8Layer::run(Prim& p, const uint8_t* x, void* y) {
+void Int8Layer::run(Prim& p, const uint8_t* x, void* y, const float* addend) {
   const dnnl::engine& eng = dnnl_engine();
   memory src(p.src, eng, const_cast<uint8_t*>(x)), dst(p.dst, eng, y);
   std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, p.weights}, {DNNL_ARG_DST, dst},
                                        {DNNL_ARG_SCRATCHPAD, p.scratch}};
   if (has_bias_) args[DNNL_ARG_BIAS] = p.bias;
+  if (addend) args[p.addend_arg] = memory(p.dst, eng, const_cast<float*>(addend));  // f32, the output's layout
   p.p.execute(dnnl_stream(), args);
   dnnl_stream().wait();
 }
@@ -160,7 +172,7 @@ void Int8Layer::run(Prim& p, const uint8_t* x, void* y) {
 bool Int8Layer::linear(int64_t M, const uint8_t* x, float* y) { return linear(M, x, y, Int8Output{}); }
 
 bool Int8Layer::linear(int64_t M, const uint8_t* x, void* y, const Int8Output& out) {
-  if (!dnnl_enabled() || is_conv_ || M == 0 || (out.u8 && out.accumulate)) return false;
+  if (!dnnl_enabled() || is_conv_ || M == 0 || (out.u8 && out.accumulate) || out.add) return false;
   std::lock_guard<std::mutex> lock(mu_);
   Prim* p = prim({M, 0, 0, out});
   if (!p) return false;
@@ -173,12 +185,13 @@ bool Int8Layer::conv(int64_t N, int64_t H, int64_t W, int64_t Ho, int64_t Wo, co
 }
 
 bool Int8Layer::conv(int64_t N, int64_t H, int64_t W, int64_t Ho, int64_t Wo, const uint8_t* x, void* y,
-                     const Int8Output& out) {
-  if (!dnnl_enabled() || !is_conv_ || N == 0 || (out.u8 && out.accumulate)) return false;
+                     const Int8Output& out, const float* addend) {
+  if (!dnnl_enabled() || !is_conv_ || N == 0 || (out.u8 && (out.accumulate || out.add)) || out.add != (addend != nullptr))
+    return false;
   std::lock_guard<std::mutex> lock(mu_);
   Prim* p = prim({N, H, W, out});
   if (!p || p->dst.dims()[2] != Ho || p->dst.dims()[3] != Wo) return false;
-  run(*p, x, y);
+  run(*p, x, y, addend);
   return true;
 }
 

@@ -43,6 +43,8 @@ struct Int8Output {
   float scale = 1;
   int32_t zero_point = 0;
   bool accumulate = false;  ///< f32 only: y = act(y + product)
+  /// f32 only: y = act(product + addend), the addend an f32 tensor laid out as y (given with each call)
+  bool add = false;
   bool operator<(const Int8Output& o) const;
 };
 
@@ -66,14 +68,14 @@ class Int8Layer {
   bool linear(int64_t M, const uint8_t* x_q, void* y, const Int8Output& out);
   /// y [N, Ho, Wo, O] (channels-last) from x_q [N, H, W, C] (channels-last). False when oneDNN cannot run it.
   bool conv(int64_t N, int64_t H, int64_t W, int64_t Ho, int64_t Wo, const uint8_t* x_q, float* y);
-  /// The same, writing `out`'s kind of output (f32 or u8) to y.
+  /// The same, writing `out`'s kind of output (f32 or u8) to y; `addend` for out.add.
   bool conv(int64_t N, int64_t H, int64_t W, int64_t Ho, int64_t Wo, const uint8_t* x_q, void* y,
-            const Int8Output& out);
+            const Int8Output& out, const float* addend = nullptr);
 
  private:
   struct Prim;
   using Key = std::tuple<int64_t, int64_t, int64_t, Int8Output>;
-  void run(Prim& p, const uint8_t* x, void* y);
+  void run(Prim& p, const uint8_t* x, void* y, const float* addend = nullptr);
   Prim* prim(const Key& key);
   bool is_conv_;
   Int8ConvGeometry g_;
