@@ -5,7 +5,12 @@
 // convolutions are folded into them first. The quantized layers run on
 // oneDNN's int8 kernels (f32 in and out; on a CPU without VNNI with 7-bit
 // weights, see kernels::int8_pairs_saturate) and compute, where oneDNN cannot,
-// the same values in f32 from the dequantized operands. A quantized layer's
+// the same values in f32 from the dequantized operands. For inference the
+// layers of a Sequential and of residual blocks (BasicBlock, InvertedResidual)
+// are chained: u8 codes pass from one int8 layer to the next (through max
+// pooling and flattening), the activation after a layer and a block's shortcut
+// sum run in the kernels' epilogues; training mode, autograd through the input
+// and forward hooks take the layer-by-layer path. A quantized layer's
 // tensors are saved as `<layer>.int8.{weight (i8), weight_scale, bias,
 // input_scale, input_zero_point}`. f32 models.
 #include <functional>
