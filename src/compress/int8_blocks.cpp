@@ -11,8 +11,8 @@
 #include "compress/int8_delegate.h"
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/models/mobilenet.h"
-#include "nabla/nn/activation.h"
 #include "nabla/models/resnet.h"
+#include "nabla/nn/activation.h"
 #include "nabla/tensor/layout.h"
 
 namespace nabla::quant::detail {
@@ -52,7 +52,8 @@ Int8Delegate* int8_conv(nn::Module* m) {
 // The chain's output, or nullopt where a kernel refused a shape (the caller then runs the block layer by layer).
 std::optional<Tensor> run_chain(const Chain& c, const Tensor& x) {
   NoGradGuard ng;
-  Tensor h = c.stages.front().layer->quantize_input(x);
+  const Tensor xq = c.stages.front().layer->quantize_input(x);
+  Tensor h = xq;
   Shape shape = x.sizes();
   for (size_t i = 0; i + 1 < c.stages.size(); ++i) {
     kernels::Int8Output o = epilogue(c.stages[i].act);
@@ -71,9 +72,9 @@ std::optional<Tensor> run_chain(const Chain& c, const Tensor& x) {
   if (c.residual) {
     if (c.shortcut) {
       const QParams a = c.stages.front().layer->input(), b = c.shortcut->input();
-      Tensor xq = a.scale == b.scale && a.zero_point == b.zero_point ? c.stages.front().layer->quantize_input(x)
-                                                                     : c.shortcut->quantize_input(x);
-      if (c.shortcut->output_shape(x.sizes()) != shape || !c.shortcut->run(xq, {}, y)) return std::nullopt;
+      // Aligned (as quantize leaves them): the input's one quantization serves both.
+      const Tensor sq = a.scale == b.scale && a.zero_point == b.zero_point ? xq : c.shortcut->quantize_input(x);
+      if (c.shortcut->output_shape(x.sizes()) != shape || !c.shortcut->run(sq, {}, y)) return std::nullopt;
       o.accumulate = true;
     } else {
       // The input itself, read by the kernel's epilogue (a binary add) in the output's layout.
