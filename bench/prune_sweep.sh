@@ -2,7 +2,7 @@
 # Accuracy against sparsity of a trained classifier: global against layer-wise
 # magnitude pruning, each fine-tuned, as in docs/RESULTS.md.
 # Usage: bench/prune_sweep.sh NABLA CHECKPOINT OUT_DIR FINETUNE_EPOCHS [SPARSITY...]
-#   (default sparsities 0.5 0.8 0.9 0.95 0.98)
+#   (default sparsities 0.5 0.8 0.9 0.95 0.98; env PRUNE_FLAGS: more `nabla prune` flags, e.g. "--lr 0.01")
 # Writes OUT_DIR/<method>-<sparsity>/ (nabla prune's output), OUT_DIR/<method>.jsonl
 # (one prune.json per line), OUT_DIR/sparsity.png and prints a markdown table.
 set -euo pipefail
@@ -18,7 +18,7 @@ for method in global magnitude; do
   : >"$out/$method.jsonl"
   for s in $sparsities; do
     "$nabla" prune "$ckpt" --method "$method" --sparsity "$s" --finetune-epochs "$epochs" --out "$out/$method-$s" \
-      --no-progress >"$out/$method-$s.log" 2>&1 || { cat "$out/$method-$s.log" >&2; exit 1; }
+      ${PRUNE_FLAGS:-} --no-progress >"$out/$method-$s.log" 2>&1 || { cat "$out/$method-$s.log" >&2; exit 1; }
     cat "$out/$method-$s/prune.json" >>"$out/$method.jsonl"
   done
 done
