@@ -133,9 +133,6 @@ def mobilenet_v2(cfg):
     m = MobileNetV2(num_classes=cfg["num_classes"], dropout=0.0, block=QuantizableInvertedResidual)
     stride = 1 if cfg.get("stem") == "small" else 2
     m.features[0][0] = nn.Conv2d(cfg["input_shape"][0], 32, 3, stride, 1, bias=False)
-    for mod in m.modules():  # in place, 1.13's quantized ReLU6 returns garbage
-        if isinstance(mod, nn.ReLU6):
-            mod.inplace = False
     return m
 
 
