@@ -20,7 +20,6 @@ namespace nabla::quant::detail {
 namespace {
 
 using Act = kernels::Int8Output::Act;
-const std::vector<int64_t> kChannelsLast{0, 2, 3, 1};  // the order of [N, C, H, W]'s strides, largest first
 
 struct Stage {
   Int8Delegate* layer;
@@ -61,13 +60,13 @@ std::optional<Tensor> run_chain(const Chain& c, const Tensor& x) {
     const QParams next = c.stages[i + 1].layer->input();
     o.scale = next.scale, o.zero_point = next.zero_point;
     shape = c.stages[i].layer->output_shape(shape);
-    Tensor out = empty_in_order(shape, kChannelsLast, DType::u8);
+    Tensor out = empty_channels_last(shape, DType::u8);
     if (!c.stages[i].layer->run(h, o, out)) return std::nullopt;
     h = out;
   }
   const Stage& last = c.stages.back();
   shape = last.layer->output_shape(shape);
-  Tensor y = empty_in_order(shape, kChannelsLast, DType::f32);
+  Tensor y = empty_channels_last(shape, DType::f32);
   kernels::Int8Output o = epilogue(last.act);
   if (c.residual) {
     if (c.shortcut) {
@@ -80,9 +79,7 @@ std::optional<Tensor> run_chain(const Chain& c, const Tensor& x) {
       // The input itself, read by the kernel's epilogue (a binary add) in the output's layout.
       if (x.sizes() != shape) return std::nullopt;
       o.add = true;
-      Tensor addend = x.dtype() == DType::f32 && is_channels_last(x) && x.strides() == y.strides() ? x
-                                                                                                   : channels_last_copy(x);
-      if (!last.layer->run(h, o, y, addend)) return std::nullopt;
+      if (!last.layer->run(h, o, y, channels_last_copy(x))) return std::nullopt;
       return y;
     }
   }
@@ -178,7 +175,7 @@ bool apply_to_codes(nn::Module& m, Tensor& q) {
   if (2 * g.ph > g.kh || 2 * g.pw > g.kw) return false;  // max_pool2d refuses these; let it say so
   g.Ho = (g.H + 2 * g.ph - g.kh) / g.sh + 1, g.Wo = (g.W + 2 * g.pw - g.kw) / g.sw + 1;
   if (g.Ho <= 0 || g.Wo <= 0) return false;
-  Tensor y = empty_in_order({g.N, g.C, g.Ho, g.Wo}, kChannelsLast, DType::u8);
+  Tensor y = empty_channels_last({g.N, g.C, g.Ho, g.Wo}, DType::u8);
   kernels::max_pool_u8(g, q.const_data<uint8_t>(), y.mutable_data<uint8_t>());
   q = y;
   return true;
@@ -186,7 +183,7 @@ bool apply_to_codes(nn::Module& m, Tensor& q) {
 
 Tensor output_for(Int8Delegate& d, const Shape& shape, bool u8) {
   const DType dt = u8 ? DType::u8 : DType::f32;
-  return d.is_conv() ? empty_in_order(shape, kChannelsLast, dt) : Tensor::empty(shape, dt);
+  return d.is_conv() ? empty_channels_last(shape, dt) : Tensor::empty(shape, dt);
 }
 
 std::optional<Tensor> run_sequence(nn::Sequential& seq, const Tensor& x) {
@@ -207,11 +204,12 @@ std::optional<Tensor> run_sequence(nn::Sequential& seq, const Tensor& x) {
     coded = false;
     size_t j = i + 1;
     while (j < n && folded(kids[j]) && free_to_skip(*kids[j])) ++j;
-    kernels::Int8Output o;
+    Act act = Act::none;
     if (j < n && free_to_skip(*kids[j]) && !kids[j]->delegate()) {
-      if (dynamic_cast<nn::ReLU*>(kids[j])) o.act = Act::relu, ++j;
-      else if (dynamic_cast<nn::ReLU6*>(kids[j])) o.act = Act::clip, o.clip_max = 6.0f, ++j;
+      if (dynamic_cast<nn::ReLU*>(kids[j])) act = Act::relu, ++j;
+      else if (dynamic_cast<nn::ReLU6*>(kids[j])) act = Act::clip, ++j;
     }
+    kernels::Int8Output o = epilogue(act);
     size_t k = j;  // past the modules u8 codes can go through
     while (k < n && free_to_skip(*kids[k]) && !int8_of(*kids[k]) &&
            (dynamic_cast<nn::MaxPool2d*>(kids[k]) || dynamic_cast<nn::Flatten*>(kids[k]) ||

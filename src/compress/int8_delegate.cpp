@@ -83,7 +83,7 @@ Tensor Int8Delegate::forward(const Tensor& x) {
   const auto [s, zp] = input();
   const Shape out = output_shape(x.sizes());
   Tensor xq = quantize_input(x);
-  Tensor y = linear_ ? Tensor::empty(out, DType::f32) : empty_in_order(out, {0, 2, 3, 1}, DType::f32);
+  Tensor y = linear_ ? Tensor::empty(out, DType::f32) : empty_channels_last(out, DType::f32);
   if (run(xq, {}, y)) return y;
   if (linear_) return linear(dequantized(xq, s, zp), dq_weight(), *bias_).reshape(out);
   return conv2d(dequantized(xq, s, zp), dq_weight(), *bias_, conv_->params());

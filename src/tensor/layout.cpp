@@ -18,6 +18,8 @@ Tensor empty_in_order(const Shape& sizes, const std::vector<int64_t>& order, DTy
   return t;
 }
 
+Tensor empty_channels_last(const Shape& sizes, DType dtype) { return empty_in_order(sizes, kChannelsLast, dtype); }
+
 Tensor empty_like_layout(const Tensor& like, DType dtype) {
   if (like.is_contiguous()) return Tensor::empty(like.sizes(), dtype);
   std::vector<int64_t> order = dense_dim_order(like.sizes(), like.strides());

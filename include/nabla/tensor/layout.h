@@ -14,6 +14,9 @@ namespace nabla {
 /// (outermost first; {0, 2, 3, 1} is channels-last for 4-D).
 Tensor empty_in_order(const Shape& sizes, const std::vector<int64_t>& order, DType dtype);
 
+/// Uninitialized 4-D tensor [N, C, H, W] stored channels-last (empty_in_order with {0, 2, 3, 1}).
+Tensor empty_channels_last(const Shape& sizes, DType dtype);
+
 /// Uninitialized tensor shaped like `like` and laid out in the same dim order
 /// when `like` is dense (so a channels-last input gives a channels-last
 /// result); contiguous otherwise.

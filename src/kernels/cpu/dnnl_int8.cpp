@@ -59,20 +59,22 @@ struct Int8Layer::Prim {
 
 Int8Layer::Int8Layer(int64_t O, int64_t K, const int8_t* w, const float* ws, const float* b, float xs, int32_t zp)
     : is_conv_(false), O_(O), K_(K), w_(w, w + O * K), has_bias_(b != nullptr), zp_(zp) {
-  for (int64_t o = 0; o < O; ++o) out_scale_.push_back(xs * ws[o]);
-  bias_.assign(static_cast<size_t>(O_), 0.0f);
-  if (b) bias_.assign(b, b + O);
+  set_scales_and_bias(ws, b, xs);
 }
 
 Int8Layer::Int8Layer(const Int8ConvGeometry& g, const int8_t* w, const float* ws, const float* b, float xs, int32_t zp)
     : is_conv_(true), g_(g), O_(g.O), K_(g.C / g.groups * g.kh * g.kw), w_(w, w + g.O * K_), has_bias_(b != nullptr),
       zp_(zp) {
+  set_scales_and_bias(ws, b, xs);
+}
+
+Int8Layer::~Int8Layer() = default;
+
+void Int8Layer::set_scales_and_bias(const float* ws, const float* b, float xs) {
   for (int64_t o = 0; o < O_; ++o) out_scale_.push_back(xs * ws[o]);
   bias_.assign(static_cast<size_t>(O_), 0.0f);
   if (b) bias_.assign(b, b + O_);
 }
-
-Int8Layer::~Int8Layer() = default;
 
 Int8Layer::Prim* Int8Layer::prim(const Key& key) {
   auto it = prims_.find(key);

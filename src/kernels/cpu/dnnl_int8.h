@@ -75,6 +75,7 @@ class Int8Layer {
  private:
   struct Prim;
   using Key = std::tuple<int64_t, int64_t, int64_t, Int8Output>;
+  void set_scales_and_bias(const float* w_scale, const float* bias, float x_scale);
   void run(Prim& p, const uint8_t* x, void* y, const float* addend = nullptr);
   Prim* prim(const Key& key);
   bool is_conv_;
