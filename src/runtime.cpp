@@ -16,7 +16,7 @@ void set_num_threads(int n) {
 
 int get_num_threads() { return omp_get_max_threads(); }
 
-const char* version() { return "0.1.0"; }
+const char* version() { return NABLA_VERSION; }  // project(VERSION) in CMakeLists.txt
 
 const char* cpu_isa() { return kernels::isa_name(kernels::active_isa()); }
 

@@ -1,5 +1,6 @@
 // Activations: one fused forward kernel and one fused derivative kernel each.
 #include "nabla/ops/activation.h"
+#include "nabla/ops/trace.h"
 
 #include <algorithm>
 #include <cmath>
@@ -21,7 +22,7 @@ using detail::scalar_like;
 using detail::unary_float_map;
 using Grads = std::vector<Tensor>;
 
-Tensor relu(const Tensor& x) {
+static Tensor relu_untraced(const Tensor& x) {
   if (!is_floating(x.dtype()))  // integers keep their dtype, as in PyTorch (no gradient to record)
     return maximum(x, zeros({}, x.dtype()));
   // NaN passes through, as in PyTorch (clamp_min).
@@ -36,6 +37,15 @@ Tensor relu(const Tensor& x) {
                               kernels::Binary::relu_backward)};
       },
       {out}, autograd::Backward::differentiable);
+  return out;
+}
+
+Tensor relu(const Tensor& x) {
+  trace::Scope traced;
+  Tensor out = relu_untraced(x);
+  if (traced) {
+    traced.done("relu", {x}, out, {});
+  }
   return out;
 }
 
@@ -71,7 +81,7 @@ namespace {
 constexpr double kTanhScale = 0.7978845608028654, kCube = 0.044715;  // sqrt(2/pi), GELU's tanh fit
 }  // namespace
 
-Tensor gelu(const Tensor& x, GeluApproximation approximate) {
+static Tensor gelu_untraced(const Tensor& x, GeluApproximation approximate) {
   const bool tanh_form = approximate == GeluApproximation::tanh;
   if (!tanh_form) {  // the exact form, vectorized over dense runs (kernels::gelu_fast)
     Tensor out = unary_float_map("gelu", x, [](auto v) { return kernels::gelu_fast(v); }, kernels::Unary::gelu);
@@ -103,11 +113,20 @@ Tensor gelu(const Tensor& x, GeluApproximation approximate) {
   return out;
 }
 
+Tensor gelu(const Tensor& x, GeluApproximation approximate) {
+  trace::Scope traced;
+  Tensor out = gelu_untraced(x, approximate);
+  if (traced) {
+    traced.done("gelu", {x}, out, {{"approximate", std::string(approximate == GeluApproximation::tanh ? "tanh" : "none")}});
+  }
+  return out;
+}
+
 namespace {
 template <class T> T sigmoid_of(T v) { return T(1) / (T(1) + std::exp(-v)); }
 }  // namespace
 
-Tensor silu(const Tensor& x) {
+static Tensor silu_untraced(const Tensor& x) {
   Tensor out = unary_float_map("silu", x, [](auto v) { return v * sigmoid_of(v); });
   record(
       out, "silu", {x},
@@ -121,7 +140,16 @@ Tensor silu(const Tensor& x) {
   return out;
 }
 
-Tensor sigmoid(const Tensor& x_in) {
+Tensor silu(const Tensor& x) {
+  trace::Scope traced;
+  Tensor out = silu_untraced(x);
+  if (traced) {
+    traced.done("silu", {x}, out, {});
+  }
+  return out;
+}
+
+static Tensor sigmoid_untraced(const Tensor& x_in) {
   const Tensor x = detail::float_operand(x_in);
   Tensor out = unary_float_map("sigmoid", x, [](auto v) { return sigmoid_of(v); });
   Tensor y = out.detach();
@@ -138,7 +166,16 @@ Tensor sigmoid(const Tensor& x_in) {
   return out;
 }
 
-Tensor tanh(const Tensor& x_in) {
+Tensor sigmoid(const Tensor& x) {
+  trace::Scope traced;
+  Tensor out = sigmoid_untraced(x);
+  if (traced) {
+    traced.done("sigmoid", {x}, out, {});
+  }
+  return out;
+}
+
+static Tensor tanh_untraced(const Tensor& x_in) {
   const Tensor x = detail::float_operand(x_in);
   Tensor out = unary_float_map("tanh", x, [](auto v) { return std::tanh(v); });
   Tensor y = out.detach();
@@ -152,6 +189,15 @@ Tensor tanh(const Tensor& x_in) {
         return Grads{grad_map("tanh", y, g, [](auto t, auto gv) { return gv * (1 - t * t); })};
       },
       {out}, autograd::Backward::differentiable);
+  return out;
+}
+
+Tensor tanh(const Tensor& x) {
+  trace::Scope traced;
+  Tensor out = tanh_untraced(x);
+  if (traced) {
+    traced.done("tanh", {x}, out, {});
+  }
   return out;
 }
 
@@ -201,7 +247,7 @@ Tensor softmax_forward(const Tensor& xin, int64_t dim, bool log, const char* op)
 
 }  // namespace
 
-Tensor softmax(const Tensor& x, int64_t dim) {
+static Tensor softmax_untraced(const Tensor& x, int64_t dim) {
   if (auto r = detail::reduced_entry([dim](const Tensor& x_) { return softmax(x_, dim); }, x)) return *r;
   dim = wrap_dim(dim, x.dim(), "softmax");
   Tensor out = softmax_forward(x, dim, false, "softmax");
@@ -216,7 +262,16 @@ Tensor softmax(const Tensor& x, int64_t dim) {
   return out;
 }
 
-Tensor log_softmax(const Tensor& x, int64_t dim) {
+Tensor softmax(const Tensor& x, int64_t dim) {
+  trace::Scope traced;
+  Tensor out = softmax_untraced(x, dim);
+  if (traced) {
+    traced.done("softmax", {x}, out, {{"dim", dim}});
+  }
+  return out;
+}
+
+static Tensor log_softmax_untraced(const Tensor& x, int64_t dim) {
   if (auto r = detail::reduced_entry([dim](const Tensor& x_) { return log_softmax(x_, dim); }, x)) return *r;
   dim = wrap_dim(dim, x.dim(), "log_softmax");
   Tensor out = softmax_forward(x, dim, true, "log_softmax");
@@ -228,6 +283,15 @@ Tensor log_softmax(const Tensor& x, int64_t dim) {
         return Grads{sub(g, mul(p, sum(g, {dim}, true)))};
       },
       {out}, autograd::Backward::differentiable);
+  return out;
+}
+
+Tensor log_softmax(const Tensor& x, int64_t dim) {
+  trace::Scope traced;
+  Tensor out = log_softmax_untraced(x, dim);
+  if (traced) {
+    traced.done("log_softmax", {x}, out, {{"dim", dim}});
+  }
   return out;
 }
 

@@ -2,6 +2,7 @@
 // least as many images as threads (each thread then runs single-threaded BLAS
 // on its own images); otherwise images go one by one through multi-threaded BLAS.
 #include "nabla/ops/conv.h"
+#include "nabla/ops/trace.h"
 
 #include <utility>
 
@@ -185,7 +186,7 @@ std::array<int64_t, 2> same_padding(int64_t kernel, int64_t dilation) {
   return {total / 2, total - total / 2};
 }
 
-Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p) {
+static Tensor conv2d_untraced(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p) {
   auto self = [&p](const Tensor& x_, const Tensor& w_, const Tensor& b_) { return conv2d(x_, w_, b_, p); };
   if (auto r = detail::autocast_entry_native(self, x, w, b)) return *r;
   check_conv_inputs(x, w, b, p.groups, "conv2d", false);
@@ -251,6 +252,15 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dPar
         return Grads{gxt, gwt, gb ? sum(go, {0, 2, 3}) : Tensor()};
       },
       {x, w}, autograd::Backward::differentiable);
+  return out;
+}
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dParams& p) {
+  trace::Scope traced;
+  Tensor out = conv2d_untraced(x, w, b, p);
+  if (traced) {
+    traced.done("conv2d", {x, w, b}, out, {{"stride", trace::ints(p.stride)}, {"padding", trace::ints(p.padding)}, {"dilation", trace::ints(p.dilation)}, {"groups", p.groups}});
+  }
   return out;
 }
 
@@ -324,7 +334,7 @@ Tensor conv1d(const Tensor& x, const Tensor& w, const Tensor& b, int64_t stride,
   return conv2d(x.unsqueeze(2), w.unsqueeze(2), b, p).squeeze(2);
 }
 
-Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, std::array<int64_t, 2> stride,
+static Tensor conv_transpose2d_untraced(const Tensor& x, const Tensor& w, const Tensor& b, std::array<int64_t, 2> stride,
                         std::array<int64_t, 2> padding, std::array<int64_t, 2> output_padding, int64_t groups,
                         std::array<int64_t, 2> dilation) {
   if (auto r = detail::autocast_entry(
@@ -411,6 +421,17 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, std::
         return Grads{gxt, gwt, gb ? sum(go, {0, 2, 3}) : Tensor()};
       },
       {x, w}, autograd::Backward::differentiable);
+  return out;
+}
+
+Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, std::array<int64_t, 2> stride,
+                        std::array<int64_t, 2> padding, std::array<int64_t, 2> output_padding, int64_t groups,
+                        std::array<int64_t, 2> dilation) {
+  trace::Scope traced;
+  Tensor out = conv_transpose2d_untraced(x, w, b, stride, padding, output_padding, groups, dilation);
+  if (traced) {
+    traced.done("conv_transpose2d", {x, w, b}, out, {{"stride", trace::ints(stride)}, {"padding", trace::ints(padding)}, {"output_padding", trace::ints(output_padding)}, {"groups", groups}, {"dilation", trace::ints(dilation)}});
+  }
   return out;
 }
 

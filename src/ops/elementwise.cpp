@@ -1,6 +1,7 @@
 // Elementwise arithmetic, math and comparisons: forward kernels through
 // detail::map, backward formulas beside each.
 #include "nabla/ops/elementwise.h"
+#include "nabla/ops/trace.h"
 
 #include <cmath>
 #include <optional>
@@ -117,7 +118,7 @@ DType result_type(const Tensor& a, const Tensor& b) {
 
 // ---------------------------------------------------------------- arithmetic
 
-Tensor add(const Tensor& a0, const Tensor& b0, double alpha) {
+static Tensor add_untraced(const Tensor& a0, const Tensor& b0, double alpha) {
   const auto [a, b] = detail::promoted(a0, b0);
   Tensor out = alpha == 1.0 ? binary_map("add", a, b, [](auto x, auto y) { return x + y; }, kernels::Binary::add)
                             : detail::via_compute(a, b, [&](const Tensor& x, const Tensor& y) {
@@ -134,7 +135,16 @@ Tensor add(const Tensor& a0, const Tensor& b0, double alpha) {
   return out;
 }
 
-Tensor sub(const Tensor& a0, const Tensor& b0, double alpha) {
+Tensor add(const Tensor& a, const Tensor& b, double alpha) {
+  trace::Scope traced;
+  Tensor out = add_untraced(a, b, alpha);
+  if (traced) {
+    traced.done("add", {a, b}, out, {{"alpha", alpha}});
+  }
+  return out;
+}
+
+static Tensor sub_untraced(const Tensor& a0, const Tensor& b0, double alpha) {
   const auto [a, b] = detail::promoted(a0, b0);
   Tensor out = alpha == 1.0 ? binary_map("sub", a, b, [](auto x, auto y) { return x - y; }, kernels::Binary::sub)
                             : detail::via_compute(a, b, [&](const Tensor& x, const Tensor& y) {
@@ -151,7 +161,16 @@ Tensor sub(const Tensor& a0, const Tensor& b0, double alpha) {
   return out;
 }
 
-Tensor mul(const Tensor& a0, const Tensor& b0) {
+Tensor sub(const Tensor& a, const Tensor& b, double alpha) {
+  trace::Scope traced;
+  Tensor out = sub_untraced(a, b, alpha);
+  if (traced) {
+    traced.done("sub", {a, b}, out, {{"alpha", alpha}});
+  }
+  return out;
+}
+
+static Tensor mul_untraced(const Tensor& a0, const Tensor& b0) {
   const auto [a, b] = detail::promoted(a0, b0);
   Tensor out = binary_map("mul", a, b, [](auto x, auto y) { return x * y; }, kernels::Binary::mul);
   bool ga = a.requires_grad(), gb = b.requires_grad();
@@ -164,7 +183,16 @@ Tensor mul(const Tensor& a0, const Tensor& b0) {
   return out;
 }
 
-Tensor div(const Tensor& a0, const Tensor& b0) {
+Tensor mul(const Tensor& a, const Tensor& b) {
+  trace::Scope traced;
+  Tensor out = mul_untraced(a, b);
+  if (traced) {
+    traced.done("mul", {a, b}, out, {});
+  }
+  return out;
+}
+
+static Tensor div_untraced(const Tensor& a0, const Tensor& b0) {
   // True division, as PyTorch's div: integers divide as f32.
   const DType t = is_floating(result_type(a0, b0)) ? result_type(a0, b0) : DType::f32;
   const Tensor a = a0.to(t), b = b0.to(t);
@@ -178,6 +206,15 @@ Tensor div(const Tensor& a0, const Tensor& b0) {
         return Grads{sum_to(div(g, b), a.sizes()), gb_out};
       },
       {a, b}, autograd::Backward::differentiable);
+  return out;
+}
+
+Tensor div(const Tensor& a, const Tensor& b) {
+  trace::Scope traced;
+  Tensor out = div_untraced(a, b);
+  if (traced) {
+    traced.done("div", {a, b}, out, {});
+  }
   return out;
 }
 
@@ -341,7 +378,7 @@ Tensor sign(const Tensor& x) {
 
 Tensor square(const Tensor& x) { return mul(x, x); }
 
-Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
+static Tensor clamp_untraced(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
   Tensor out = dispatch_numeric(x.dtype(), "clamp", [&](auto tag) {
     using T = typename decltype(tag)::type;
     bool has_lo = lo.has_value(), has_hi = hi.has_value();
@@ -364,6 +401,18 @@ Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi
         })};
       },
       {x});
+  return out;
+}
+
+Tensor clamp(const Tensor& x, std::optional<double> lo, std::optional<double> hi) {
+  trace::Scope traced;
+  Tensor out = clamp_untraced(x, lo, hi);
+  if (traced) {
+    trace::Attrs attrs;
+    if (lo) attrs.emplace_back("min", *lo);
+    if (hi) attrs.emplace_back("max", *hi);
+    traced.done("clamp", {x}, out, std::move(attrs));
+  }
   return out;
 }
 

@@ -1,6 +1,7 @@
 // Matrix products. Operands whose layout BLAS can read (row-major or its
 // transpose) are passed as they are, with no copy.
 #include "nabla/ops/matmul.h"
+#include "nabla/ops/trace.h"
 
 #include <utility>
 
@@ -102,7 +103,7 @@ Tensor mm(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor matmul(const Tensor& a, const Tensor& b) {
+static Tensor matmul_untraced(const Tensor& a, const Tensor& b) {
   if (auto r = detail::autocast_entry_native([](const Tensor& a_, const Tensor& b_) { return matmul(a_, b_); }, a, b))
     return *r;
   check_same_device("matmul", {&a, &b});
@@ -137,9 +138,18 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   return bmm(a3, b3).reshape(os);
 }
 
+Tensor matmul(const Tensor& a, const Tensor& b) {
+  trace::Scope traced;
+  Tensor out = matmul_untraced(a, b);
+  if (traced) {
+    traced.done("matmul", {a, b}, out, {});
+  }
+  return out;
+}
+
 Tensor Tensor::matmul(const Tensor& other) const { return nabla::matmul(*this, other); }
 
-Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
+static Tensor linear_untraced(const Tensor& x, const Tensor& w, const Tensor& bias) {
   if (auto r = detail::autocast_entry_native(
           [](const Tensor& x_, const Tensor& w_, const Tensor& b_) { return linear(x_, w_, b_); }, x, w, bias))
     return *r;
@@ -198,6 +208,15 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
                      gbias ? sum(g2, {0}) : Tensor()};
       },
       {x, w}, autograd::Backward::differentiable);
+  return out;
+}
+
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& bias) {
+  trace::Scope traced;
+  Tensor out = linear_untraced(x, w, bias);
+  if (traced) {
+    traced.done("linear", {x, w, bias}, out, {});
+  }
   return out;
 }
 

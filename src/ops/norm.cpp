@@ -2,6 +2,7 @@
 // to zero mean and unit variance, with a fused backward. The per-channel affine
 // transform is done with broadcasting ops on top.
 #include "nabla/ops/norm.h"
+#include "nabla/ops/trace.h"
 
 #include <cmath>
 #include <vector>
@@ -320,7 +321,7 @@ Tensor batch_norm_reduced(const Tensor& x, const Tensor& rm, const Tensor& rv, c
   return y;
 }
 
-Tensor batch_norm(const Tensor& x, const Tensor& rm, const Tensor& rv, const Tensor& w, const Tensor& b,
+static Tensor batch_norm_untraced(const Tensor& x, const Tensor& rm, const Tensor& rv, const Tensor& w, const Tensor& b,
                   bool training, double momentum, double eps) {
   if (is_reduced_float(x.dtype())) {
     // In f32, running statistics included: 16-bit ones are widened, updated and
@@ -351,7 +352,17 @@ Tensor batch_norm(const Tensor& x, const Tensor& rm, const Tensor& rv, const Ten
   return y;
 }
 
-Tensor layer_norm(const Tensor& x, const Shape& ns, const Tensor& w, const Tensor& b, double eps) {
+Tensor batch_norm(const Tensor& x, const Tensor& rm, const Tensor& rv, const Tensor& w, const Tensor& b,
+                  bool training, double momentum, double eps) {
+  trace::Scope traced;
+  Tensor out = batch_norm_untraced(x, rm, rv, w, b, training, momentum, eps);
+  if (traced) {
+    traced.done("batch_norm", {x, w, b, rm, rv}, out, {{"training", int64_t(training)}, {"eps", eps}});
+  }
+  return out;
+}
+
+static Tensor layer_norm_untraced(const Tensor& x, const Shape& ns, const Tensor& w, const Tensor& b, double eps) {
   if (auto r = detail::input_entry(
           [&](const Tensor& x_, const Tensor& w_, const Tensor& b_) { return layer_norm(x_, ns, w_, b_, eps); }, x, w, b))
     return *r;
@@ -361,6 +372,15 @@ Tensor layer_norm(const Tensor& x, const Shape& ns, const Tensor& w, const Tenso
   if (w.defined()) y = mul(y, w);
   if (b.defined()) y = add(y, b);
   return y;
+}
+
+Tensor layer_norm(const Tensor& x, const Shape& ns, const Tensor& w, const Tensor& b, double eps) {
+  trace::Scope traced;
+  Tensor out = layer_norm_untraced(x, ns, w, b, eps);
+  if (traced) {
+    traced.done("layer_norm", {x, w, b}, out, {{"normalized_shape", ns}, {"eps", eps}});
+  }
+  return out;
 }
 
 Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& w, const Tensor& b, double eps) {
@@ -392,8 +412,17 @@ Tensor dropout_with_mask_shape(const Tensor& x, double p, bool training, Generat
 
 }  // namespace
 
-Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
+static Tensor dropout_untraced(const Tensor& x, double p, bool training, Generator* gen) {
   return dropout_with_mask_shape(x, p, training, gen, x.sizes(), "dropout");
+}
+
+Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
+  trace::Scope traced;
+  Tensor out = dropout_untraced(x, p, training, gen);
+  if (traced) {
+    traced.done("dropout", {x}, out, {{"p", p}, {"training", int64_t(training)}});
+  }
+  return out;
 }
 
 Tensor dropout2d(const Tensor& x, double p, bool training, Generator* gen) {

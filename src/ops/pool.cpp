@@ -1,6 +1,7 @@
 // Pooling. Max pooling records the argmax of each window, so its backward is a
 // scatter; average pooling's backward spreads each gradient over its window.
 #include "nabla/ops/pool.h"
+#include "nabla/ops/trace.h"
 
 #include <cmath>
 #include <algorithm>
@@ -194,7 +195,14 @@ Tensor max_pool2d_cl(const Tensor& x4, const Pool2dParams& p, const PoolShape& s
   return out;
 }
 
-Tensor max_pool2d(const Tensor& x, const Pool2dParams& pin) {
+// A pooling op's window as trace attributes.
+static trace::Attrs pool_attrs(const Pool2dParams& p) {
+  return {{"kernel", trace::ints(p.kernel)},     {"stride", trace::ints(p.stride)},
+          {"padding", trace::ints(p.padding)},   {"dilation", trace::ints(p.dilation)},
+          {"ceil_mode", int64_t(p.ceil_mode)}, {"count_include_pad", int64_t(p.count_include_pad)}};
+}
+
+static Tensor max_pool2d_untraced(const Tensor& x, const Pool2dParams& pin) {
   if (auto r = detail::input_entry([&pin](const Tensor& x_) { return max_pool2d(x_, pin); }, x)) return *r;
   bool unbatched;
   Tensor x4 = as_4d(x, "max_pool2d", &unbatched);
@@ -221,6 +229,15 @@ Tensor max_pool2d(const Tensor& x, const Pool2dParams& pin) {
     return Grads{gx};
   }, {}, autograd::Backward::differentiable);
   return result;
+}
+
+Tensor max_pool2d(const Tensor& x, const Pool2dParams& p) {
+  trace::Scope traced;
+  Tensor out = max_pool2d_untraced(x, p);
+  if (traced) {
+    traced.done("max_pool2d", {x}, out, pool_attrs(p));
+  }
+  return out;
 }
 
 Tensor max_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding) {
@@ -330,7 +347,7 @@ Tensor window_spread(const Tensor& g, const Shape& in_shape, const Plan& plan) {
 
 }  // namespace
 
-Tensor avg_pool2d(const Tensor& x, const Pool2dParams& pin) {
+static Tensor avg_pool2d_untraced(const Tensor& x, const Pool2dParams& pin) {
   if (auto r = detail::input_entry([&pin](const Tensor& x_) { return avg_pool2d(x_, pin); }, x)) return *r;
   bool unbatched;
   Tensor x4 = as_4d(x, "avg_pool2d", &unbatched);
@@ -343,6 +360,15 @@ Tensor avg_pool2d(const Tensor& x, const Pool2dParams& pin) {
              avg_windows_1d(s.W, s.Wo, p.kernel[1], p.stride[1], p.padding[1], p.count_include_pad), "avg_pool2d"}));
 }
 
+Tensor avg_pool2d(const Tensor& x, const Pool2dParams& p) {
+  trace::Scope traced;
+  Tensor out = avg_pool2d_untraced(x, p);
+  if (traced) {
+    traced.done("avg_pool2d", {x}, out, pool_attrs(p));
+  }
+  return out;
+}
+
 Tensor avg_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t padding) {
   Pool2dParams p;
   p.kernel = {kernel, kernel};
@@ -351,7 +377,7 @@ Tensor avg_pool2d(const Tensor& x, int64_t kernel, int64_t stride, int64_t paddi
   return avg_pool2d(x, p);
 }
 
-Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> osz) {
+static Tensor adaptive_avg_pool2d_untraced(const Tensor& x, std::array<int64_t, 2> osz) {
   if (auto r = detail::input_entry([osz](const Tensor& x_) { return adaptive_avg_pool2d(x_, osz); }, x)) return *r;
   bool unbatched;
   Tensor x4 = as_4d(x, "adaptive_avg_pool2d", &unbatched);
@@ -361,6 +387,15 @@ Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> osz) {
   return window_mean(x, std::make_shared<const MeanPlan>(MeanPlan{s, adaptive_windows_1d(s.H, s.Ho),
                                                                    adaptive_windows_1d(s.W, s.Wo),
                                                                    "adaptive_avg_pool2d"}));
+}
+
+Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> osz) {
+  trace::Scope traced;
+  Tensor out = adaptive_avg_pool2d_untraced(x, osz);
+  if (traced) {
+    traced.done("adaptive_avg_pool2d", {x}, out, {{"output_size", trace::ints(osz)}});
+  }
+  return out;
 }
 
 }  // namespace nabla

@@ -1,5 +1,6 @@
 // Joining, splitting and padding.
 #include "nabla/ops/shape.h"
+#include "nabla/ops/trace.h"
 
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/autograd/node.h"
@@ -11,7 +12,7 @@ namespace nabla {
 using autograd::record;
 using Grads = std::vector<Tensor>;
 
-Tensor cat(const std::vector<Tensor>& ts, int64_t dim) {
+static Tensor cat_untraced(const std::vector<Tensor>& ts, int64_t dim) {
   NABLA_CHECK(!ts.empty(), "cat: expected a non-empty list of tensors");
   const Tensor& first = ts[0];
   NABLA_CHECK(first.dim() > 0, "cat: zero-dim tensors cannot be concatenated");
@@ -46,6 +47,15 @@ Tensor cat(const std::vector<Tensor>& ts, int64_t dim) {
     }
     return gs;
   }, {}, autograd::Backward::differentiable);
+  return out;
+}
+
+Tensor cat(const std::vector<Tensor>& ts, int64_t dim) {
+  trace::Scope traced;
+  Tensor out = cat_untraced(ts, dim);
+  if (traced) {
+    traced.done("cat", ts, out, {{"dim", dim}});
+  }
   return out;
 }
 
@@ -107,7 +117,7 @@ std::vector<Tensor> chunk(const Tensor& x, int64_t chunks, int64_t dim) {
   return split(x, std::max<int64_t>((n + chunks - 1) / chunks, 1), dim);
 }
 
-Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value) {
+static Tensor pad_untraced(const Tensor& x, const std::vector<int64_t>& pads, double value) {
   NABLA_CHECK(pads.size() % 2 == 0, "pad: expected an even number of pad values, got {}", pads.size());
   NABLA_CHECK(static_cast<int64_t>(pads.size() / 2) <= x.dim(), "pad: {} pad values for a tensor of shape {}",
               pads.size(), shape_str(x.sizes()));
@@ -142,6 +152,15 @@ Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value) {
     detail::copy_raw(gdst, gsrc);
     return Grads{gi};
   });
+  return out;
+}
+
+Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value) {
+  trace::Scope traced;
+  Tensor out = pad_untraced(x, pads, value);
+  if (traced) {
+    traced.done("pad", {x}, out, {{"pads", pads}, {"value", value}});
+  }
   return out;
 }
 

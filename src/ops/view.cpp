@@ -4,6 +4,7 @@
 #include <numeric>
 
 #include "nabla/autograd/node.h"
+#include "nabla/ops/trace.h"
 #include "nabla/ops/reduce.h"
 #include "nabla/tensor/factory.h"
 #include "ops/restride.h"
@@ -65,13 +66,18 @@ Tensor Tensor::view(const Shape& requested) const {
   NABLA_CHECK(is_contiguous(), "view: input of shape {} with strides {} is not contiguous; use reshape()",
               shape_str(sizes()), shape_str(strides()));
   Shape in = sizes();
-  return finish_view(detail::restride(*this, s, contiguous_strides(s), offset()), *this, "view",
-                     [in](const Tensor& g) { return g.reshape(in); });
+  trace::Scope traced;
+  Tensor out = finish_view(detail::restride(*this, s, contiguous_strides(s), offset()), *this, "view",
+                           [in](const Tensor& g) { return g.reshape(in); });
+  if (traced) traced.done("reshape", {*this}, out);
+  return out;
 }
 
 Tensor Tensor::reshape(const Shape& requested) const {
-  if (is_contiguous()) return view(requested);
-  return contiguous().view(requested);
+  trace::Scope traced;
+  Tensor out = is_contiguous() ? view(requested) : contiguous().view(requested);
+  if (traced) traced.done("reshape", {*this}, out);
+  return out;
 }
 
 Tensor Tensor::transpose(int64_t d0, int64_t d1) const {
@@ -219,7 +225,10 @@ Tensor Tensor::flatten(int64_t start_dim, int64_t end_dim) const {
   for (int64_t i = start_dim; i <= end_dim; ++i) m *= sizes()[i];
   s.push_back(m);
   s.insert(s.end(), sizes().begin() + end_dim + 1, sizes().end());
-  return reshape(s);
+  trace::Scope traced;
+  Tensor out = reshape(s);
+  if (traced) traced.done("flatten", {*this}, out, {{"start_dim", start_dim}, {"end_dim", end_dim}});
+  return out;
 }
 
 }  // namespace nabla

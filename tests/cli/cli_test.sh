@@ -59,6 +59,13 @@ check "eval prints ECE" grep -q "^ECE: " "$work/eval.out"
 check "predict header" test "$(head -1 "$work/pred.csv")" = "index,label,pred,p_0,p_1,p_2,p_3,p_4,p_5,p_6,p_7,p_8,p_9"
 check "predict rows" test "$(wc -l <"$work/pred.csv")" -eq 501
 
+"$NABLA" export "$run/best.ckpt" --onnx "$work/mlp.onnx" >"$work/export.out" 2>&1
+check "export writes ONNX" grep -q "^exported mlp (input \[1, " "$work/export.out"
+check "exported graph passes onnx's full checker" /usr/bin/python3 -c \
+  "import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)" "$work/mlp.onnx"
+expect_error "export opset" "--opset: expected an opset from 13 to 17, got 12" export "$run/best.ckpt" --onnx x.onnx --opset 12
+expect_error "export without --onnx" "--onnx is required" export "$run/best.ckpt"
+
 "$NABLA" train --model mlp --epochs 2 --limit-train 3000 --limit-test 500 --out "$run" --resume "$run/last.ckpt" \
   --no-progress >"$work/resume.out" 2>"$work/resume.err"
 check "resume continues" grep -q "resumed from .* after epoch 1" "$work/resume.err"

@@ -65,6 +65,16 @@ struct SummaryOptions {
   std::string stem;
 };
 int run_summary(const SummaryOptions& o);
+/// Options of `nabla export`.
+struct ExportOptions {
+  std::string checkpoint;
+  std::string onnx;           ///< the ONNX file to write
+  int64_t opset = 13;
+  int64_t batch = 1;          ///< the batch the model is traced with (any batch runs unless static_batch)
+  bool static_batch = false;  ///< a fixed first dim instead of the symbolic "batch"
+  bool clip = false;          ///< clamp as ONNX Clip instead of relu arithmetic
+};
+int run_export(const ExportOptions& o);
 /// Options of `nabla plot`.
 struct PlotOptions {
   std::vector<std::string> runs, labels;

@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "nabla/io/file.h"
+#include "nabla/runtime.h"
 #include "nabla/dist/process_group.h"
 #include "nabla/models/zoo.h"
 #include "nabla/nn/attention_variant.h"
@@ -76,7 +77,7 @@ namespace {
 int main(int argc, char** argv) {
   CLI::App app{"nabla: train, evaluate and run neural networks"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("nabla ") + "0.1.0");
+  app.set_version_flag("--version", std::string("nabla ") + nabla::version());
 
   train::TrainConfig cfg;
   std::string config_file, resume, train_weights;
@@ -232,6 +233,15 @@ int main(int argc, char** argv) {
   summary->add_option("--input", input_csv, "one example's shape, e.g. 3,32,32 (default 1,28,28)");
   summary->add_option("--classes", so.classes, "number of classes")->check(kPositive);
   summary->add_option("--stem", so.stem, "imagenet or small")->check(CLI::IsMember({"imagenet", "small"}));
+  cli::ExportOptions exo;
+  auto* export_cmd = app.add_subcommand("export", "write a checkpoint's model as an ONNX graph (weights as initializers)");
+  export_cmd->add_option("checkpoint", exo.checkpoint, "a nabla checkpoint (.ckpt)")->required();
+  export_cmd->add_option("--onnx", exo.onnx, "the ONNX file to write")->required();
+  export_cmd->add_option("--opset", exo.opset, "ONNX opset, 13 to 17 (default 13)")->check(number_check("an opset from 13 to 17", [](double v) { return v >= 13 && v <= 17; }));
+  export_cmd->add_option("--batch", exo.batch, "batch size the model is traced with (default 1)")->check(kPositive);
+  export_cmd->add_flag("--static-batch", exo.static_batch, "fix the batch dim instead of a symbolic one");
+  export_cmd->add_flag("--clip", exo.clip, "write clamp/ReLU6 as ONNX Clip (default: relu arithmetic, which "
+                                           "OpenCV 4.6 also runs)");
   cli::PlotOptions po;
   std::string labels_csv;
   auto* plot = app.add_subcommand("plot", "training curves of run folders (their metrics.jsonl) as a PNG or SVG picture");
@@ -368,6 +378,7 @@ int main(int argc, char** argv) {
       cfg.progress = !no_progress;
       return cli::run_train(cfg, resume, train_weights);
     }
+    if (export_cmd->parsed()) return cli::run_export(exo);
     if (prune_cmd->parsed()) return cli::run_prune(pro);
     if (compress_cmd->parsed()) return cli::run_compress(cpo);
     if (quantize_cmd->parsed()) {
